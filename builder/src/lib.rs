@@ -1,0 +1,2 @@
+//! strata's builder: build graph → steps → layers → image.
+#![deny(missing_docs)]

@@ -1,0 +1,2 @@
+//! strata's Dockerfile frontend: Dockerfile text → build graph.
+#![deny(missing_docs)]

@@ -1,0 +1,32 @@
+//! Turning a command's outcome into output on stderr and a process exit code.
+
+use std::process::ExitCode;
+
+/// Exit code for a usage or input error (bad Dockerfile, missing file).
+pub const USER_ERROR: u8 = 1;
+
+/// Prints the whole error chain (and a hint where one is known) and picks the exit code.
+/// A broken pipe on stdout (`strata images | head`) is not an error: exit quietly.
+pub fn report(result: anyhow::Result<ExitCode>) -> ExitCode {
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            if is_broken_pipe(&err) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("error: {err}");
+            for cause in err.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::from(USER_ERROR)
+        }
+    }
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}

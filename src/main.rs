@@ -1,0 +1,61 @@
+//! The `strata` command line: argument parsing, progress and error rendering.
+//! Everything else lives in the library crates (`frontend`, `builder`, `cache`).
+
+mod commands;
+mod exit;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Options every subcommand sees.
+#[derive(Debug, clap::Args)]
+pub struct Global {
+    /// Directory holding strata's store (blobs, snapshots, index).
+    /// Defaults to /var/lib/strata as root and $XDG_DATA_HOME/strata otherwise.
+    #[arg(long, global = true, env = "STRATA_ROOT")]
+    pub root: Option<PathBuf>,
+
+    /// How long to wait for another strata process to release the store, e.g. `300s`, `5m`.
+    #[arg(long, global = true, default_value = "5m")]
+    pub lock_timeout: String,
+}
+
+#[derive(Debug, Parser)]
+#[command(name = "strata", version, about = "A daemonless container-image builder for CI")]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Build an image from a Dockerfile.
+    Build(commands::build::Args),
+    /// Inspect what the frontend makes of a Dockerfile.
+    #[command(subcommand)]
+    Debug(commands::debug::Command),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let result = match cli.command {
+        Command::Build(args) => commands::build::run(&cli.global, args),
+        Command::Debug(cmd) => commands::debug::run(&cli.global, cmd),
+    };
+    exit::report(result)
+}
+
+/// Logs go to stderr, filtered by `STRATA_LOG` (e.g. `STRATA_LOG=debug`); quiet by default.
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("STRATA_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
