@@ -1,2 +1,11 @@
 //! strata's builder: build graph → steps → layers → image.
+//!
+//! The frontend hands over a build graph; the builder schedules its vertices, runs RUN steps in
+//! the sandbox, copies context files for COPY/ADD, turns each step's changes into a deterministic
+//! layer kept in the store, and assembles the image config and manifest.
 #![deny(missing_docs)]
+
+pub mod context;
+pub mod error;
+
+pub use error::{Error, Result};

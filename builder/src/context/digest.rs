@@ -1,0 +1,147 @@
+//! Content digests of COPY/ADD sources, the content half of a COPY step's cache key.
+//!
+//! A source tree is digested from what a copy would write: each entry's path (relative to the
+//! source), kind, permission bits, and its content digest or link target — never mtimes or
+//! context ownership, which COPY does not carry over. Reading every file on each build would make
+//! a no-op rebuild as slow as the first, so file digests are remembered in a [`FileHashCache`]
+//! keyed by what `stat` says (device, inode, size, mtime, ctime): an unchanged stat means an
+//! unchanged file, and the file is not opened.
+
+use std::fs::{self, File};
+use std::io::{self, Read};
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rayon::prelude::*;
+use sha2::{Digest as _, Sha256};
+
+use super::walk::{EntryKind, SourceEntry};
+use crate::error::{Error, Result};
+
+/// What `stat` says about a file; equal stats mean the content digest is still valid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FileStat {
+    /// Device number.
+    pub dev: u64,
+    /// Inode number.
+    pub ino: u64,
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time, nanoseconds since the epoch.
+    pub mtime_ns: i64,
+    /// Status-change time, nanoseconds since the epoch (catches `touch -m` tricks and renames over).
+    pub ctime_ns: i64,
+}
+
+impl FileStat {
+    /// The stat facts of a metadata record.
+    pub fn of(meta: &fs::Metadata) -> Self {
+        FileStat {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            size: meta.size(),
+            mtime_ns: meta.mtime() * 1_000_000_000 + meta.mtime_nsec(),
+            ctime_ns: meta.ctime() * 1_000_000_000 + meta.ctime_nsec(),
+        }
+    }
+}
+
+/// A memory of file content digests, keyed by path and stat (the store's file-hash index).
+pub trait FileHashCache: Sync {
+    /// The remembered sha256 of `path`'s content if its stat is still `stat`.
+    fn get(&self, path: &Path, stat: &FileStat) -> Option<[u8; 32]>;
+    /// Remembers a content digest. Failures to remember are not errors: the next build rehashes.
+    fn put(&self, path: &Path, stat: &FileStat, digest: [u8; 32]);
+}
+
+/// A cache that remembers nothing: every file is read.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoFileHashCache;
+
+impl FileHashCache for NoFileHashCache {
+    fn get(&self, _: &Path, _: &FileStat) -> Option<[u8; 32]> {
+        None
+    }
+    fn put(&self, _: &Path, _: &FileStat, _: [u8; 32]) {}
+}
+
+/// Files modified this recently are not remembered: a write in the same clock tick after we
+/// hash would leave the stat unchanged (git's "racy clean" problem).
+const RACY_WINDOW_NS: i64 = 2_000_000_000;
+
+/// Digests source trees, consulting and feeding a [`FileHashCache`].
+pub struct ContentDigester<'a> {
+    cache: &'a dyn FileHashCache,
+}
+
+impl<'a> ContentDigester<'a> {
+    /// A digester backed by `cache`.
+    pub fn new(cache: &'a dyn FileHashCache) -> Self {
+        ContentDigester { cache }
+    }
+
+    /// One digest over a walked source: entries in walk order (sorted), with their content.
+    /// Regular files are hashed in parallel.
+    pub fn digest_entries(&self, entries: &[SourceEntry]) -> Result<[u8; 32]> {
+        let file_digests: Vec<Option<[u8; 32]>> = entries
+            .par_iter()
+            .map(|entry| match entry.kind {
+                EntryKind::File => self.file_digest(&entry.host_path, &entry.meta).map(Some),
+                _ => Ok(None),
+            })
+            .collect::<Result<_>>()?;
+        let mut tree = Sha256::new();
+        for (entry, content) in entries.iter().zip(file_digests) {
+            tree.update(entry.rel.as_bytes());
+            tree.update([0]);
+            tree.update(format!("{:?} {:o}", entry.kind, entry.meta.mode() & 0o7777).as_bytes());
+            tree.update([0]);
+            match (&entry.kind, content) {
+                (_, Some(digest)) => tree.update(digest),
+                (EntryKind::Symlink { target }, None) => tree.update(target.as_bytes()),
+                _ => {}
+            }
+            tree.update([0]);
+        }
+        Ok(tree.finalize().into())
+    }
+
+    /// The sha256 of one file's content, from the cache when its stat is unchanged.
+    pub fn file_digest(&self, path: &Path, meta: &fs::Metadata) -> Result<[u8; 32]> {
+        let stat = FileStat::of(meta);
+        if let Some(digest) = self.cache.get(path, &stat) {
+            return Ok(digest);
+        }
+        let digest = hash_file(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        if !recently_modified(&stat) {
+            self.cache.put(path, &stat, digest);
+        }
+        Ok(digest)
+    }
+}
+
+fn recently_modified(stat: &FileStat) -> bool {
+    let now_ns = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(i64::MAX);
+    now_ns - stat.mtime_ns.max(stat.ctime_ns) < RACY_WINDOW_NS
+}
+
+fn hash_file(path: &Path) -> io::Result<[u8; 32]> {
+    let mut file = File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hasher.finalize().into())
+}

@@ -1,0 +1,221 @@
+//! The build context: the directory a build reads COPY/ADD sources from, seen through
+//! `.dockerignore`. Paths never leave the context: symlinks are resolved inside it, as
+//! BuildKit resolves them inside the context snapshot it receives.
+
+mod digest;
+mod patterns;
+mod scoped;
+mod walk;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+pub use digest::{ContentDigester, FileHashCache, FileStat, NoFileHashCache};
+pub use patterns::{PatternError, PatternSet};
+pub use scoped::resolve_in_root;
+pub use walk::{EntryKind, SourceEntry};
+
+use crate::error::{Error, Result};
+
+/// A context directory and the ignore rules that apply to it.
+#[derive(Debug, Clone)]
+pub struct BuildContext {
+    root: PathBuf,
+    ignore: PatternSet,
+    ignore_file: Option<PathBuf>,
+}
+
+/// What a COPY source pattern matched: a path inside the context.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceMatch {
+    /// Context-relative path with `/` separators (`""` is the context root itself).
+    pub rel: String,
+    /// Where the content is on the host, symlinks in the path already resolved inside the root.
+    pub host_path: PathBuf,
+}
+
+impl BuildContext {
+    /// Opens a context directory. The ignore file is `<Dockerfile>.dockerignore` next to the
+    /// Dockerfile when that exists (BuildKit's rule), else `.dockerignore` in the context root.
+    pub fn open(root: &Path, dockerfile: Option<&Path>) -> Result<Self> {
+        let root = fs::canonicalize(root).map_err(|source| Error::Io {
+            path: root.to_path_buf(),
+            source,
+        })?;
+        let specific = dockerfile.map(|file| {
+            let mut name = file.as_os_str().to_owned();
+            name.push(".dockerignore");
+            PathBuf::from(name)
+        });
+        let candidates = specific.into_iter().chain([root.join(".dockerignore")]);
+        for candidate in candidates {
+            match fs::read_to_string(&candidate) {
+                Ok(text) => {
+                    let ignore = PatternSet::from_ignore_file(&text).map_err(|source| {
+                        Error::IgnoreFile {
+                            path: candidate.clone(),
+                            source,
+                        }
+                    })?;
+                    return Ok(BuildContext {
+                        root,
+                        ignore,
+                        ignore_file: Some(candidate),
+                    });
+                }
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(source) => {
+                    return Err(Error::Io {
+                        path: candidate,
+                        source,
+                    })
+                }
+            }
+        }
+        Ok(BuildContext {
+            root,
+            ignore: PatternSet::default(),
+            ignore_file: None,
+        })
+    }
+
+    /// A context with nothing in it (`strata build -` with the Dockerfile on stdin).
+    pub fn empty(root: PathBuf) -> Self {
+        BuildContext {
+            root,
+            ignore: PatternSet::default(),
+            ignore_file: None,
+        }
+    }
+
+    /// The context directory (canonical).
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The ignore rules in effect.
+    pub fn ignore(&self) -> &PatternSet {
+        &self.ignore
+    }
+
+    /// The ignore file that was read, if any (named in hints).
+    pub fn ignore_file(&self) -> Option<&Path> {
+        self.ignore_file.as_deref()
+    }
+
+    /// Resolves one COPY/ADD source as written (may contain `*`, `?`, `[..]`) to the paths it
+    /// names. A missing source is an error; if it exists but `.dockerignore` hides it, the error
+    /// says so.
+    pub fn resolve_source(&self, source: &str) -> Result<Vec<SourceMatch>> {
+        let cleaned = clean_relative(source);
+        let has_wildcard = cleaned.contains(['*', '?', '[']);
+        let matches = if has_wildcard {
+            self.expand_wildcard(&cleaned)?
+        } else {
+            self.lookup(&cleaned)?.into_iter().collect()
+        };
+        if matches.is_empty() {
+            return Err(self.not_found(source, &cleaned));
+        }
+        Ok(matches)
+    }
+
+    fn lookup(&self, rel: &str) -> Result<Option<SourceMatch>> {
+        if !rel.is_empty() && self.ignore.is_excluded(rel) {
+            return Ok(None);
+        }
+        let host_path = resolve_in_root(&self.root, rel)?;
+        match fs::symlink_metadata(&host_path) {
+            Ok(_) => Ok(Some(SourceMatch {
+                rel: rel.to_string(),
+                host_path,
+            })),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(Error::Io {
+                path: host_path,
+                source,
+            }),
+        }
+    }
+
+    /// Expands a wildcard one path component at a time, as Go's `filepath.Glob` does.
+    fn expand_wildcard(&self, pattern: &str) -> Result<Vec<SourceMatch>> {
+        let mut prefixes = vec![String::new()];
+        for component in pattern.split('/') {
+            let mut next = Vec::new();
+            for prefix in &prefixes {
+                if !component.contains(['*', '?', '[']) {
+                    next.push(join_rel(prefix, component));
+                    continue;
+                }
+                let glob = globset::GlobBuilder::new(component)
+                    .literal_separator(true)
+                    .backslash_escape(true)
+                    .build()
+                    .map_err(|err| Error::BadSource {
+                        source_path: pattern.to_string(),
+                        reason: err.kind().to_string(),
+                    })?
+                    .compile_matcher();
+                let dir = resolve_in_root(&self.root, prefix)?;
+                let Ok(entries) = fs::read_dir(&dir) else {
+                    continue;
+                };
+                let mut names: Vec<String> = entries
+                    .filter_map(|entry| entry.ok())
+                    .filter_map(|entry| entry.file_name().into_string().ok())
+                    .filter(|name| glob.is_match(name))
+                    .collect();
+                names.sort();
+                next.extend(names.iter().map(|name| join_rel(prefix, name)));
+            }
+            prefixes = next;
+        }
+        let mut found = Vec::new();
+        for rel in prefixes {
+            if let Some(found_match) = self.lookup(&rel)? {
+                found.push(found_match);
+            }
+        }
+        Ok(found)
+    }
+
+    fn not_found(&self, written: &str, cleaned: &str) -> Error {
+        let exists = resolve_in_root(&self.root, cleaned)
+            .map(|path| path.symlink_metadata().is_ok())
+            .unwrap_or(false);
+        let ignored_by = if exists && self.ignore.is_excluded(cleaned) {
+            self.ignore_file.clone()
+        } else {
+            None
+        };
+        Error::SourceNotFound {
+            source_path: written.to_string(),
+            ignored_by,
+        }
+    }
+}
+
+/// Cleans a source path to a context-relative one: `./a/../b/` → `b`, `/x` → `x`; `..` cannot
+/// climb above the root (BuildKit scopes every source to the context).
+pub fn clean_relative(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            other => parts.push(other),
+        }
+    }
+    parts.join("/")
+}
+
+fn join_rel(prefix: &str, name: &str) -> String {
+    if prefix.is_empty() {
+        name.to_string()
+    } else {
+        format!("{prefix}/{name}")
+    }
+}

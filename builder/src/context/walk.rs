@@ -1,0 +1,181 @@
+//! Listing what one COPY source contributes: the source itself, and for a directory everything
+//! below it, minus what `.dockerignore` or `--exclude` leave out. The list is sorted, so the
+//! digest and the copy of a source see exactly the same entries in the same order.
+
+use std::fs;
+use std::os::unix::fs::FileTypeExt;
+use std::path::PathBuf;
+
+use super::{BuildContext, PatternSet, SourceMatch};
+use crate::error::{Error, Result};
+
+/// The kinds of entries a copy carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EntryKind {
+    /// A directory.
+    Dir,
+    /// A regular file.
+    File,
+    /// A symbolic link, copied as a link.
+    Symlink {
+        /// Where the link points, as stored.
+        target: String,
+    },
+    /// A fifo or device node (copied as the node).
+    Special,
+}
+
+/// One entry of a walked source.
+#[derive(Debug, Clone)]
+pub struct SourceEntry {
+    /// Path relative to the source (`""` for the source itself), `/`-separated.
+    pub rel: String,
+    /// Where it is on the host.
+    pub host_path: PathBuf,
+    /// Its metadata (not following a final symlink).
+    pub meta: fs::Metadata,
+    /// What it is.
+    pub kind: EntryKind,
+}
+
+impl BuildContext {
+    /// Lists a resolved source. `excludes` are `COPY --exclude` patterns, matched against paths
+    /// relative to the source.
+    pub fn walk_source(
+        &self,
+        source: &SourceMatch,
+        excludes: &PatternSet,
+    ) -> Result<Vec<SourceEntry>> {
+        let meta = metadata(&source.host_path)?;
+        let Some(kind) = kind_of(&source.host_path, &meta)? else {
+            return Ok(Vec::new());
+        };
+        let is_dir = kind == EntryKind::Dir;
+        let mut entries = vec![SourceEntry {
+            rel: String::new(),
+            host_path: source.host_path.clone(),
+            meta,
+            kind,
+        }];
+        if is_dir {
+            self.walk_dir(source, "", excludes, &mut entries)?;
+        }
+        Ok(entries)
+    }
+
+    /// Appends the children of `source/rel`; returns whether anything was appended.
+    fn walk_dir(
+        &self,
+        source: &SourceMatch,
+        rel: &str,
+        excludes: &PatternSet,
+        out: &mut Vec<SourceEntry>,
+    ) -> Result<bool> {
+        let dir = if rel.is_empty() {
+            source.host_path.clone()
+        } else {
+            source.host_path.join(rel)
+        };
+        let read = fs::read_dir(&dir).map_err(|err| Error::Io {
+            path: dir.clone(),
+            source: err,
+        })?;
+        let mut names: Vec<String> = Vec::new();
+        for entry in read {
+            let entry = entry.map_err(|err| Error::Io {
+                path: dir.clone(),
+                source: err,
+            })?;
+            match entry.file_name().into_string() {
+                Ok(name) => names.push(name),
+                Err(name) => {
+                    return Err(Error::BadSource {
+                        source_path: dir.join(name).display().to_string(),
+                        reason: "file name is not valid UTF-8".into(),
+                    })
+                }
+            }
+        }
+        names.sort();
+        let mut any = false;
+        for name in names {
+            let child_rel = if rel.is_empty() {
+                name.clone()
+            } else {
+                format!("{rel}/{name}")
+            };
+            let context_rel = if source.rel.is_empty() {
+                child_rel.clone()
+            } else {
+                format!("{}/{child_rel}", source.rel)
+            };
+            let ignored = self.ignore().is_excluded(&context_rel);
+            let excluded = ignored || excludes.is_excluded(&child_rel);
+            let host_path = dir.join(&name);
+            let meta = metadata(&host_path)?;
+            let Some(kind) = kind_of(&host_path, &meta)? else {
+                continue;
+            };
+            let is_dir = kind == EntryKind::Dir;
+            if excluded {
+                // A later `!pattern` may re-include something below an excluded directory.
+                let may_reinclude = self.ignore().has_negations() || excludes.has_negations();
+                if is_dir && may_reinclude {
+                    let mark = out.len();
+                    out.push(SourceEntry {
+                        rel: child_rel.clone(),
+                        host_path,
+                        meta,
+                        kind,
+                    });
+                    if self.walk_dir(source, &child_rel, excludes, out)? {
+                        any = true;
+                    } else {
+                        out.truncate(mark);
+                    }
+                }
+                continue;
+            }
+            out.push(SourceEntry {
+                rel: child_rel.clone(),
+                host_path,
+                meta,
+                kind,
+            });
+            any = true;
+            if is_dir {
+                self.walk_dir(source, &child_rel, excludes, out)?;
+            }
+        }
+        Ok(any)
+    }
+}
+
+fn metadata(path: &std::path::Path) -> Result<fs::Metadata> {
+    fs::symlink_metadata(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// The entry's kind; `None` for sockets, which cannot be archived (BuildKit skips them too).
+fn kind_of(path: &std::path::Path, meta: &fs::Metadata) -> Result<Option<EntryKind>> {
+    let file_type = meta.file_type();
+    Ok(Some(if file_type.is_dir() {
+        EntryKind::Dir
+    } else if file_type.is_file() {
+        EntryKind::File
+    } else if file_type.is_symlink() {
+        let target = fs::read_link(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        EntryKind::Symlink {
+            target: target.to_string_lossy().into_owned(),
+        }
+    } else if file_type.is_fifo() || file_type.is_block_device() || file_type.is_char_device() {
+        EntryKind::Special
+    } else {
+        return Ok(None);
+    }))
+}

@@ -1,0 +1,64 @@
+//! The builder's error type. Every variant names what it is about: a path, a source, a step.
+//! Modules add their own variants here; keep messages lower-case without a final period.
+
+use std::path::PathBuf;
+
+use crate::context::PatternError;
+
+/// Everything that can go wrong in the builder.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A filesystem operation failed on a path.
+    #[error("`{path}`: {source}")]
+    Io {
+        /// The path the operation was on.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A `.dockerignore` file has a pattern that does not compile.
+    #[error("`{path}`: {source}")]
+    IgnoreFile {
+        /// The ignore file.
+        path: PathBuf,
+        /// The bad pattern.
+        #[source]
+        source: PatternError,
+    },
+    /// A COPY/ADD source that names nothing in the context.
+    #[error("{}", source_not_found_message(.source_path, .ignored_by.as_deref()))]
+    SourceNotFound {
+        /// The source as written in the Dockerfile.
+        source_path: String,
+        /// The ignore file that hides it, when it exists but is excluded.
+        ignored_by: Option<PathBuf>,
+    },
+    /// A COPY/ADD source that cannot be used as written.
+    #[error("source `{source_path}`: {reason}")]
+    BadSource {
+        /// The source as written.
+        source_path: String,
+        /// Why it cannot be used.
+        reason: String,
+    },
+    /// Too many symlinks while resolving a path inside a root.
+    #[error("`{path}`: too many levels of symbolic links")]
+    SymlinkLoop {
+        /// Where the loop was detected.
+        path: PathBuf,
+    },
+}
+
+fn source_not_found_message(source: &str, ignored_by: Option<&std::path::Path>) -> String {
+    match ignored_by {
+        Some(file) => format!(
+            "source `{source}` not found in the build context\nhint: it exists but is excluded by `{}`",
+            file.display()
+        ),
+        None => format!("source `{source}` not found in the build context"),
+    }
+}
+
+/// The builder's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
