@@ -66,9 +66,10 @@ impl FileHashCache for NoFileHashCache {
     fn put(&self, _: &Path, _: &FileStat, _: [u8; 32]) {}
 }
 
-/// Files modified this recently are not remembered: a write in the same clock tick after we
-/// hash would leave the stat unchanged (git's "racy clean" problem).
-const RACY_WINDOW_NS: i64 = 2_000_000_000;
+/// Files changed this recently are not remembered: a write in the same timestamp tick after we
+/// hash would leave the stat unchanged (git's "racy clean" problem). File timestamps come from
+/// the kernel's coarse clock, which ticks every few milliseconds; 100 ms is a wide margin.
+const RACY_WINDOW_NS: i64 = 100_000_000;
 
 /// Digests source trees, consulting and feeding a [`FileHashCache`].
 pub struct ContentDigester<'a> {

@@ -219,3 +219,6 @@ fn join_rel(prefix: &str, name: &str) -> String {
         format!("{prefix}/{name}")
     }
 }
+
+#[cfg(test)]
+mod tests;

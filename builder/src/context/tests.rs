@@ -1,0 +1,178 @@
+use std::fs;
+use std::os::unix::fs::{symlink, PermissionsExt};
+
+use super::*;
+
+fn context_with(files: &[(&str, &str)], ignore: Option<&str>) -> (tempfile::TempDir, BuildContext) {
+    let dir = tempfile::tempdir().unwrap();
+    for (path, content) in files {
+        let full = dir.path().join(path);
+        fs::create_dir_all(full.parent().unwrap()).unwrap();
+        fs::write(full, content).unwrap();
+    }
+    if let Some(text) = ignore {
+        fs::write(dir.path().join(".dockerignore"), text).unwrap();
+    }
+    let ctx = BuildContext::open(dir.path(), None).unwrap();
+    (dir, ctx)
+}
+
+fn rels(ctx: &BuildContext, source: &str) -> Vec<String> {
+    ctx.resolve_source(source)
+        .unwrap()
+        .into_iter()
+        .map(|m| m.rel)
+        .collect()
+}
+
+#[test]
+fn wildcards_expand_per_component_in_sorted_order() {
+    let (_dir, ctx) = context_with(
+        &[
+            ("b.txt", ""),
+            ("a.txt", ""),
+            ("c.md", ""),
+            ("src/x.txt", ""),
+        ],
+        None,
+    );
+    assert_eq!(rels(&ctx, "*.txt"), ["a.txt", "b.txt"]);
+    assert_eq!(rels(&ctx, "./s*/*.txt"), ["src/x.txt"]);
+    assert_eq!(rels(&ctx, "/src/../c.md"), ["c.md"]);
+}
+
+#[test]
+fn a_missing_source_is_an_error_naming_it() {
+    let (_dir, ctx) = context_with(&[("a", "")], None);
+    let err = ctx.resolve_source("nope.txt").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "source `nope.txt` not found in the build context"
+    );
+    assert!(ctx.resolve_source("*.none").is_err());
+}
+
+#[test]
+fn an_ignored_source_gets_a_hint_naming_the_ignore_file() {
+    let (_dir, ctx) = context_with(&[("secret.env", "x")], Some("*.env\n"));
+    let err = ctx.resolve_source("secret.env").unwrap_err().to_string();
+    assert!(err.contains("not found"), "{err}");
+    assert!(err.contains("hint: it exists but is excluded by"), "{err}");
+    assert!(err.contains(".dockerignore"), "{err}");
+}
+
+#[test]
+fn dockerfile_specific_ignore_file_wins() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("a"), "").unwrap();
+    fs::write(dir.path().join(".dockerignore"), "a\n").unwrap();
+    fs::write(dir.path().join("Dockerfile.dev"), "FROM scratch\n").unwrap();
+    fs::write(dir.path().join("Dockerfile.dev.dockerignore"), "b\n").unwrap();
+    let ctx = BuildContext::open(dir.path(), Some(&dir.path().join("Dockerfile.dev"))).unwrap();
+    assert!(ctx.resolve_source("a").is_ok());
+    assert!(ctx
+        .ignore_file()
+        .unwrap()
+        .ends_with("Dockerfile.dev.dockerignore"));
+}
+
+#[test]
+fn walking_skips_ignored_and_excluded_entries_but_honours_exceptions() {
+    let (_dir, ctx) = context_with(
+        &[
+            ("app/main.sh", "main"),
+            ("app/test.txt", "t"),
+            ("app/node_modules/x.js", "x"),
+            ("app/node_modules/keep.js", "k"),
+        ],
+        Some("app/node_modules\n!app/node_modules/keep.js\n"),
+    );
+    let source = ctx.resolve_source("app").unwrap().remove(0);
+    let excludes = PatternSet::new(["*.txt"]).unwrap();
+    let entries: Vec<String> = ctx
+        .walk_source(&source, &excludes)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.rel)
+        .collect();
+    assert_eq!(
+        entries,
+        ["", "main.sh", "node_modules", "node_modules/keep.js"]
+    );
+}
+
+#[test]
+fn a_symlink_out_of_the_context_is_resolved_inside_it() {
+    let (dir, ctx) = context_with(&[("etc/passwd", "context copy")], None);
+    symlink("/etc/passwd", dir.path().join("link")).unwrap();
+    let found = ctx.resolve_source("link").unwrap().remove(0);
+    assert_eq!(fs::read_to_string(found.host_path).unwrap(), "context copy");
+}
+
+#[test]
+fn content_digests_follow_content_and_mode_but_not_mtime() {
+    let (dir, ctx) = context_with(&[("d/a", "one"), ("d/b", "two")], None);
+    let digest = |ctx: &BuildContext| {
+        let source = ctx.resolve_source("d").unwrap().remove(0);
+        let entries = ctx.walk_source(&source, &PatternSet::default()).unwrap();
+        ContentDigester::new(&NoFileHashCache)
+            .digest_entries(&entries)
+            .unwrap()
+    };
+    let first = digest(&ctx);
+    let file = dir.path().join("d/a");
+    let meta = fs::metadata(&file).unwrap();
+    let later = meta.modified().unwrap() + std::time::Duration::from_secs(60);
+    fs::File::options()
+        .write(true)
+        .open(&file)
+        .unwrap()
+        .set_modified(later)
+        .unwrap();
+    assert_eq!(digest(&ctx), first, "mtime must not change the digest");
+    fs::set_permissions(&file, fs::Permissions::from_mode(0o600)).unwrap();
+    let after_chmod = digest(&ctx);
+    assert_ne!(after_chmod, first, "mode is part of the digest");
+    fs::write(&file, "changed").unwrap();
+    assert_ne!(digest(&ctx), after_chmod, "content is part of the digest");
+}
+
+#[test]
+fn the_file_hash_cache_is_consulted_by_stat() {
+    use std::collections::HashMap;
+    use std::path::{Path, PathBuf};
+    use std::sync::Mutex;
+
+    #[derive(Default)]
+    struct Remembering(Mutex<HashMap<(PathBuf, FileStat), [u8; 32]>>);
+    impl FileHashCache for Remembering {
+        fn get(&self, path: &Path, stat: &FileStat) -> Option<[u8; 32]> {
+            self.0.lock().unwrap().get(&(path.into(), *stat)).copied()
+        }
+        fn put(&self, path: &Path, stat: &FileStat, digest: [u8; 32]) {
+            self.0.lock().unwrap().insert((path.into(), *stat), digest);
+        }
+    }
+
+    let (dir, _ctx) = context_with(&[("f", "content")], None);
+    let file = dir.path().join("f");
+    // Old enough to be outside the racy window, so it is remembered.
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    fs::File::options()
+        .write(true)
+        .open(&file)
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    // Setting the mtime touched the ctime: wait out the racy window.
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let cache = Remembering::default();
+    let digester = ContentDigester::new(&cache);
+    let meta = fs::metadata(&file).unwrap();
+    let real = digester.file_digest(&file, &meta).unwrap();
+    assert_eq!(cache.0.lock().unwrap().len(), 1);
+    // A poisoned cache entry proves the second lookup did not read the file.
+    cache.put(&file, &FileStat::of(&meta), [7; 32]);
+    assert_eq!(digester.file_digest(&file, &meta).unwrap(), [7; 32]);
+    assert_ne!(real, [7; 32]);
+}
