@@ -42,6 +42,14 @@ pub enum Error {
         /// Why it cannot be used.
         reason: String,
     },
+    /// A user or group name that the image does not define.
+    #[error("unable to find {what} in the image's {file}")]
+    UnknownIdentity {
+        /// `user \`name\`` or `group \`name\``.
+        what: String,
+        /// The file searched (`/etc/passwd` or `/etc/group`).
+        file: String,
+    },
     /// Too many symlinks while resolving a path inside a root.
     #[error("`{path}`: too many levels of symbolic links")]
     SymlinkLoop {

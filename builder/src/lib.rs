@@ -7,5 +7,6 @@
 
 pub mod context;
 pub mod error;
+pub mod users;
 
 pub use error::{Error, Result};
