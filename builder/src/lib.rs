@@ -7,6 +7,7 @@
 
 pub mod context;
 pub mod error;
+pub mod rootfs;
 pub mod users;
 
 pub use error::{Error, Result};

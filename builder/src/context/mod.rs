@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 pub use digest::{ContentDigester, FileHashCache, FileStat, NoFileHashCache};
 pub use patterns::{PatternError, PatternSet};
-pub use scoped::resolve_in_root;
+pub use scoped::{resolve_in_root, resolve_scoped};
 pub use walk::{EntryKind, SourceEntry};
 
 use crate::error::{Error, Result};

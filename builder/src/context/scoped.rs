@@ -1,9 +1,10 @@
-//! Resolving a path inside a root directory so that symlinks can never lead out of it.
+//! Resolving a path inside a root so that symlinks can never lead out of it.
 //!
 //! Each component is looked up in turn; a symlink is replaced by its target, read as if the
 //! root were `/` (an absolute target restarts at the root, `..` stops at the root). This is
 //! what BuildKit does for COPY sources and destinations, and what keeps `COPY link /` from
-//! reading the host's files through `link -> /etc`.
+//! reading the host's files through `link -> /etc`. The same walk serves a host directory
+//! ([`resolve_in_root`]) and an image's layered filesystem (`rootfs::LayerStack`).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -16,12 +17,35 @@ const MAX_SYMLINK_HOPS: usize = 40;
 /// Resolves `rel` (components separated by `/`) under `root`, following every symlink inside
 /// the root, including one in the final component. Missing components are kept as written.
 pub fn resolve_in_root(root: &Path, rel: &str) -> Result<PathBuf> {
-    let mut pending: Vec<String> = rel
-        .split('/')
-        .filter(|part| !part.is_empty() && *part != ".")
-        .map(str::to_string)
-        .rev()
-        .collect();
+    let resolved = resolve_scoped(rel, |prefix| {
+        let candidate = root.join(prefix);
+        match fs::symlink_metadata(&candidate) {
+            Ok(meta) if meta.file_type().is_symlink() => fs::read_link(&candidate)
+                .map(|target| Some(target.to_string_lossy().into_owned()))
+                .map_err(|source| Error::Io {
+                    path: candidate,
+                    source,
+                }),
+            _ => Ok(None),
+        }
+    })?;
+    Ok(root.join(resolved))
+}
+
+/// The walk itself: `read_link(prefix)` answers whether the root-relative `prefix` is a symlink
+/// and where it points. Returns the resolved root-relative path (`""` for the root).
+pub fn resolve_scoped(
+    rel: &str,
+    mut read_link: impl FnMut(&str) -> Result<Option<String>>,
+) -> Result<String> {
+    let split = |path: &str| -> Vec<String> {
+        path.split('/')
+            .filter(|part| !part.is_empty() && *part != ".")
+            .map(str::to_string)
+            .rev()
+            .collect()
+    };
+    let mut pending = split(rel);
     let mut resolved: Vec<String> = Vec::new();
     let mut hops = 0;
     while let Some(part) = pending.pop() {
@@ -29,38 +53,23 @@ pub fn resolve_in_root(root: &Path, rel: &str) -> Result<PathBuf> {
             resolved.pop();
             continue;
         }
-        let candidate = resolved
-            .iter()
-            .chain(std::iter::once(&part))
-            .fold(root.to_path_buf(), |path, part| path.join(part));
-        match fs::symlink_metadata(&candidate) {
-            Ok(meta) if meta.file_type().is_symlink() => {
-                hops += 1;
-                if hops > MAX_SYMLINK_HOPS {
-                    return Err(Error::SymlinkLoop { path: candidate });
-                }
-                let target = fs::read_link(&candidate).map_err(|source| Error::Io {
-                    path: candidate.clone(),
-                    source,
-                })?;
-                let target = target.to_string_lossy().into_owned();
-                if target.starts_with('/') {
-                    resolved.clear();
-                }
-                pending.extend(
-                    target
-                        .split('/')
-                        .filter(|part| !part.is_empty() && *part != ".")
-                        .map(str::to_string)
-                        .rev(),
-                );
+        resolved.push(part);
+        let prefix = resolved.join("/");
+        if let Some(target) = read_link(&prefix)? {
+            hops += 1;
+            if hops > MAX_SYMLINK_HOPS {
+                return Err(Error::SymlinkLoop {
+                    path: PathBuf::from(prefix),
+                });
             }
-            _ => resolved.push(part),
+            resolved.pop();
+            if target.starts_with('/') {
+                resolved.clear();
+            }
+            pending.extend(split(&target));
         }
     }
-    Ok(resolved
-        .iter()
-        .fold(root.to_path_buf(), |path, part| path.join(part)))
+    Ok(resolved.join("/"))
 }
 
 #[cfg(test)]
