@@ -185,7 +185,7 @@ mod tests {
     fn mknod_whiteout(path: &Path) -> bool {
         let c = CString::new(path.as_os_str().as_bytes()).unwrap();
         // SAFETY: a valid NUL-terminated path; mknod has no other memory effects.
-        unsafe { libc::mknod(c.as_ptr(), libc::S_IFCHR | 0o000, 0) == 0 }
+        unsafe { libc::mknod(c.as_ptr(), libc::S_IFCHR, 0) == 0 }
     }
 
     fn set_opaque(dir: &Path) -> bool {
