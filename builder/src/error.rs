@@ -50,6 +50,14 @@ pub enum Error {
         /// The file searched (`/etc/passwd` or `/etc/group`).
         file: String,
     },
+    /// A COPY/ADD destination that cannot receive the sources.
+    #[error("destination `{dest}`: {reason}")]
+    CopyDestination {
+        /// The destination as written.
+        dest: String,
+        /// Why it cannot be used.
+        reason: String,
+    },
     /// Too many symlinks while resolving a path inside a root.
     #[error("`{path}`: too many levels of symbolic links")]
     SymlinkLoop {

@@ -6,6 +6,7 @@
 #![deny(missing_docs)]
 
 pub mod context;
+pub mod copy;
 pub mod error;
 pub mod rootfs;
 pub mod users;

@@ -1,0 +1,308 @@
+//! COPY and ADD into a layer: writes the copied files into a fresh upper dir, the way overlayfs
+//! would have written them had the copy run inside the container.
+//!
+//! The upper dir starts empty. Destination parents that exist in the image are recreated in it
+//! with the image's metadata (as overlay's copy-up does), so the layer does not change them;
+//! parents that do not exist are created `0755` (owned by the `--chown` user, as BuildKit does).
+//! Copied entries keep their mode and mtime; ownership is the `--chown` user, or root for files
+//! from the context, or the source's own for files from another stage or image.
+
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::context::{EntryKind, SourceEntry};
+use crate::error::{Error, Result};
+use crate::rootfs::LayerStack;
+
+/// One resolved source and what it contributes.
+#[derive(Debug, Clone)]
+pub struct CopySource {
+    /// The source's base name, used when it is copied into a directory (`COPY a.txt /dir/`).
+    pub name: String,
+    /// Its path relative to the context or stage root, kept under the destination by `--parents`.
+    pub rel: String,
+    /// The walked entries (first is the source itself).
+    pub entries: Vec<SourceEntry>,
+    /// Keep the entries' own uid/gid (sources from another stage or image) instead of root.
+    pub keep_owner: bool,
+}
+
+/// How to copy.
+#[derive(Debug, Clone, Default)]
+pub struct CopyOptions {
+    /// Destination as written (after variable expansion); relative to `workdir` unless absolute.
+    pub dest: String,
+    /// The stage's working directory at this step.
+    pub workdir: String,
+    /// `--chown`, resolved.
+    pub chown: Option<(u32, u32)>,
+    /// `--chmod`, parsed.
+    pub chmod: Option<u32>,
+    /// `--parents`: keep each source's path under the destination.
+    pub parents: bool,
+}
+
+/// Copies `sources` into `upper`, an empty directory that becomes the step's layer. `image` is
+/// the filesystem the step builds on.
+pub fn copy_into_layer(
+    sources: &[CopySource],
+    options: &CopyOptions,
+    image: &LayerStack,
+    upper: &Path,
+) -> Result<()> {
+    let dest = absolute_dest(&options.dest, &options.workdir);
+    let dest_is_dir_by_syntax = dest.ends_with('/') || dest.ends_with("/.") || sources.len() > 1;
+    let resolved_dest = image.resolve(&dest)?;
+    let dest_exists_as_dir = image
+        .lookup(&resolved_dest)?
+        .is_some_and(|found| found.meta.is_dir());
+    let into_dir = dest_is_dir_by_syntax || dest_exists_as_dir;
+    if sources.len() > 1 && !dest.ends_with('/') && !dest_exists_as_dir {
+        return Err(Error::CopyDestination {
+            dest: options.dest.clone(),
+            reason: "when copying several sources, the destination must be a directory and end with a `/`".into(),
+        });
+    }
+    let mut writer = LayerWriter {
+        image,
+        upper,
+        options,
+    };
+    for source in sources {
+        let Some(root) = source.entries.first() else {
+            continue;
+        };
+        let mut target = resolved_dest.clone();
+        if options.parents {
+            let parent = Path::new(&source.rel)
+                .parent()
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            target = join_image(&target, &parent);
+        }
+        if root.kind == EntryKind::Dir {
+            if options.parents {
+                target = join_image(&target, &source.name);
+            }
+            // A directory's contents go into the destination, not the directory itself.
+            writer.ensure_dir(&target, Some(root))?;
+            for entry in &source.entries[1..] {
+                writer.write_entry(&join_image(&target, &entry.rel), entry, source.keep_owner)?;
+            }
+        } else {
+            let file_target = if into_dir || options.parents {
+                writer.ensure_dir(&target, None)?;
+                join_image(&target, &source.name)
+            } else {
+                let parent = parent_of(&target);
+                writer.ensure_dir(&parent, None)?;
+                target.clone()
+            };
+            writer.write_entry(&file_target, root, source.keep_owner)?;
+        }
+    }
+    Ok(())
+}
+
+/// Resolves a COPY destination against the working directory; a trailing `/` is kept.
+pub fn absolute_dest(dest: &str, workdir: &str) -> String {
+    if dest.starts_with('/') {
+        return dest.to_string();
+    }
+    let base = if workdir.is_empty() { "/" } else { workdir };
+    let joined = format!("{}/{}", base.trim_end_matches('/'), dest);
+    if dest == "." || dest == "./" {
+        format!("{}/", base.trim_end_matches('/'))
+    } else {
+        joined
+    }
+}
+
+struct LayerWriter<'a> {
+    image: &'a LayerStack,
+    upper: &'a Path,
+    options: &'a CopyOptions,
+}
+
+impl LayerWriter<'_> {
+    fn host(&self, image_path: &str) -> PathBuf {
+        self.upper.join(image_path.trim_start_matches('/'))
+    }
+
+    /// Makes `dir` (an image path) a directory in the upper dir, recreating every missing
+    /// ancestor: from the image's metadata where the image has it, else fresh (`0755`, owner
+    /// per `--chown`), or from `like` (the copied source dir) for the final component.
+    fn ensure_dir(&mut self, dir: &str, like: Option<&SourceEntry>) -> Result<()> {
+        let parts: Vec<&str> = dir.split('/').filter(|p| !p.is_empty()).collect();
+        let mut image_path = String::new();
+        for (index, part) in parts.iter().enumerate() {
+            image_path.push('/');
+            image_path.push_str(part);
+            let host = self.host(&image_path);
+            if host.symlink_metadata().is_ok() {
+                continue;
+            }
+            let last = index + 1 == parts.len();
+            let found = self.image.lookup(&image_path)?;
+            let (mode, uid, gid, mtime) = match (&found, last.then_some(like).flatten()) {
+                (Some(found), _) if found.meta.is_dir() => (
+                    found.meta.mode() & 0o7777,
+                    found.meta.uid(),
+                    found.meta.gid(),
+                    Some(found.meta.mtime()),
+                ),
+                (Some(_), _) => {
+                    return Err(Error::CopyDestination {
+                        dest: self.options.dest.clone(),
+                        reason: format!(
+                            "`{image_path}` exists in the image and is not a directory"
+                        ),
+                    })
+                }
+                (None, Some(source)) => {
+                    let (uid, gid) = self.options.chown.unwrap_or((0, 0));
+                    let mode = self.options.chmod.unwrap_or(source.meta.mode() & 0o7777);
+                    (mode, uid, gid, Some(source.meta.mtime()))
+                }
+                (None, None) => {
+                    let (uid, gid) = self.options.chown.unwrap_or((0, 0));
+                    (0o755, uid, gid, None)
+                }
+            };
+            fs::create_dir(&host).map_err(|source| io(&host, source))?;
+            apply_meta(&host, mode, uid, gid, mtime, false)?;
+        }
+        Ok(())
+    }
+
+    fn write_entry(
+        &mut self,
+        image_path: &str,
+        entry: &SourceEntry,
+        keep_owner: bool,
+    ) -> Result<()> {
+        let host = self.host(image_path);
+        let (uid, gid) = match self.options.chown {
+            Some(owner) => owner,
+            None if keep_owner => (entry.meta.uid(), entry.meta.gid()),
+            None => (0, 0),
+        };
+        let mode = self.options.chmod.unwrap_or(entry.meta.mode() & 0o7777);
+        remove_existing(&host)?;
+        match &entry.kind {
+            EntryKind::Dir => {
+                fs::create_dir(&host).map_err(|source| io(&host, source))?;
+                apply_meta(&host, mode, uid, gid, Some(entry.meta.mtime()), false)?;
+            }
+            EntryKind::File => {
+                fs::copy(&entry.host_path, &host).map_err(|source| io(&host, source))?;
+                apply_meta(&host, mode, uid, gid, Some(entry.meta.mtime()), false)?;
+            }
+            EntryKind::Symlink { target } => {
+                std::os::unix::fs::symlink(target, &host).map_err(|source| io(&host, source))?;
+                apply_meta(&host, mode, uid, gid, Some(entry.meta.mtime()), true)?;
+            }
+            EntryKind::Special => {
+                let path = cstring(&host)?;
+                // SAFETY: a NUL-terminated path; mknod touches no memory of ours.
+                let rc = unsafe {
+                    libc::mknod(
+                        path.as_ptr(),
+                        entry.meta.mode() as libc::mode_t,
+                        entry.meta.rdev() as libc::dev_t,
+                    )
+                };
+                if rc != 0 {
+                    return Err(io(&host, std::io::Error::last_os_error()));
+                }
+                apply_meta(&host, mode, uid, gid, Some(entry.meta.mtime()), false)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A later source may overwrite an earlier one at the same path (last one wins, as docker).
+fn remove_existing(host: &Path) -> Result<()> {
+    match host.symlink_metadata() {
+        Ok(meta) if meta.is_dir() => Ok(()),
+        Ok(_) => fs::remove_file(host).map_err(|source| io(host, source)),
+        Err(_) => Ok(()),
+    }
+}
+
+fn apply_meta(
+    host: &Path,
+    mode: u32,
+    uid: u32,
+    gid: u32,
+    mtime: Option<i64>,
+    is_symlink: bool,
+) -> Result<()> {
+    std::os::unix::fs::lchown(host, Some(uid), Some(gid)).map_err(|source| io(host, source))?;
+    if !is_symlink {
+        // chown clears setuid/setgid bits, so the mode goes after it.
+        fs::set_permissions(host, fs::Permissions::from_mode(mode))
+            .map_err(|source| io(host, source))?;
+    }
+    if let Some(secs) = mtime {
+        let path = cstring(host)?;
+        let times = [
+            libc::timespec {
+                tv_sec: secs as libc::time_t,
+                tv_nsec: 0,
+            },
+            libc::timespec {
+                tv_sec: secs as libc::time_t,
+                tv_nsec: 0,
+            },
+        ];
+        // SAFETY: NUL-terminated path and a two-element timespec array, as utimensat expects.
+        let rc = unsafe {
+            libc::utimensat(
+                libc::AT_FDCWD,
+                path.as_ptr(),
+                times.as_ptr(),
+                libc::AT_SYMLINK_NOFOLLOW,
+            )
+        };
+        if rc != 0 {
+            return Err(io(host, std::io::Error::last_os_error()));
+        }
+    }
+    Ok(())
+}
+
+fn cstring(path: &Path) -> Result<std::ffi::CString> {
+    use std::os::unix::ffi::OsStrExt;
+    std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(|_| Error::BadSource {
+        source_path: path.display().to_string(),
+        reason: "path contains a NUL byte".into(),
+    })
+}
+
+fn io(path: &Path, source: std::io::Error) -> Error {
+    Error::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn join_image(base: &str, rel: &str) -> String {
+    let rel = rel.trim_matches('/');
+    if rel.is_empty() {
+        return base.to_string();
+    }
+    format!("{}/{}", base.trim_end_matches('/'), rel)
+}
+
+fn parent_of(path: &str) -> String {
+    match path.trim_end_matches('/').rsplit_once('/') {
+        Some((parent, _)) if !parent.is_empty() => parent.to_string(),
+        _ => "/".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests;
