@@ -1,0 +1,3 @@
+//! strata's integration tests: one binary, one module per area (as ripgrep's `tests/`).
+
+mod util;

@@ -1,0 +1,163 @@
+//! Helpers shared by the integration tests: running the `strata` binary against a temporary
+//! store, making a busybox base rootfs offline, and skipping cleanly when a tool is missing.
+
+#![allow(dead_code)]
+
+use std::fs;
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The `strata` binary cargo built for these tests.
+pub fn strata_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_strata")
+}
+
+/// A temporary store root plus a scratch dir, removed when dropped.
+pub struct TestEnv {
+    pub dir: tempfile::TempDir,
+}
+
+impl TestEnv {
+    pub fn new() -> Self {
+        // Under target/ rather than /tmp: the store needs a real disk filesystem (overlayfs
+        // upper dirs and trusted xattrs do not work on every tmpfs).
+        let base = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        fs::create_dir_all(base).unwrap();
+        TestEnv {
+            dir: tempfile::tempdir_in(base).unwrap(),
+        }
+    }
+
+    pub fn root(&self) -> PathBuf {
+        self.dir.path().join("root")
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    /// `strata --root <root> args…`, ready to run.
+    pub fn strata(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(strata_bin());
+        command.arg("--root").arg(self.root()).args(args);
+        command.env_remove("STRATA_ROOT");
+        command
+    }
+
+    /// Runs strata and returns its output (whatever the exit code).
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.strata(args).output().expect("running strata")
+    }
+
+    /// Runs strata, asserting success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let output = self.run(args);
+        assert!(
+            output.status.success(),
+            "strata {args:?} failed ({})\nstdout:\n{}\nstderr:\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    /// Writes files (path, content) under the scratch dir, creating parents.
+    pub fn write_files(&self, dir: &str, files: &[(&str, &str)]) -> PathBuf {
+        let base = self.path(dir);
+        for (path, content) in files {
+            let full = base.join(path);
+            fs::create_dir_all(full.parent().unwrap()).unwrap();
+            fs::write(full, content).unwrap();
+        }
+        fs::create_dir_all(&base).unwrap();
+        base
+    }
+}
+
+/// True when running as root (the sandbox, overlayfs and whiteouts need it).
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Prints why a test is skipped; returns true when it must skip.
+pub fn skip_unless(condition: bool, reason: &str) -> bool {
+    if !condition {
+        eprintln!("skipping: {reason}");
+    }
+    !condition
+}
+
+/// True when `program` is an executable file or found on PATH.
+pub fn have_tool(program: &str) -> bool {
+    if program.contains('/') {
+        return Path::new(program).is_file();
+    }
+    std::env::var_os("PATH")
+        .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
+        .unwrap_or(false)
+}
+
+/// True when Debian's docker client answers and a daemon is running.
+pub fn docker_available() -> bool {
+    Path::new("/usr/bin/docker").is_file()
+        && Command::new("/usr/bin/docker")
+            .args(["info", "--format", "{{.ServerVersion}}"])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+}
+
+/// Applets the test base image links to busybox.
+const APPLETS: &[&str] = &[
+    "sh", "ls", "cat", "echo", "mkdir", "rm", "rmdir", "touch", "chmod", "chown", "cp", "mv",
+    "ln", "id", "hostname", "env", "test", "true", "false", "sleep", "printf", "stat", "find",
+    "grep", "sed", "wc", "head", "tail", "ps", "mount", "whoami", "readlink", "tar", "sort",
+];
+
+/// Makes a busybox root filesystem in `dir` from Debian's busybox-static: `/bin/busybox`, the
+/// applet links, `/etc/passwd` and `/etc/group` with root and a couple of users, `/tmp` 1777.
+/// Returns false (and prints why) when /bin/busybox is missing.
+pub fn make_busybox_rootfs(dir: &Path) -> bool {
+    let busybox = Path::new("/bin/busybox");
+    if !busybox.is_file() {
+        eprintln!("skipping: /bin/busybox is missing (apt-get install busybox-static)");
+        return false;
+    }
+    for sub in ["bin", "etc", "tmp", "root", "home/app"] {
+        fs::create_dir_all(dir.join(sub)).unwrap();
+    }
+    fs::copy(busybox, dir.join("bin/busybox")).unwrap();
+    for applet in APPLETS {
+        symlink("busybox", dir.join("bin").join(applet)).unwrap();
+    }
+    fs::write(
+        dir.join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
+    )
+    .unwrap();
+    fs::write(
+        dir.join("etc/group"),
+        "root:x:0:\napp:x:1000:\nstaff:x:50:app\nnogroup:x:65534:\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(dir.join("tmp"), fs::Permissions::from_mode(0o1777)).unwrap();
+    std::os::unix::fs::chown(dir.join("home/app"), Some(1000), Some(1000)).ok();
+    true
+}
+
+/// Tars a directory (as a rootfs tarball for `strata import` / `docker import`).
+pub fn tar_dir(dir: &Path, out: &Path) {
+    let status = Command::new("tar")
+        .args(["--numeric-owner", "-C"])
+        .arg(dir)
+        .arg("-cf")
+        .arg(out)
+        .arg(".")
+        .status()
+        .expect("running tar");
+    assert!(status.success(), "tar failed");
+}
