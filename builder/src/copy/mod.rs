@@ -7,6 +7,8 @@
 //! Copied entries keep their mode and mtime; ownership is the `--chown` user, or root for files
 //! from the context, or the source's own for files from another stage or image.
 
+pub mod archive;
+
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};

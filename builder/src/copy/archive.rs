@@ -1,0 +1,217 @@
+//! ADD's archive rule: a local source that is a tar archive (plain, gzip, bzip2, xz or zstd) is
+//! unpacked into the destination instead of copied. Recognised by content, as docker does, not
+//! by file name: `app.tar.gz` that is really text is copied as a file.
+
+use std::fs::File;
+use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::path::Path;
+
+use crate::error::{Error, Result};
+
+/// The compressions ADD recognises around a tar stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    /// A bare tar.
+    None,
+    /// gzip (`1f 8b`).
+    Gzip,
+    /// bzip2 (`BZh`).
+    Bzip2,
+    /// xz (`fd 37 7a 58 5a 00`).
+    Xz,
+    /// zstd (`28 b5 2f fd`).
+    Zstd,
+}
+
+/// If `path` is a (possibly compressed) tar archive, its compression; otherwise `None`.
+pub fn detect(path: &Path) -> Result<Option<Compression>> {
+    let mut file = File::open(path).map_err(|source| io(path, source))?;
+    let mut magic = [0u8; 6];
+    let n = read_up_to(&mut file, &mut magic).map_err(|source| io(path, source))?;
+    let magic = &magic[..n];
+    let compression = if magic.starts_with(&[0x1f, 0x8b]) {
+        Compression::Gzip
+    } else if magic.starts_with(b"BZh") {
+        Compression::Bzip2
+    } else if magic.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) {
+        Compression::Xz
+    } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Compression::Zstd
+    } else {
+        Compression::None
+    };
+    file.seek(SeekFrom::Start(0))
+        .map_err(|source| io(path, source))?;
+    let mut stream = decompressor(compression, file).map_err(|source| io(path, source))?;
+    // A tar header block carries "ustar" at offset 257 (GNU and POSIX formats both do).
+    let mut header = [0u8; 512];
+    let n = read_up_to(&mut stream, &mut header).unwrap_or(0);
+    let is_tar = n == 512 && &header[257..262] == b"ustar";
+    Ok(is_tar.then_some(compression))
+}
+
+/// Unpacks an archive into `dest` (a directory inside the layer being written). Entries keep
+/// their modes, owners and mtimes unless `chown` overrides the owner; entries that would land
+/// outside `dest` (`..`, absolute paths, through symlinks) are refused.
+pub fn unpack(
+    archive: &Path,
+    compression: Compression,
+    dest: &Path,
+    chown: Option<(u32, u32)>,
+) -> Result<()> {
+    let file = File::open(archive).map_err(|source| io(archive, source))?;
+    let stream = decompressor(compression, file).map_err(|source| io(archive, source))?;
+    let mut tar = tar::Archive::new(stream);
+    tar.set_preserve_permissions(true);
+    tar.set_preserve_ownerships(chown.is_none());
+    tar.set_preserve_mtime(true);
+    tar.set_unpack_xattrs(true);
+    tar.set_overwrite(true);
+    let bad = |reason: String| Error::BadSource {
+        source_path: archive.display().to_string(),
+        reason,
+    };
+    for entry in tar.entries().map_err(|e| bad(e.to_string()))? {
+        let mut entry = entry.map_err(|e| bad(format!("reading the archive: {e}")))?;
+        let name = entry
+            .path()
+            .map_err(|e| bad(e.to_string()))?
+            .display()
+            .to_string();
+        let unpacked = entry
+            .unpack_in(dest)
+            .map_err(|e| bad(format!("unpacking `{name}`: {e}")))?;
+        if !unpacked {
+            return Err(bad(format!(
+                "entry `{name}` would be written outside the destination"
+            )));
+        }
+        if let Some((uid, gid)) = chown {
+            let target = dest.join(name.trim_start_matches('/'));
+            std::os::unix::fs::lchown(&target, Some(uid), Some(gid))
+                .map_err(|source| io(&target, source))?;
+        }
+    }
+    Ok(())
+}
+
+fn decompressor(compression: Compression, file: File) -> std::io::Result<Box<dyn Read>> {
+    let file = BufReader::new(file);
+    Ok(match compression {
+        Compression::None => Box::new(file),
+        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(file)),
+        Compression::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(file)),
+        Compression::Xz => Box::new(xz2::read::XzDecoder::new_multi_decoder(file)),
+        Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(file)?),
+    })
+}
+
+fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(filled)
+}
+
+fn io(path: &Path, source: std::io::Error) -> Error {
+    Error::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    fn tar_bytes(files: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        for (name, data) in files {
+            let mut header = tar::Header::new_ustar();
+            header.set_size(data.len() as u64);
+            header.set_mode(0o640);
+            header.set_uid(7);
+            header.set_gid(8);
+            header.set_cksum();
+            builder.append_data(&mut header, name, *data).unwrap();
+        }
+        builder.into_inner().unwrap()
+    }
+
+    fn write(dir: &Path, name: &str, bytes: &[u8]) -> std::path::PathBuf {
+        let path = dir.join(name);
+        File::create(&path).unwrap().write_all(bytes).unwrap();
+        path
+    }
+
+    #[test]
+    fn every_compression_is_recognised_by_content_and_unpacked() {
+        let dir = tempfile::tempdir().unwrap();
+        let tar = tar_bytes(&[("a/b.txt", b"hello")]);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&tar).unwrap();
+        let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
+        bz.write_all(&tar).unwrap();
+        let mut xz = xz2::write::XzEncoder::new(Vec::new(), 1);
+        xz.write_all(&tar).unwrap();
+        let cases = [
+            ("plain.tar", tar.clone(), Compression::None),
+            ("x.gz", gz.finish().unwrap(), Compression::Gzip),
+            ("x.bz2", bz.finish().unwrap(), Compression::Bzip2),
+            ("x.xz", xz.finish().unwrap(), Compression::Xz),
+            (
+                "x.zst",
+                zstd::encode_all(&tar[..], 1).unwrap(),
+                Compression::Zstd,
+            ),
+        ];
+        for (name, bytes, expected) in cases {
+            let path = write(dir.path(), name, &bytes);
+            assert_eq!(detect(&path).unwrap(), Some(expected), "{name}");
+            let out = dir.path().join(format!("out-{name}"));
+            std::fs::create_dir(&out).unwrap();
+            unpack(&path, expected, &out, None).unwrap();
+            assert_eq!(std::fs::read(out.join("a/b.txt")).unwrap(), b"hello");
+        }
+    }
+
+    #[test]
+    fn a_file_named_like_an_archive_is_not_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), "fake.tar.gz", b"just text");
+        assert_eq!(detect(&path).unwrap(), None);
+        let gz_text = {
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            gz.write_all(b"gzipped text, not a tar").unwrap();
+            gz.finish().unwrap()
+        };
+        let path = write(dir.path(), "text.gz", &gz_text);
+        assert_eq!(detect(&path).unwrap(), None);
+    }
+
+    #[test]
+    fn entries_escaping_the_destination_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut builder = tar::Builder::new(Vec::new());
+        let mut header = tar::Header::new_gnu();
+        header.set_size(1);
+        header.set_mode(0o644);
+        // `set_path` refuses `..`, so write the name bytes directly, as a hostile tool would.
+        header.as_gnu_mut().unwrap().name[..9].copy_from_slice(b"../escape");
+        header.set_cksum();
+        builder.append(&header, &b"x"[..]).unwrap();
+        let path = write(dir.path(), "evil.tar", &builder.into_inner().unwrap());
+        let out = dir.path().join("out");
+        std::fs::create_dir(&out).unwrap();
+        assert!(unpack(&path, Compression::None, &out, None).is_err());
+        assert!(!dir.path().join("escape").exists());
+    }
+}
