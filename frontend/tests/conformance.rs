@@ -1,0 +1,94 @@
+//! BuildKit's public parser and shell-lexer material, run when `../shared/conformance` exists.
+
+use std::fs;
+use std::path::PathBuf;
+
+use strata_frontend::parser::parse;
+
+fn conformance_dir() -> Option<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance");
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        eprintln!("skipping: {} not found (the shared conformance material)", dir.display());
+        None
+    }
+}
+
+fn cases(dir: PathBuf) -> Vec<PathBuf> {
+    let mut cases: Vec<PathBuf> = fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    cases.sort();
+    cases
+}
+
+#[test]
+fn buildkit_parser_cases_dump_exactly_their_result() {
+    let Some(dir) = conformance_dir() else { return };
+    let mut failures = Vec::new();
+    let all = cases(dir.join("buildkit-parser"));
+    for case in &all {
+        let text = fs::read_to_string(case.join("Dockerfile")).unwrap();
+        let expected = fs::read_to_string(case.join("result")).unwrap();
+        match parse(&text) {
+            Ok(ast) if ast.dump() == expected => {}
+            Ok(ast) => failures.push(format!(
+                "{}:\n--- expected\n{expected}--- got\n{}",
+                case.display(),
+                ast.dump()
+            )),
+            Err(err) => failures.push(format!("{}: {err}", case.display())),
+        }
+    }
+    assert_eq!(all.len(), 33, "expected BuildKit's 33 parser cases");
+    assert!(failures.is_empty(), "{} cases differ:\n{}", failures.len(), failures.join("\n"));
+}
+
+#[test]
+fn buildkit_negative_cases_are_rejected() {
+    let Some(dir) = conformance_dir() else { return };
+    let all = cases(dir.join("buildkit-parser-negative"));
+    assert_eq!(all.len(), 4);
+    for case in all {
+        let text = fs::read_to_string(case.join("Dockerfile")).unwrap();
+        assert!(parse(&text).is_err(), "{} must be rejected", case.display());
+    }
+}
+
+#[test]
+fn buildkit_line_case_has_the_expected_line_ranges() {
+    let Some(dir) = conformance_dir() else { return };
+    let text = fs::read_to_string(dir.join("buildkit-parser-line/Dockerfile")).unwrap();
+    let ast = parse(&text).unwrap();
+    let ranges: Vec<(usize, usize)> = ast.nodes.iter().map(|n| (n.start_line, n.end_line)).collect();
+    assert_eq!(ranges, [(5, 5), (11, 12), (17, 31)]);
+}
+
+fn docker_library_files(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.file_name().is_some_and(|n| n == "Dockerfile") {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+#[test]
+fn docker_library_dockerfiles_parse() {
+    let Some(dir) = conformance_dir() else { return };
+    let files = docker_library_files(&dir.join("docker-library"));
+    assert_eq!(files.len(), 152);
+    for file in files {
+        let text = fs::read_to_string(&file).unwrap();
+        if let Err(err) = parse(&text) {
+            panic!("{}: {err}", file.display());
+        }
+    }
+}
