@@ -125,9 +125,9 @@ fn render(message: &str, location: &Location, hint: Option<&str>) -> String {
         let number = location.start_line.to_string();
         let pad = " ".repeat(number.len());
         out.push_str(&format!("\n {pad} |\n {number} | {line}"));
-        let caret_at = location.column.unwrap_or_else(|| {
-            line.len() - line.trim_start().len() + 1
-        });
+        let caret_at = location
+            .column
+            .unwrap_or_else(|| line.len() - line.trim_start().len() + 1);
         let width = if location.column.is_some() {
             1
         } else {

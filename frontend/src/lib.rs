@@ -15,5 +15,6 @@
 pub mod ast;
 pub mod error;
 pub mod parser;
+pub mod shell;
 
 pub use error::{Error, Result};

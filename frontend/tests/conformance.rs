@@ -10,13 +10,19 @@ fn conformance_dir() -> Option<PathBuf> {
     if dir.is_dir() {
         Some(dir)
     } else {
-        eprintln!("skipping: {} not found (the shared conformance material)", dir.display());
+        eprintln!(
+            "skipping: {} not found (the shared conformance material)",
+            dir.display()
+        );
         None
     }
 }
 
 fn cases(dir: PathBuf) -> Vec<PathBuf> {
-    let mut cases: Vec<PathBuf> = fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut cases: Vec<PathBuf> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     cases.sort();
     cases
 }
@@ -40,7 +46,12 @@ fn buildkit_parser_cases_dump_exactly_their_result() {
         }
     }
     assert_eq!(all.len(), 33, "expected BuildKit's 33 parser cases");
-    assert!(failures.is_empty(), "{} cases differ:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} cases differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -59,7 +70,11 @@ fn buildkit_line_case_has_the_expected_line_ranges() {
     let Some(dir) = conformance_dir() else { return };
     let text = fs::read_to_string(dir.join("buildkit-parser-line/Dockerfile")).unwrap();
     let ast = parse(&text).unwrap();
-    let ranges: Vec<(usize, usize)> = ast.nodes.iter().map(|n| (n.start_line, n.end_line)).collect();
+    let ranges: Vec<(usize, usize)> = ast
+        .nodes
+        .iter()
+        .map(|n| (n.start_line, n.end_line))
+        .collect();
     assert_eq!(ranges, [(5, 5), (11, 12), (17, 31)]);
 }
 
@@ -90,5 +105,95 @@ fn docker_library_dockerfiles_parse() {
         if let Err(err) = parse(&text) {
             panic!("{}: {err}", file.display());
         }
+    }
+}
+
+mod shell {
+    use super::*;
+    use strata_frontend::shell::Lexer;
+
+    fn base_env() -> Vec<(String, String)> {
+        [
+            ("PWD", "/home"),
+            ("SHELL", "bash"),
+            ("KOREAN", "한국어"),
+            ("NULL", ""),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    }
+
+    #[test]
+    fn env_var_table_rows_pass() {
+        let Some(dir) = conformance_dir() else { return };
+        let text = fs::read_to_string(dir.join("buildkit-shell/envVarTest")).unwrap();
+        let env = base_env();
+        let lexer = Lexer::default();
+        let mut checked = 0;
+        let mut failures = Vec::new();
+        for line in text.lines() {
+            if line.starts_with('#') || line.trim().is_empty() {
+                continue;
+            }
+            let parts: Vec<&str> = line.splitn(3, '|').collect();
+            let (platform, input, expected) = (parts[0].trim(), parts[1].trim(), parts[2].trim());
+            if platform == "W" {
+                continue;
+            }
+            checked += 1;
+            match (lexer.expand(input, &env), expected) {
+                (Err(_), "error") => {}
+                (Ok(got), expected) if got == expected => {}
+                (got, expected) => {
+                    failures.push(format!("{input:?}: got {got:?}, want {expected:?}"))
+                }
+            }
+        }
+        assert!(checked > 200, "only {checked} rows read");
+        assert!(
+            failures.is_empty(),
+            "{} rows fail:\n{}",
+            failures.len(),
+            failures.join("\n")
+        );
+    }
+
+    #[test]
+    fn words_table_rows_pass() {
+        let Some(dir) = conformance_dir() else { return };
+        let text = fs::read_to_string(dir.join("buildkit-shell/wordsTest")).unwrap();
+        let mut env: Vec<(String, String)> = Vec::new();
+        let lexer = Lexer::default();
+        let mut failures = Vec::new();
+        let mut checked = 0;
+        for line in text.lines() {
+            if line.starts_with('#') || line.is_empty() {
+                continue;
+            }
+            if let Some(assignment) = line.strip_prefix("ENV ") {
+                let (k, v) = assignment.split_once('=').unwrap();
+                env.push((k.to_string(), v.to_string()));
+                continue;
+            }
+            let (input, expected) = line.split_once('|').unwrap();
+            let input = input.trim();
+            let expected = expected.strip_prefix(' ').unwrap_or(expected);
+            checked += 1;
+            match (lexer.expand_words(input, &env), expected) {
+                (Err(_), "error") => {}
+                (Ok(words), expected) if words.join(",") == expected => {}
+                (got, expected) => {
+                    failures.push(format!("{input:?}: got {got:?}, want {expected:?}"))
+                }
+            }
+        }
+        assert!(checked >= 20, "only {checked} rows read");
+        assert!(
+            failures.is_empty(),
+            "{} rows fail:\n{}",
+            failures.len(),
+            failures.join("\n")
+        );
     }
 }

@@ -14,7 +14,8 @@ pub struct Parsed {
 /// Why an instruction's arguments are unparseable at the AST layer.
 pub type ArgError = String;
 
-const NOT_STRING_ARRAY: &str = "when using JSON array syntax, arrays must be comprised of strings only";
+const NOT_STRING_ARRAY: &str =
+    "when using JSON array syntax, arrays must be comprised of strings only";
 
 /// Parses one logical line (continuations joined) into a node; lines are filled in by the caller.
 pub fn node_from_line(line: &str, escape: char) -> Result<Node, ArgError> {
@@ -38,9 +39,11 @@ pub fn node_from_line(line: &str, escape: char) -> Result<Node, ArgError> {
             split_blank(rest)
         }),
         "healthcheck" => health(rest)?,
-        "maintainer" | "stopsignal" | "user" | "workdir" => {
-            words(if rest.is_empty() { Vec::new() } else { vec![rest.to_string()] })
-        }
+        "maintainer" | "stopsignal" | "user" | "workdir" => words(if rest.is_empty() {
+            Vec::new()
+        } else {
+            vec![rest.to_string()]
+        }),
         "onbuild" => {
             if rest.is_empty() {
                 words(Vec::new())
@@ -89,7 +92,11 @@ fn json_array(rest: &str) -> Result<Option<Vec<String>>, ArgError> {
     };
     items
         .iter()
-        .map(|item| item.as_str().map(str::to_string).ok_or_else(|| NOT_STRING_ARRAY.to_string()))
+        .map(|item| {
+            item.as_str()
+                .map(str::to_string)
+                .ok_or_else(|| NOT_STRING_ARRAY.to_string())
+        })
         .collect::<Result<Vec<_>, _>>()
         .map(Some)
 }
@@ -131,7 +138,11 @@ fn name_values(rest: &str, keyword: &str, escape: char) -> Result<Parsed, ArgErr
         if value.is_empty() {
             return Err(format!("{keyword} must have two arguments"));
         }
-        return Ok(words(vec![key.to_string(), value.to_string(), String::new()]));
+        return Ok(words(vec![
+            key.to_string(),
+            value.to_string(),
+            String::new(),
+        ]));
     }
     let mut out = Vec::new();
     for word in list {

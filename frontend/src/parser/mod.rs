@@ -58,12 +58,17 @@ pub fn parse(text: &str) -> Result<Ast> {
             complete = done;
         }
         if empty_continuation {
-            warnings.push((start_line, format!("empty continuation line found in: {line}")));
+            warnings.push((
+                start_line,
+                format!("empty continuation line found in: {line}"),
+            ));
         }
         let mut node = dispatch::node_from_line(&line, directives.escape)
             .map_err(|message| Error::at(message, start_line, index))?;
         if matches!(node.keyword.as_str(), "run" | "copy" | "add") && line.contains("<<") {
-            for mut doc in heredoc::heredocs_in(&line).map_err(|m| Error::at(m, start_line, index))? {
+            for mut doc in
+                heredoc::heredocs_in(&line).map_err(|m| Error::at(m, start_line, index))?
+            {
                 let mut terminated = false;
                 while index < lines.len() {
                     let body_line = lines[index];
@@ -98,7 +103,11 @@ pub fn parse(text: &str) -> Result<Ast> {
         nodes.push(node);
     }
     if nodes.is_empty() {
-        return Err(Error::at("file with no instructions", lines.len().max(1), lines.len().max(1)));
+        return Err(Error::at(
+            "file with no instructions",
+            lines.len().max(1),
+            lines.len().max(1),
+        ));
     }
     Ok(Ast {
         nodes,
@@ -169,7 +178,13 @@ fn parse_directive(line: &str) -> Option<(String, String)> {
     let rest = line.strip_prefix('#')?.trim_start();
     let name_len = rest
         .char_indices()
-        .take_while(|(i, c)| if *i == 0 { c.is_ascii_alphabetic() } else { c.is_ascii_alphanumeric() })
+        .take_while(|(i, c)| {
+            if *i == 0 {
+                c.is_ascii_alphabetic()
+            } else {
+                c.is_ascii_alphanumeric()
+            }
+        })
         .count();
     if name_len == 0 {
         return None;

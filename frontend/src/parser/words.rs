@@ -209,7 +209,10 @@ mod tests {
     fn flags_lose_quotes_and_stop_at_double_dash() {
         assert_eq!(
             extract_flags(r#"--chown="a b" --link src dst"#),
-            (vec!["--chown=a b".to_string(), "--link".into()], "src dst".into())
+            (
+                vec!["--chown=a b".to_string(), "--link".into()],
+                "src dst".into()
+            )
         );
         assert_eq!(
             extract_flags("--doit=true -- foo /tmp/"),
