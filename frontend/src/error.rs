@@ -26,8 +26,8 @@ pub enum Error {
     Dockerfile {
         /// What is wrong (lower-case, no final period).
         message: String,
-        /// Where.
-        location: Location,
+        /// Where (boxed: errors travel in every `Result` of the frontend).
+        location: Box<Location>,
         /// A suggestion, e.g. the nearest instruction name for a typo.
         hint: Option<String>,
     },
@@ -47,11 +47,11 @@ impl Error {
     pub fn at(message: impl Into<String>, start_line: usize, end_line: usize) -> Self {
         Error::Dockerfile {
             message: message.into(),
-            location: Location {
+            location: Box::new(Location {
                 start_line,
                 end_line,
                 ..Location::default()
-            },
+            }),
             hint: None,
         }
     }

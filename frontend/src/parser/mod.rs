@@ -10,8 +10,6 @@ mod heredoc;
 pub(crate) mod words;
 
 use crate::ast::Ast;
-#[cfg(test)]
-use crate::ast::Node;
 use crate::error::{Error, Result};
 
 pub use heredoc::heredoc_words;
@@ -215,10 +213,4 @@ fn trim_continuation(line: &str, escape: char) -> (String, bool) {
     } else {
         (line.to_string(), true)
     }
-}
-
-/// Keeps `Node` in this module's public surface for the tests' convenience.
-#[cfg(test)]
-pub(crate) fn parse_one(line: &str) -> Node {
-    parse(line).unwrap().nodes.remove(0)
 }
