@@ -14,6 +14,7 @@
 
 pub mod ast;
 pub mod error;
+pub mod instructions;
 pub mod parser;
 pub mod shell;
 

@@ -96,13 +96,14 @@ fn docker_library_files(dir: &std::path::Path) -> Vec<PathBuf> {
 }
 
 #[test]
-fn docker_library_dockerfiles_parse() {
+fn docker_library_dockerfiles_parse_and_validate() {
     let Some(dir) = conformance_dir() else { return };
     let files = docker_library_files(&dir.join("docker-library"));
     assert_eq!(files.len(), 152);
     for file in files {
         let text = fs::read_to_string(&file).unwrap();
-        if let Err(err) = parse(&text) {
+        let ast = parse(&text).unwrap_or_else(|err| panic!("{}: {err}", file.display()));
+        if let Err(err) = strata_frontend::instructions::parse_all(&ast.nodes) {
             panic!("{}: {err}", file.display());
         }
     }
