@@ -13,9 +13,14 @@
 #![deny(missing_docs)]
 
 pub mod ast;
+pub mod config;
 pub mod error;
+pub mod graph;
 pub mod instructions;
 pub mod parser;
 pub mod shell;
+pub mod stages;
 
 pub use error::{Error, Result};
+pub use graph::Graph;
+pub use stages::{compile, BaseImages, BuildOptions, UnknownBaseImages};
