@@ -3,6 +3,7 @@
 
 mod commands;
 mod exit;
+mod progress;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -23,7 +24,11 @@ pub struct Global {
 }
 
 #[derive(Debug, Parser)]
-#[command(name = "strata", version, about = "A daemonless container-image builder for CI")]
+#[command(
+    name = "strata",
+    version,
+    about = "A daemonless container-image builder for CI"
+)]
 struct Cli {
     #[command(flatten)]
     global: Global,

@@ -1,3 +1,4 @@
 //! strata's integration tests: one binary, one module per area (as ripgrep's `tests/`).
 
+mod frontend;
 mod util;

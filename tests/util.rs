@@ -112,9 +112,9 @@ pub fn docker_available() -> bool {
 
 /// Applets the test base image links to busybox.
 const APPLETS: &[&str] = &[
-    "sh", "ls", "cat", "echo", "mkdir", "rm", "rmdir", "touch", "chmod", "chown", "cp", "mv",
-    "ln", "id", "hostname", "env", "test", "true", "false", "sleep", "printf", "stat", "find",
-    "grep", "sed", "wc", "head", "tail", "ps", "mount", "whoami", "readlink", "tar", "sort",
+    "sh", "ls", "cat", "echo", "mkdir", "rm", "rmdir", "touch", "chmod", "chown", "cp", "mv", "ln",
+    "id", "hostname", "env", "test", "true", "false", "sleep", "printf", "stat", "find", "grep",
+    "sed", "wc", "head", "tail", "ps", "mount", "whoami", "readlink", "tar", "sort",
 ];
 
 /// Makes a busybox root filesystem in `dir` from Debian's busybox-static: `/bin/busybox`, the

@@ -1,31 +1,176 @@
 //! `strata build`: build an image from a Dockerfile and a context directory.
 
-use std::path::PathBuf;
+use std::io::Read;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use std::collections::BTreeMap;
+
+use anyhow::{bail, Context as _};
+use strata_builder::progress::Event;
+use strata_frontend::{compile, parser, BuildOptions, UnknownBaseImages};
+
+use crate::progress;
 use crate::Global;
 
-/// Arguments of `strata build`, named as `docker build` names them.
+/// Arguments of `strata build`, named and behaving as `docker build`'s.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Name and optionally a tag (`name:tag`) for the image; may be repeated.
-    #[arg(short = 't', long = "tag")]
+    #[arg(short = 't', long = "tag", value_name = "NAME[:TAG]")]
     pub tags: Vec<String>,
-    /// Path to the Dockerfile (`-` reads it from stdin). Default: CONTEXT/Dockerfile.
-    #[arg(short = 'f', long = "file")]
+    /// The Dockerfile (`-` reads it from stdin). Default: CONTEXT/Dockerfile, else CONTEXT/Containerfile.
+    #[arg(short = 'f', long = "file", value_name = "PATH")]
     pub file: Option<PathBuf>,
-    /// Build only up to this stage.
-    #[arg(long)]
+    /// Build the named stage and what it needs, not the last stage.
+    #[arg(long, value_name = "STAGE")]
     pub target: Option<String>,
-    /// Set a build-time variable (`K=V`, or `K` to take it from the environment).
-    #[arg(long = "build-arg")]
+    /// A build-time variable: `K=V`, or `K` to take the value from the environment.
+    #[arg(long = "build-arg", value_name = "K[=V]")]
     pub build_args: Vec<String>,
-    /// The build context directory (`-` for a Dockerfile on stdin and no context).
+    /// Ignore the cache: run every step.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Add a label to the image (`K=V`); may be repeated.
+    #[arg(long = "label", value_name = "K=V")]
+    pub labels: Vec<String>,
+    /// Network for RUN steps that don't set their own: `host` (default) or `none`.
+    #[arg(long, value_name = "MODE", default_value = "host", value_parser = ["host", "none", "default"])]
+    pub network: String,
+    /// Write the image ID to this file.
+    #[arg(long, value_name = "FILE")]
+    pub iidfile: Option<PathBuf>,
+    /// Print only the image ID on success, no progress.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// How to show progress.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub progress: progress::Mode,
+    /// The build context directory, or `-` for a Dockerfile on stdin and no context.
     pub context: PathBuf,
 }
 
-/// Until the builder lands, `build` stops after the frontend and prints the build graph.
+/// Where the Dockerfile text and the context come from.
+pub struct Inputs {
+    /// The Dockerfile's text.
+    pub dockerfile_text: String,
+    /// Its path (for error messages and the `<Dockerfile>.dockerignore` rule), if it has one.
+    pub dockerfile_path: Option<PathBuf>,
+    /// The context dir; `None` for `-` (no context).
+    pub context: Option<PathBuf>,
+}
+
+impl Args {
+    /// Reads the Dockerfile and settles the context, as `docker build` does.
+    pub fn inputs(&self) -> anyhow::Result<Inputs> {
+        let from_stdin = self.context == Path::new("-");
+        if from_stdin {
+            if self.file.is_some() {
+                bail!("`-f` cannot be combined with a context of `-`: the Dockerfile comes from stdin");
+            }
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .context("reading the Dockerfile from stdin")?;
+            return Ok(Inputs {
+                dockerfile_text: text,
+                dockerfile_path: None,
+                context: None,
+            });
+        }
+        if !self.context.is_dir() {
+            bail!(
+                "context `{}` is not a directory (give a directory, or `-` for a Dockerfile on stdin)",
+                self.context.display()
+            );
+        }
+        let path = match &self.file {
+            Some(file) if file == Path::new("-") => {
+                let mut text = String::new();
+                std::io::stdin()
+                    .read_to_string(&mut text)
+                    .context("reading the Dockerfile from stdin")?;
+                return Ok(Inputs {
+                    dockerfile_text: text,
+                    dockerfile_path: None,
+                    context: Some(self.context.clone()),
+                });
+            }
+            Some(file) => file.clone(),
+            None => default_dockerfile(&self.context),
+        };
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading the Dockerfile `{}`", path.display()))?;
+        Ok(Inputs {
+            dockerfile_text: text,
+            dockerfile_path: Some(path),
+            context: Some(self.context.clone()),
+        })
+    }
+}
+
+/// `CONTEXT/Dockerfile`, or `CONTEXT/Containerfile` when only that exists (podman's name).
+fn default_dockerfile(context: &Path) -> PathBuf {
+    let dockerfile = context.join("Dockerfile");
+    let containerfile = context.join("Containerfile");
+    if !dockerfile.exists() && containerfile.exists() {
+        containerfile
+    } else {
+        dockerfile
+    }
+}
+
+/// Turns `--build-arg K=V` / `--build-arg K` (value from the environment; skipped when unset,
+/// as docker does) into a map.
+pub fn resolve_build_args(raw: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
+    let mut args = BTreeMap::new();
+    for arg in raw {
+        match arg.split_once('=') {
+            Some(("", _)) => bail!("invalid --build-arg `{arg}`: the name is empty"),
+            Some((key, value)) => {
+                args.insert(key.to_string(), value.to_string());
+            }
+            None => {
+                if let Ok(value) = std::env::var(arg) {
+                    args.insert(arg.clone(), value);
+                }
+            }
+        }
+    }
+    Ok(args)
+}
+
+/// Runs a build. Until the builder lands, the build stops after the frontend and prints the
+/// build graph it would run.
 pub fn run(_global: &Global, args: Args) -> anyhow::Result<ExitCode> {
-    let _ = args;
-    anyhow::bail!("the builder is not wired in yet")
+    let inputs = args.inputs()?;
+    let name = inputs
+        .dockerfile_path
+        .as_ref()
+        .map_or_else(|| "Dockerfile".to_string(), |p| p.display().to_string());
+    let text = &inputs.dockerfile_text;
+    let ast = parser::parse(text).map_err(|e| e.in_file(&name, text))?;
+    let options = BuildOptions {
+        build_args: resolve_build_args(&args.build_args)?,
+        target: args.target.clone(),
+        network: args.network.clone(),
+        ..BuildOptions::default()
+    };
+    let graph = compile(&ast, &options, &UnknownBaseImages).map_err(|e| e.in_file(&name, text))?;
+    let progress = progress::renderer(if args.quiet {
+        progress::Mode::Quiet
+    } else {
+        args.progress
+    });
+    for unused in &graph.unused_build_args {
+        progress.event(Event::Note {
+            message: &format!("[warning] build-arg `{unused}` was not consumed by any ARG"),
+        });
+    }
+    progress.event(Event::Note {
+        message: "the builder is not wired in yet: this is the build graph strata would run",
+    });
+    print!("{graph}");
+    let _ = inputs.context;
+    Ok(ExitCode::SUCCESS)
 }

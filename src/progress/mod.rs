@@ -1,0 +1,42 @@
+//! Rendering the builder's progress events: `--progress auto|tty|plain|quiet`.
+//!
+//! `plain` (the default when stderr is not a terminal, i.e. in CI logs) prints BuildKit-style
+//! numbered lines; `tty` keeps a live line per running step with its timer; `quiet` prints
+//! nothing (errors still reach stderr through the error report).
+
+mod plain;
+mod tty;
+
+use std::io::IsTerminal;
+
+use strata_builder::progress::{Progress, Silent};
+
+pub use plain::Plain;
+pub use tty::Tty;
+
+/// The `--progress` choices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Mode {
+    /// `tty` on a terminal, `plain` otherwise.
+    Auto,
+    /// Live view with timers.
+    Tty,
+    /// One line per event, for logs.
+    Plain,
+    /// Nothing but errors.
+    Quiet,
+}
+
+/// Picks the renderer for a mode.
+pub fn renderer(mode: Mode) -> Box<dyn Progress> {
+    let mode = match mode {
+        Mode::Auto if std::io::stderr().is_terminal() => Mode::Tty,
+        Mode::Auto => Mode::Plain,
+        other => other,
+    };
+    match mode {
+        Mode::Tty => Box::new(Tty::new()),
+        Mode::Plain => Box::new(Plain::new(std::io::stderr())),
+        Mode::Quiet | Mode::Auto => Box::new(Silent),
+    }
+}
