@@ -1,0 +1,216 @@
+//! The on-disk [`Index`] in a sled database (`index/` in the store root).
+//!
+//! Values are JSON except the file-hash tree, which is read once per context file on every
+//! build and so uses a fixed 72-byte binary record. Trees are versioned by name; see the module
+//! docs of [`crate::index`] for when to bump.
+
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::{FileHashEntry, Index, LayerRecord, StepRecord};
+use crate::digest::Digest;
+use crate::error::{Error, Result};
+
+const STEPS: &str = "cachekeys-v1";
+const LAYERS: &str = "layers-v1";
+const TAGS: &str = "tags-v1";
+const FILES: &str = "filehash-v1";
+
+/// The sled-backed index.
+pub struct SledIndex {
+    path: PathBuf,
+    db: sled::Db,
+    steps: sled::Tree,
+    layers: sled::Tree,
+    tags: sled::Tree,
+    files: sled::Tree,
+}
+
+impl SledIndex {
+    /// Opens (or creates) the database in `path`. Only one process may hold it open; the store
+    /// lock makes sure of that before this is called.
+    pub fn open(path: &Path) -> Result<Self> {
+        let fail = |e: sled::Error| Error::Index {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        };
+        let db = sled::Config::new()
+            .path(path)
+            .cache_capacity(64 << 20)
+            .open()
+            .map_err(fail)?;
+        Ok(SledIndex {
+            steps: db.open_tree(STEPS).map_err(fail)?,
+            layers: db.open_tree(LAYERS).map_err(fail)?,
+            tags: db.open_tree(TAGS).map_err(fail)?,
+            files: db.open_tree(FILES).map_err(fail)?,
+            path: path.to_path_buf(),
+            db,
+        })
+    }
+
+    fn fail(&self, e: sled::Error) -> Error {
+        Error::Index {
+            path: self.path.clone(),
+            message: e.to_string(),
+        }
+    }
+
+    fn get<T: DeserializeOwned>(
+        &self,
+        tree: &sled::Tree,
+        name: &str,
+        key: &[u8],
+    ) -> Result<Option<T>> {
+        match tree.get(key).map_err(|e| self.fail(e))? {
+            None => Ok(None),
+            Some(bytes) => {
+                serde_json::from_slice(&bytes)
+                    .map(Some)
+                    .map_err(|e| Error::CorruptRecord {
+                        tree: name.into(),
+                        message: e.to_string(),
+                    })
+            }
+        }
+    }
+
+    fn put<T: Serialize>(&self, tree: &sled::Tree, key: &[u8], value: &T) -> Result<()> {
+        let bytes = serde_json::to_vec(value).expect("records serialise");
+        tree.insert(key, bytes).map_err(|e| self.fail(e))?;
+        Ok(())
+    }
+
+    fn all<T: DeserializeOwned>(
+        &self,
+        tree: &sled::Tree,
+        name: &str,
+    ) -> Result<Vec<(sled::IVec, T)>> {
+        tree.iter()
+            .map(|item| {
+                let (key, value) = item.map_err(|e| self.fail(e))?;
+                let value = serde_json::from_slice(&value).map_err(|e| Error::CorruptRecord {
+                    tree: name.into(),
+                    message: e.to_string(),
+                })?;
+                Ok((key, value))
+            })
+            .collect()
+    }
+}
+
+fn digest_key(key: &sled::IVec, tree: &str) -> Result<Digest> {
+    let bytes: [u8; 32] = key.as_ref().try_into().map_err(|_| Error::CorruptRecord {
+        tree: tree.into(),
+        message: "key is not a digest".into(),
+    })?;
+    Ok(Digest::from_bytes(bytes))
+}
+
+fn encode_file_entry(entry: &FileHashEntry) -> [u8; 72] {
+    let mut out = [0u8; 72];
+    out[0..8].copy_from_slice(&entry.dev.to_le_bytes());
+    out[8..16].copy_from_slice(&entry.ino.to_le_bytes());
+    out[16..24].copy_from_slice(&entry.size.to_le_bytes());
+    out[24..32].copy_from_slice(&entry.mtime_ns.to_le_bytes());
+    out[32..40].copy_from_slice(&entry.ctime_ns.to_le_bytes());
+    out[40..72].copy_from_slice(entry.digest.bytes());
+    out
+}
+
+fn decode_file_entry(bytes: &[u8]) -> Option<FileHashEntry> {
+    if bytes.len() != 72 {
+        return None;
+    }
+    let u = |r: std::ops::Range<usize>| u64::from_le_bytes(bytes[r].try_into().unwrap());
+    Some(FileHashEntry {
+        dev: u(0..8),
+        ino: u(8..16),
+        size: u(16..24),
+        mtime_ns: u(24..32) as i64,
+        ctime_ns: u(32..40) as i64,
+        digest: Digest::from_bytes(bytes[40..72].try_into().unwrap()),
+    })
+}
+
+impl Index for SledIndex {
+    fn step(&self, key: &Digest) -> Result<Option<StepRecord>> {
+        self.get(&self.steps, STEPS, key.bytes())
+    }
+    fn put_step(&self, key: &Digest, record: &StepRecord) -> Result<()> {
+        self.put(&self.steps, key.bytes(), record)
+    }
+    fn remove_step(&self, key: &Digest) -> Result<()> {
+        self.steps.remove(key.bytes()).map_err(|e| self.fail(e))?;
+        Ok(())
+    }
+    fn steps(&self) -> Result<Vec<(Digest, StepRecord)>> {
+        self.all(&self.steps, STEPS)?
+            .into_iter()
+            .map(|(k, v)| Ok((digest_key(&k, STEPS)?, v)))
+            .collect()
+    }
+    fn layer(&self, diff_id: &Digest) -> Result<Option<LayerRecord>> {
+        self.get(&self.layers, LAYERS, diff_id.bytes())
+    }
+    fn put_layer(&self, record: &LayerRecord) -> Result<()> {
+        self.put(&self.layers, record.diff_id.bytes(), record)
+    }
+    fn remove_layer(&self, diff_id: &Digest) -> Result<()> {
+        self.layers
+            .remove(diff_id.bytes())
+            .map_err(|e| self.fail(e))?;
+        Ok(())
+    }
+    fn layers(&self) -> Result<Vec<LayerRecord>> {
+        Ok(self
+            .all(&self.layers, LAYERS)?
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect())
+    }
+    fn tag(&self, name: &str) -> Result<Option<Digest>> {
+        self.get(&self.tags, TAGS, name.as_bytes())
+    }
+    fn put_tag(&self, name: &str, manifest: &Digest) -> Result<()> {
+        self.put(&self.tags, name.as_bytes(), manifest)
+    }
+    fn remove_tag(&self, name: &str) -> Result<bool> {
+        Ok(self
+            .tags
+            .remove(name.as_bytes())
+            .map_err(|e| self.fail(e))?
+            .is_some())
+    }
+    fn tags(&self) -> Result<Vec<(String, Digest)>> {
+        self.all::<Digest>(&self.tags, TAGS)?
+            .into_iter()
+            .map(|(k, v)| Ok((String::from_utf8_lossy(&k).into_owned(), v)))
+            .collect()
+    }
+    fn file_hash(&self, path: &[u8]) -> Result<Option<FileHashEntry>> {
+        Ok(self
+            .files
+            .get(path)
+            .map_err(|e| self.fail(e))?
+            .and_then(|bytes| decode_file_entry(&bytes)))
+    }
+    fn put_file_hash(&self, path: &[u8], entry: &FileHashEntry) -> Result<()> {
+        self.files
+            .insert(path, &encode_file_entry(entry)[..])
+            .map_err(|e| self.fail(e))?;
+        Ok(())
+    }
+    fn file_hash_count(&self) -> Result<usize> {
+        Ok(self.files.len())
+    }
+    fn clear_file_hashes(&self) -> Result<()> {
+        self.files.clear().map_err(|e| self.fail(e))
+    }
+    fn flush(&self) -> Result<()> {
+        self.db.flush().map_err(|e| self.fail(e))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,117 @@
+//! One strata process per store at a time. sled opens a database in one process only, so a
+//! second strata on the same root waits for the first to finish — saying once that it waits —
+//! rather than failing on the spot. The lock is an `flock` on `root/lock`: the kernel drops it
+//! when the holder exits, however it exits, so a killed strata never leaves a stale lock.
+
+use std::fs::{File, OpenOptions};
+use std::os::unix::io::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result};
+
+/// How often a waiting process retries.
+const POLL: Duration = Duration::from_millis(50);
+
+/// The held lock; released on drop (or process exit).
+#[derive(Debug)]
+pub struct RootLock {
+    _file: File,
+}
+
+impl RootLock {
+    /// Takes the lock on `root`, waiting up to `timeout`. `on_wait` is called once, when the
+    /// lock turns out to be busy (the CLI prints a line).
+    pub fn acquire(root: &Path, timeout: Duration, on_wait: &dyn Fn(&Path)) -> Result<RootLock> {
+        let path: PathBuf = root.join("lock");
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))?;
+        let started = Instant::now();
+        let mut told = false;
+        loop {
+            // SAFETY: a valid open fd; flock has no memory effects.
+            let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+            if rc == 0 {
+                return Ok(RootLock { _file: file });
+            }
+            let err = std::io::Error::last_os_error();
+            if err.raw_os_error() != Some(libc::EWOULDBLOCK) {
+                return Err(Error::io(&path, err));
+            }
+            if !told {
+                on_wait(root);
+                told = true;
+            }
+            if started.elapsed() >= timeout {
+                return Err(Error::LockTimeout {
+                    root: root.to_path_buf(),
+                    seconds: timeout.as_secs(),
+                });
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+}
+
+/// Parses a timeout as docker-ish durations: `300`, `300s`, `5m`, `1h`, `1m30s`.
+pub fn parse_timeout(text: &str) -> std::result::Result<Duration, String> {
+    let text = text.trim();
+    if let Ok(seconds) = text.parse::<u64>() {
+        return Ok(Duration::from_secs(seconds));
+    }
+    let mut total = 0u64;
+    let mut number = String::new();
+    for ch in text.chars() {
+        if ch.is_ascii_digit() {
+            number.push(ch);
+            continue;
+        }
+        let value: u64 = number
+            .parse()
+            .map_err(|_| format!("invalid duration {text:?} (use e.g. 300s, 5m, 1h)"))?;
+        number.clear();
+        total += value
+            * match ch {
+                's' => 1,
+                'm' => 60,
+                'h' => 3600,
+                'd' => 86400,
+                _ => return Err(format!("invalid duration {text:?} (use e.g. 300s, 5m, 1h)")),
+            };
+    }
+    if !number.is_empty() {
+        return Err(format!("invalid duration {text:?}: a number needs a unit"));
+    }
+    Ok(Duration::from_secs(total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_parse() {
+        assert_eq!(parse_timeout("300").unwrap(), Duration::from_secs(300));
+        assert_eq!(parse_timeout("5m").unwrap(), Duration::from_secs(300));
+        assert_eq!(parse_timeout("1h30m").unwrap(), Duration::from_secs(5400));
+        assert!(parse_timeout("5x").is_err());
+        assert!(parse_timeout("1m5").is_err());
+    }
+
+    #[test]
+    fn a_second_holder_waits_then_times_out_and_is_told_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let _held = RootLock::acquire(dir.path(), Duration::ZERO, &|_| {}).unwrap();
+        let told = std::cell::Cell::new(0);
+        let err = RootLock::acquire(dir.path(), Duration::from_millis(200), &|_| {
+            told.set(told.get() + 1)
+        })
+        .unwrap_err();
+        assert!(matches!(err, Error::LockTimeout { .. }));
+        assert_eq!(told.get(), 1);
+    }
+}
