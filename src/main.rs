@@ -4,6 +4,7 @@
 mod commands;
 mod exit;
 mod progress;
+mod store;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -43,6 +44,10 @@ enum Command {
     /// Inspect what the frontend makes of a Dockerfile.
     #[command(subcommand)]
     Debug(commands::debug::Command),
+    /// Reclaim space: build cache and unreferenced blobs and snapshots.
+    Prune(commands::prune::Args),
+    /// Show what the store holds and what could be reclaimed.
+    Du(commands::du::Args),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +56,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Build(args) => commands::build::run(&cli.global, args),
         Command::Debug(cmd) => commands::debug::run(&cli.global, cmd),
+        Command::Prune(args) => commands::prune::run(&cli.global, args),
+        Command::Du(args) => commands::du::run(&cli.global, args),
     };
     exit::report(result)
 }

@@ -1,4 +1,5 @@
 //! strata's integration tests: one binary, one module per area (as ripgrep's `tests/`).
 
 mod frontend;
+mod store;
 mod util;

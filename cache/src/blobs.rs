@@ -231,9 +231,20 @@ impl BlobWriter {
     }
 }
 
+/// Writes at least this big hash on one core while the other copies into the page cache.
+const PARALLEL_WRITE: usize = 256 << 10;
+
 impl Write for BlobWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let file = self.file.as_mut().expect("file present until commit");
+        if buf.len() >= PARALLEL_WRITE {
+            // Hashing and the copy into the page cache are independent: overlap them.
+            let hasher = &mut self.hasher;
+            let (_, written) = rayon::join(|| hasher.update(buf), || file.write_all(buf));
+            written?;
+            self.start_writeback();
+            return Ok(buf.len());
+        }
         let n = file.write(buf)?;
         self.hasher.update(&buf[..n]);
         self.start_writeback();

@@ -2,3 +2,5 @@
 
 pub mod build;
 pub mod debug;
+pub mod du;
+pub mod prune;

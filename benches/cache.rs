@@ -1,0 +1,123 @@
+//! Store throughput: putting and reading a 64 MiB blob against plain SHA-256 of the same bytes
+//! (goal: put ≥ 70% of SHA-256's speed), index lookups, and file-hash lookups over 50k entries.
+//! The store lives under `target/` (a real disk), not on a tmpfs.
+
+use std::io::{Read, Write};
+use std::path::Path;
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use sha2::{Digest as _, Sha256};
+use strata_cache::{Digest, FileHashEntry, OpenOptions, StepRecord, Store};
+
+fn temp_store() -> (tempfile::TempDir, Store) {
+    let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-tmp");
+    std::fs::create_dir_all(&base).unwrap();
+    let dir = tempfile::tempdir_in(base).unwrap();
+    let store = Store::open(dir.path(), &OpenOptions::default()).unwrap();
+    (dir, store)
+}
+
+fn blobs(c: &mut Criterion) {
+    let size = 64 << 20;
+    let data: Vec<u8> = (0..size).map(|i| (i * 31 % 251) as u8).collect();
+    let (_dir, store) = temp_store();
+    let mut group = c.benchmark_group("blob-64MiB");
+    group.throughput(Throughput::Bytes(size as u64));
+    group.sample_size(10);
+    // The reference: SHA-256 of the same bytes, fed in the same 1 MiB chunks.
+    group.bench_function("sha256-only", |b| {
+        b.iter(|| {
+            let mut hasher = Sha256::new();
+            for chunk in data.chunks(1 << 20) {
+                hasher.update(chunk);
+            }
+            hasher.finalize()
+        })
+    });
+    group.bench_function("put", |b| {
+        b.iter_batched(
+            || {
+                // A new blob each time (a stored one would be skipped): change the first byte.
+                let mut variant = data.clone();
+                variant[0] = variant[0].wrapping_add(1);
+                variant
+            },
+            |bytes| {
+                let mut writer = store.blobs().writer().unwrap();
+                for chunk in bytes.chunks(1 << 20) {
+                    writer.write_all(chunk).unwrap();
+                }
+                let (digest, _) = writer.commit(None).unwrap();
+                store.blobs().remove(&digest).unwrap();
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    let digest = store.blobs().put(&data).unwrap();
+    group.bench_function("get-verified", |b| {
+        b.iter(|| {
+            let mut file = store.blobs().open(&digest).unwrap();
+            let mut hasher = strata_cache::Hasher::new();
+            let mut buf = vec![0u8; 1 << 20];
+            loop {
+                let n = file.read(&mut buf).unwrap();
+                if n == 0 {
+                    break;
+                }
+                hasher.update(&buf[..n]);
+            }
+            assert_eq!(hasher.finish(), digest);
+        })
+    });
+    group.finish();
+}
+
+fn index(c: &mut Criterion) {
+    let (_dir, store) = temp_store();
+    let keys: Vec<Digest> = (0..10_000u32)
+        .map(|i| Digest::of(&i.to_le_bytes()))
+        .collect();
+    for key in &keys {
+        let record = StepRecord {
+            diff_id: Some(*key),
+            created: 1,
+            last_used: 1,
+        };
+        store.index().put_step(key, &record).unwrap();
+    }
+    let mut group = c.benchmark_group("index");
+    group.throughput(Throughput::Elements(keys.len() as u64));
+    group.bench_function("step-lookups-10k", |b| {
+        b.iter(|| {
+            for key in &keys {
+                assert!(store.index().step(key).unwrap().is_some());
+            }
+        })
+    });
+    let paths: Vec<Vec<u8>> = (0..50_000u32)
+        .map(|i| format!("/ctx/src/module{}/file{}.rs", i / 100, i).into_bytes())
+        .collect();
+    for (i, path) in paths.iter().enumerate() {
+        let entry = FileHashEntry {
+            dev: 1,
+            ino: i as u64,
+            size: 100,
+            mtime_ns: 1,
+            ctime_ns: 1,
+            digest: Digest::of(path),
+        };
+        store.index().put_file_hash(path, &entry).unwrap();
+    }
+    group.throughput(Throughput::Elements(paths.len() as u64));
+    group.bench_function("file-hash-lookups-50k", |b| {
+        b.iter(|| {
+            for path in &paths {
+                assert!(store.index().file_hash(path).unwrap().is_some());
+            }
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, blobs, index);
+criterion_main!(benches);

@@ -1,0 +1,47 @@
+//! `strata prune`: reclaim space from build cache and unreferenced blobs and snapshots.
+
+use std::process::ExitCode;
+
+use strata_cache::gc::{prune, PruneOptions};
+
+use crate::store::{human_size, open, parse_size};
+use crate::Global;
+
+/// Arguments of `strata prune` (as `docker builder prune`).
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Remove all build cache, not only cache no tagged image uses.
+    #[arg(short, long)]
+    pub all: bool,
+    /// Keep this much build cache (least recently used goes first), e.g. `10GB`.
+    #[arg(long, value_name = "SIZE")]
+    pub keep_storage: Option<String>,
+    /// Only remove cache unused for this long: `until=24h`.
+    #[arg(long, value_name = "until=DURATION")]
+    pub filter: Vec<String>,
+}
+
+/// Runs `strata prune`.
+pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
+    let mut options = PruneOptions {
+        all: args.all,
+        keep_storage: args.keep_storage.as_deref().map(parse_size).transpose()?,
+        older_than: None,
+    };
+    for filter in &args.filter {
+        let Some(duration) = filter.strip_prefix("until=") else {
+            anyhow::bail!("unsupported filter `{filter}` (supported: until=DURATION)");
+        };
+        let seconds = strata_cache::parse_timeout(duration)
+            .map_err(|e| anyhow::anyhow!("--filter {filter}: {e}"))?;
+        options.older_than = Some(seconds.as_secs() as i64);
+    }
+    let store = open(global)?;
+    let report = prune(&store, &options, strata_cache::now())?;
+    println!(
+        "Deleted {} cache entries, {} snapshots, {} blobs",
+        report.cache_entries, report.snapshots, report.blobs
+    );
+    println!("Total reclaimed space: {}", human_size(report.bytes));
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,102 @@
+//! Opening the store for a command: the root from `--root`/`STRATA_ROOT` or the default, the
+//! lock timeout, and the one line printed while another strata holds the root.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use strata_cache::{parse_timeout, OpenOptions, Store};
+
+use crate::Global;
+
+/// `/var/lib/strata` as root, `$XDG_DATA_HOME/strata` (or `~/.local/share/strata`) otherwise.
+pub fn default_root() -> PathBuf {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        return PathBuf::from("/var/lib/strata");
+    }
+    match std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+        Some(data) => PathBuf::from(data).join("strata"),
+        None => std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("."))
+            .join(".local/share/strata"),
+    }
+}
+
+/// Opens the store the global options name, waiting for the lock if needed.
+pub fn open(global: &Global) -> anyhow::Result<Store> {
+    let root = global.root.clone().unwrap_or_else(default_root);
+    let timeout =
+        parse_timeout(&global.lock_timeout).map_err(|e| anyhow::anyhow!("--lock-timeout: {e}"))?;
+    let on_wait = |root: &std::path::Path| {
+        eprintln!(
+            "waiting for the lock on `{}` held by another strata process (up to {})",
+            root.display(),
+            global.lock_timeout
+        );
+    };
+    Store::open(
+        &root,
+        &OpenOptions {
+            lock_timeout: timeout,
+            on_wait: &on_wait,
+        },
+    )
+    .with_context(|| format!("opening the store at `{}`", root.display()))
+}
+
+/// Formats a byte count as docker does (`1.5MB`, base 1000).
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit + 1 < UNITS.len() {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes}B")
+    } else {
+        let number = format!("{value:.3}");
+        let number = number.trim_end_matches('0').trim_end_matches('.');
+        format!("{number}{}", UNITS[unit])
+    }
+}
+
+/// Parses sizes as docker's `--keep-storage` (`10GB`, `512mb`, `1.5g`, plain bytes).
+pub fn parse_size(text: &str) -> anyhow::Result<u64> {
+    let lower = text.trim().to_lowercase();
+    let split = lower
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(lower.len());
+    let (number, unit) = lower.split_at(split);
+    let value: f64 = number
+        .parse()
+        .with_context(|| format!("invalid size `{text}` (use e.g. 512MB, 10GB)"))?;
+    let scale: f64 = match unit.trim_end_matches('b').trim_end_matches('i') {
+        "" => 1.0,
+        "k" => 1e3,
+        "m" => 1e6,
+        "g" => 1e9,
+        "t" => 1e12,
+        _ => anyhow::bail!("invalid size `{text}` (use e.g. 512MB, 10GB)"),
+    };
+    Ok((value * scale) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_and_print_like_docker() {
+        assert_eq!(parse_size("10GB").unwrap(), 10_000_000_000);
+        assert_eq!(parse_size("512mb").unwrap(), 512_000_000);
+        assert_eq!(parse_size("1.5g").unwrap(), 1_500_000_000);
+        assert_eq!(parse_size("42").unwrap(), 42);
+        assert!(parse_size("ten").is_err());
+        assert_eq!(human_size(999), "999B");
+        assert_eq!(human_size(1_500_000), "1.5MB");
+        assert_eq!(human_size(2_000_000_000), "2GB");
+    }
+}
