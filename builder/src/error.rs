@@ -58,6 +58,12 @@ pub enum Error {
         /// Why it cannot be used.
         reason: String,
     },
+    /// A layer tar that is malformed or hostile.
+    #[error("invalid layer: {reason}")]
+    BadLayer {
+        /// What is wrong with it.
+        reason: String,
+    },
     /// Too many symlinks while resolving a path inside a root.
     #[error("`{path}`: too many levels of symbolic links")]
     SymlinkLoop {

@@ -8,6 +8,7 @@
 pub mod context;
 pub mod copy;
 pub mod error;
+pub mod layer;
 pub mod progress;
 pub mod rootfs;
 pub mod users;

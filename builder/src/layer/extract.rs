@@ -1,0 +1,294 @@
+//! Layer tar → snapshot dir: the inverse of `write`, for layers that come from elsewhere.
+//!
+//! OCI whiteouts become overlay whiteouts (`.wh.x` → a 0/0 character device `x`,
+//! `.wh..wh..opq` → `trusted.overlay.opaque=y` on the directory) because snapshots are used as
+//! overlay lower dirs. Hostile input is refused: absolute paths, `..`, entries placed under a
+//! symlink, hard links to anything outside what was already extracted.
+
+use std::ffi::CString;
+use std::fs;
+use std::io::{self, Read};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path, PathBuf};
+
+use strata_cache::{Digest, Hasher};
+
+use super::{xattr, OPAQUE_MARKER, WHITEOUT_PREFIX};
+use crate::error::{Error, Result};
+use crate::rootfs::OPAQUE_XATTR;
+
+/// What an extraction found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExtractReport {
+    /// sha256 of the uncompressed tar stream that was read.
+    pub diff_id: Digest,
+    /// Its length.
+    pub size: u64,
+}
+
+struct HashingReader<R> {
+    inner: R,
+    hasher: Hasher,
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+fn bad(what: impl Into<String>) -> Error {
+    Error::BadLayer {
+        reason: what.into(),
+    }
+}
+
+/// Applies the (uncompressed) layer tar read from `input` into `dest`, an empty directory.
+pub fn extract_layer(input: impl Read, dest: &Path) -> Result<ExtractReport> {
+    let mut reader = HashingReader {
+        inner: input,
+        hasher: Hasher::new(),
+    };
+    let mut dirs: Vec<(PathBuf, fs::Metadata, u32, u64, u64, i64)> = Vec::new();
+    {
+        let mut archive = tar::Archive::new(&mut reader);
+        let entries = archive
+            .entries()
+            .map_err(|e| bad(format!("reading the layer: {e}")))?;
+        for entry in entries {
+            let mut entry = entry.map_err(|e| bad(format!("reading the layer: {e}")))?;
+            let raw_path = entry.path().map_err(|e| bad(e.to_string()))?.into_owned();
+            let rel = safe_relative(&raw_path)?;
+            if rel.as_os_str().is_empty() {
+                continue;
+            }
+            let target = dest.join(&rel);
+            check_parents(dest, &rel)?;
+            let name = rel.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            let parent = target.parent().unwrap_or(dest).to_path_buf();
+            if name == OPAQUE_MARKER {
+                fs::create_dir_all(&parent).map_err(|e| io(&parent, e))?;
+                xattr::set(&parent, OPAQUE_XATTR, b"y").map_err(|e| io(&parent, e))?;
+                continue;
+            }
+            if let Some(hidden) = name.strip_prefix(WHITEOUT_PREFIX) {
+                fs::create_dir_all(&parent).map_err(|e| io(&parent, e))?;
+                let victim = parent.join(hidden);
+                remove_existing(&victim)?;
+                mknod(&victim, libc::S_IFCHR, 0)?;
+                continue;
+            }
+            let header = entry.header().clone();
+            let mode = header.mode().map_err(|e| bad(e.to_string()))? & 0o7777;
+            let uid = header.uid().map_err(|e| bad(e.to_string()))?;
+            let gid = header.gid().map_err(|e| bad(e.to_string()))?;
+            let mtime = header.mtime().map_err(|e| bad(e.to_string()))? as i64;
+            let kind = header.entry_type();
+            if !kind.is_dir() {
+                remove_existing(&target)?;
+            }
+            match kind {
+                tar::EntryType::Directory => {
+                    match fs::symlink_metadata(&target) {
+                        Ok(meta) if meta.is_dir() => {}
+                        Ok(_) => {
+                            remove_existing(&target)?;
+                            fs::create_dir(&target).map_err(|e| io(&target, e))?;
+                        }
+                        Err(_) => fs::create_dir_all(&target).map_err(|e| io(&target, e))?,
+                    }
+                    let meta = fs::symlink_metadata(&target).map_err(|e| io(&target, e))?;
+                    dirs.push((target.clone(), meta, mode, uid, gid, mtime));
+                }
+                tar::EntryType::Regular | tar::EntryType::Continuous => {
+                    let mut file = fs::File::create(&target).map_err(|e| io(&target, e))?;
+                    io::copy(&mut entry, &mut file).map_err(|e| io(&target, e))?;
+                }
+                tar::EntryType::Symlink => {
+                    let link = entry
+                        .link_name()
+                        .map_err(|e| bad(e.to_string()))?
+                        .ok_or_else(|| bad(format!("symlink `{}` has no target", rel.display())))?;
+                    std::os::unix::fs::symlink(&link, &target).map_err(|e| io(&target, e))?;
+                }
+                tar::EntryType::Link => {
+                    let link = entry
+                        .link_name()
+                        .map_err(|e| bad(e.to_string()))?
+                        .ok_or_else(|| {
+                            bad(format!("hard link `{}` has no target", rel.display()))
+                        })?;
+                    let link_rel = safe_relative(&link).map_err(|_| {
+                        bad(format!(
+                            "hard link `{}` points outside the layer: `{}`",
+                            rel.display(),
+                            link.display()
+                        ))
+                    })?;
+                    check_parents(dest, &link_rel)?;
+                    let source = dest.join(&link_rel);
+                    let source_meta = fs::symlink_metadata(&source).map_err(|_| {
+                        bad(format!(
+                            "hard link `{}` points at `{}`, which the layer does not have",
+                            rel.display(),
+                            link.display()
+                        ))
+                    })?;
+                    if source_meta.is_dir() {
+                        return Err(bad(format!(
+                            "hard link `{}` points at a directory",
+                            rel.display()
+                        )));
+                    }
+                    fs::hard_link(&source, &target).map_err(|e| io(&target, e))?;
+                    continue;
+                }
+                tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => {
+                    let major = header.device_major().ok().flatten().unwrap_or(0);
+                    let minor = header.device_minor().ok().flatten().unwrap_or(0);
+                    let file_type = match kind {
+                        tar::EntryType::Char => libc::S_IFCHR,
+                        tar::EntryType::Block => libc::S_IFBLK,
+                        _ => libc::S_IFIFO,
+                    };
+                    mknod(&target, file_type, libc::makedev(major, minor))?;
+                }
+                tar::EntryType::XGlobalHeader | tar::EntryType::XHeader => continue,
+                other => {
+                    return Err(bad(format!(
+                        "entry `{}` has an unsupported type {other:?}",
+                        rel.display()
+                    )))
+                }
+            }
+            if let Some(extensions) = entry.pax_extensions().map_err(|e| bad(e.to_string()))? {
+                for extension in extensions {
+                    let extension = extension.map_err(|e| bad(e.to_string()))?;
+                    if let Some(name) = extension
+                        .key()
+                        .ok()
+                        .and_then(|k| k.strip_prefix("SCHILY.xattr."))
+                    {
+                        xattr::set(&target, name, extension.value_bytes())
+                            .map_err(|e| io(&target, e))?;
+                    }
+                }
+            }
+            if !kind.is_dir() {
+                apply_meta(&target, mode, uid, gid, mtime, kind.is_symlink())?;
+            }
+        }
+    }
+    // Directory metadata last: creating children would change their mtimes.
+    for (dir, _, mode, uid, gid, mtime) in dirs.iter().rev() {
+        apply_meta(dir, *mode, *uid, *gid, *mtime, false)?;
+    }
+    io::copy(&mut reader, &mut io::sink()).map_err(|e| bad(format!("reading the layer: {e}")))?;
+    let size = reader.hasher.len();
+    Ok(ExtractReport {
+        diff_id: reader.hasher.finish(),
+        size,
+    })
+}
+
+/// A tar path as a relative path with no `..`; absolute paths are refused.
+fn safe_relative(path: &Path) -> Result<PathBuf> {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::Normal(part) => out.push(part),
+            Component::CurDir => {}
+            Component::RootDir | Component::Prefix(_) => {
+                return Err(bad(format!(
+                    "entry `{}` has an absolute path",
+                    path.display()
+                )))
+            }
+            Component::ParentDir => {
+                return Err(bad(format!(
+                    "entry `{}` climbs out with `..`",
+                    path.display()
+                )))
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Refuses an entry whose parent directories include a symlink: writing through it could land
+/// anywhere on the host.
+fn check_parents(dest: &Path, rel: &Path) -> Result<()> {
+    let mut current = dest.to_path_buf();
+    let parts: Vec<_> = rel.components().collect();
+    for part in &parts[..parts.len().saturating_sub(1)] {
+        current.push(part);
+        if let Ok(meta) = fs::symlink_metadata(&current) {
+            if meta.file_type().is_symlink() {
+                return Err(bad(format!(
+                    "entry `{}` is placed under the symlink `{}`",
+                    rel.display(),
+                    current.strip_prefix(dest).unwrap_or(&current).display()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn remove_existing(path: &Path) -> Result<()> {
+    match fs::symlink_metadata(path) {
+        Ok(meta) if meta.is_dir() => fs::remove_dir_all(path).map_err(|e| io(path, e)),
+        Ok(_) => fs::remove_file(path).map_err(|e| io(path, e)),
+        Err(_) => Ok(()),
+    }
+}
+
+fn cpath(path: &Path) -> Result<CString> {
+    CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| bad(format!("`{}` has a NUL byte", path.display())))
+}
+
+fn mknod(path: &Path, file_type: libc::mode_t, dev: libc::dev_t) -> Result<()> {
+    let c = cpath(path)?;
+    // SAFETY: a NUL-terminated path; mknod touches no memory of ours.
+    if unsafe { libc::mknod(c.as_ptr(), file_type | 0o600, dev) } != 0 {
+        return Err(io(path, io::Error::last_os_error()));
+    }
+    Ok(())
+}
+
+fn apply_meta(path: &Path, mode: u32, uid: u64, gid: u64, mtime: i64, symlink: bool) -> Result<()> {
+    std::os::unix::fs::lchown(path, Some(uid as u32), Some(gid as u32)).map_err(|e| io(path, e))?;
+    if !symlink {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(path, fs::Permissions::from_mode(mode)).map_err(|e| io(path, e))?;
+    }
+    let c = cpath(path)?;
+    let time = libc::timespec {
+        tv_sec: mtime as libc::time_t,
+        tv_nsec: 0,
+    };
+    let times = [time, time];
+    // SAFETY: NUL-terminated path and a two-element timespec array.
+    if unsafe {
+        libc::utimensat(
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            times.as_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    } != 0
+    {
+        return Err(io(path, io::Error::last_os_error()));
+    }
+    Ok(())
+}
+
+fn io(path: &Path, source: io::Error) -> Error {
+    Error::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}

@@ -1,0 +1,27 @@
+//! Layers: a snapshot dir ⇄ a deterministic layer tar.
+//!
+//! [`write_layer`] turns a directory (a RUN's overlay upper dir, a COPY's fresh dir, or any
+//! snapshot) into the layer tar, converting overlay whiteouts into OCI ones, and hashes it as
+//! it streams: the DiffID comes out without the tar ever being stored. The same files always
+//! give the same bytes. [`extract_layer`] applies a tar from elsewhere (a loaded or pulled
+//! image) into a new snapshot dir, turning OCI whiteouts back into overlay ones and refusing
+//! anything that would escape the directory. [`compress`] makes the gzip or zstd form of a
+//! layer at export time.
+
+mod compress;
+mod extract;
+mod tar_format;
+mod write;
+mod xattr;
+
+pub use compress::{compress, Compression};
+pub use extract::{extract_layer, ExtractReport};
+pub use write::{write_layer, LayerOptions, LayerSummary};
+
+/// OCI's whiteout prefix: `.wh.NAME` deletes `NAME` from lower layers.
+pub const WHITEOUT_PREFIX: &str = ".wh.";
+/// OCI's opaque marker: `DIR/.wh..wh..opq` hides everything lower layers had in `DIR`.
+pub const OPAQUE_MARKER: &str = ".wh..wh..opq";
+
+#[cfg(test)]
+mod tests;

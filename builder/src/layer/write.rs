@@ -1,0 +1,244 @@
+//! Directory → deterministic layer tar, hashed while it streams.
+
+use std::collections::HashMap;
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::Path;
+
+use strata_cache::{Digest, Hasher};
+
+use super::tar_format::{finish, pad, write_header, Entry, EntryType};
+use super::{xattr, OPAQUE_MARKER, WHITEOUT_PREFIX};
+use crate::error::{Error, Result};
+use crate::rootfs::{is_opaque, is_whiteout, OPAQUE_XATTR};
+
+/// How to write a layer.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LayerOptions {
+    /// `SOURCE_DATE_EPOCH`: mtimes later than this are clamped to it.
+    pub source_date_epoch: Option<i64>,
+}
+
+/// What was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LayerSummary {
+    /// sha256 of the tar stream.
+    pub diff_id: Digest,
+    /// Its length in bytes.
+    pub size: u64,
+}
+
+/// Writes the layer tar of `dir` into `out` and returns its DiffID and size. Entries are
+/// sorted (a directory before its contents, names in byte order), headers carry no user or
+/// group names, and only the fields we set: the same tree always gives the same bytes.
+pub fn write_layer(
+    dir: &Path,
+    options: &LayerOptions,
+    out: &mut dyn Write,
+) -> Result<LayerSummary> {
+    let mut sink = HashingWriter {
+        inner: out,
+        hasher: Hasher::new(),
+    };
+    let mut state = Walk {
+        options: *options,
+        hardlinks: HashMap::new(),
+    };
+    state.dir(dir, "", &mut sink).and_then(|()| {
+        finish(&mut sink).map_err(|e| Error::Io {
+            path: dir.to_path_buf(),
+            source: e,
+        })
+    })?;
+    let size = sink.hasher.len();
+    Ok(LayerSummary {
+        diff_id: sink.hasher.finish(),
+        size,
+    })
+}
+
+struct HashingWriter<'a> {
+    inner: &'a mut dyn Write,
+    hasher: Hasher,
+}
+
+impl Write for HashingWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+struct Walk {
+    options: LayerOptions,
+    /// (device, inode) of multiply-linked files → the path first written.
+    hardlinks: HashMap<(u64, u64), String>,
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+impl Walk {
+    fn dir(&mut self, host: &Path, rel: &str, out: &mut HashingWriter<'_>) -> Result<()> {
+        let mut names: Vec<std::ffi::OsString> = fs::read_dir(host)
+            .map_err(io_err(host))?
+            .map(|e| e.map(|e| e.file_name()))
+            .collect::<io::Result<_>>()
+            .map_err(io_err(host))?;
+        names.sort();
+        for name in names {
+            let Some(name) = name.to_str() else {
+                return Err(Error::BadSource {
+                    source_path: host.join(&name).display().to_string(),
+                    reason: "file name is not valid UTF-8".into(),
+                });
+            };
+            let path = host.join(name);
+            let child_rel = format!("{rel}{name}");
+            self.entry(&path, &child_rel, name, out)?;
+        }
+        Ok(())
+    }
+
+    fn mtime(&self, meta: &fs::Metadata) -> i64 {
+        match self.options.source_date_epoch {
+            Some(epoch) => meta.mtime().min(epoch),
+            None => meta.mtime(),
+        }
+    }
+
+    fn entry(
+        &mut self,
+        path: &Path,
+        rel: &str,
+        name: &str,
+        out: &mut HashingWriter<'_>,
+    ) -> Result<()> {
+        let meta = fs::symlink_metadata(path).map_err(io_err(path))?;
+        let file_type = meta.file_type();
+        if is_whiteout(&meta) {
+            // Overlay's deletion marker becomes OCI's `.wh.NAME`.
+            let parent = &rel[..rel.len() - name.len()];
+            let entry = Entry {
+                path: format!("{parent}{WHITEOUT_PREFIX}{name}"),
+                kind: EntryType::File,
+                mode: 0,
+                uid: 0,
+                gid: 0,
+                size: 0,
+                mtime: self.mtime(&meta),
+                link: String::new(),
+                dev: (0, 0),
+                xattrs: Vec::new(),
+            };
+            return write_header(out, &entry).map_err(io_err(path));
+        }
+        let xattrs: Vec<(String, Vec<u8>)> = xattr::list(path)
+            .map_err(io_err(path))?
+            .into_iter()
+            .filter(|(key, _)| !key.starts_with("trusted.overlay.") && key != OPAQUE_XATTR)
+            .collect();
+        let mut entry = Entry {
+            path: rel.to_string(),
+            kind: EntryType::File,
+            mode: meta.mode() & 0o7777,
+            uid: meta.uid() as u64,
+            gid: meta.gid() as u64,
+            size: 0,
+            mtime: self.mtime(&meta),
+            link: String::new(),
+            dev: (0, 0),
+            xattrs,
+        };
+        if file_type.is_dir() {
+            entry.kind = EntryType::Dir;
+            entry.path.push('/');
+            write_header(out, &entry).map_err(io_err(path))?;
+            if is_opaque(path) {
+                let marker = Entry {
+                    path: format!("{rel}/{OPAQUE_MARKER}"),
+                    kind: EntryType::File,
+                    mode: 0,
+                    uid: 0,
+                    gid: 0,
+                    size: 0,
+                    mtime: entry.mtime,
+                    link: String::new(),
+                    dev: (0, 0),
+                    xattrs: Vec::new(),
+                };
+                write_header(out, &marker).map_err(io_err(path))?;
+            }
+            return self.dir(path, &format!("{rel}/"), out);
+        }
+        if file_type.is_symlink() {
+            entry.kind = EntryType::Symlink;
+            entry.link = fs::read_link(path)
+                .map_err(io_err(path))?
+                .to_string_lossy()
+                .into_owned();
+            return write_header(out, &entry).map_err(io_err(path));
+        }
+        if file_type.is_char_device() || file_type.is_block_device() || file_type.is_fifo() {
+            entry.kind = if file_type.is_char_device() {
+                EntryType::CharDevice
+            } else if file_type.is_block_device() {
+                EntryType::BlockDevice
+            } else {
+                EntryType::Fifo
+            };
+            let rdev = meta.rdev();
+            entry.dev = (libc::major(rdev), libc::minor(rdev));
+            return write_header(out, &entry).map_err(io_err(path));
+        }
+        if file_type.is_socket() {
+            // Sockets cannot live in a tar; docker drops them too.
+            return Ok(());
+        }
+        if meta.nlink() > 1 {
+            let key = (meta.dev(), meta.ino());
+            if let Some(first) = self.hardlinks.get(&key) {
+                entry.kind = EntryType::HardLink;
+                entry.link = first.clone();
+                return write_header(out, &entry).map_err(io_err(path));
+            }
+            self.hardlinks.insert(key, rel.to_string());
+        }
+        entry.size = meta.len();
+        write_header(out, &entry).map_err(io_err(path))?;
+        let mut file = File::open(path).map_err(io_err(path))?;
+        let copied = copy_exact(&mut file, out, entry.size).map_err(io_err(path))?;
+        if copied != entry.size {
+            return Err(Error::Io {
+                path: path.to_path_buf(),
+                source: io::Error::other("file changed size while it was being archived"),
+            });
+        }
+        pad(out, entry.size).map_err(io_err(path))
+    }
+}
+
+/// Copies exactly `size` bytes (or fewer if the file shrank), never more.
+fn copy_exact(file: &mut File, out: &mut impl Write, size: u64) -> io::Result<u64> {
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut left = size;
+    while left > 0 {
+        let want = left.min(buf.len() as u64) as usize;
+        let n = file.read(&mut buf[..want])?;
+        if n == 0 {
+            break;
+        }
+        out.write_all(&buf[..n])?;
+        left -= n as u64;
+    }
+    Ok(size - left)
+}
