@@ -138,16 +138,24 @@ pub fn write_header(out: &mut impl Write, entry: &Entry) -> io::Result<()> {
     }
     if !pax.is_empty() {
         let pax_name = format!("PaxHeaders/{}", short_name(&entry.path));
+        let pax_entry = Entry {
+            path: pax_name.clone(),
+            kind: EntryType::File,
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            size: pax.len() as u64,
+            mtime: entry.mtime,
+            link: String::new(),
+            dev: (0, 0),
+            xattrs: Vec::new(),
+        };
         let block = header_block(
             pax_name.as_bytes(),
             b'x',
-            0o644,
-            0,
-            0,
-            pax.len() as u64,
-            entry.mtime,
-            b"",
+            &pax_entry,
             (0, 0),
+            pax.len() as u64,
         );
         out.write_all(&block)?;
         out.write_all(&pax)?;
@@ -156,17 +164,13 @@ pub fn write_header(out: &mut impl Write, entry: &Entry) -> io::Result<()> {
     let block = header_block(
         name,
         entry.kind.flag(),
-        entry.mode,
-        entry.uid.min(MAX_ID),
-        entry.gid.min(MAX_ID),
+        entry,
+        (entry.uid.min(MAX_ID), entry.gid.min(MAX_ID)),
         if entry.size > 0o77777777777 {
             0
         } else {
             entry.size
         },
-        entry.mtime,
-        entry.link.as_bytes(),
-        entry.dev,
     );
     out.write_all(&block)
 }
