@@ -64,6 +64,23 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// A RUN command exited with a non-zero status.
+    #[error("process {argv:?} did not complete successfully: exit code: {code}")]
+    CommandFailed {
+        /// The command vector.
+        argv: Vec<String>,
+        /// Its exit code (128+N for a signal).
+        code: i32,
+    },
+    /// Setting up or running the sandbox failed.
+    #[error("sandbox: {what}: {source}")]
+    Sandbox {
+        /// What was being done.
+        what: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
     /// Too many symlinks while resolving a path inside a root.
     #[error("`{path}`: too many levels of symbolic links")]
     SymlinkLoop {

@@ -11,6 +11,7 @@ pub mod error;
 pub mod layer;
 pub mod progress;
 pub mod rootfs;
+pub mod sandbox;
 pub mod users;
 
 pub use error::{Error, Result};
