@@ -303,3 +303,65 @@ fn long_layer_chains_mount() {
         .unwrap();
     assert_eq!(out.into_inner().unwrap(), b"xx");
 }
+
+/// The killed-build test's child: runs `sleep` in the sandbox until it is killed.
+fn killed_child() {
+    let Some(f) = fixture() else {
+        std::process::exit(0)
+    };
+    let marker = std::env::var("STRATA_SANDBOX_MARKER").unwrap();
+    let run = f.run(&format!("sleep 1000; echo {marker}"));
+    let _ = run;
+    std::process::exit(0);
+}
+
+#[test]
+fn a_killed_build_leaves_no_process_and_no_mount() {
+    if std::env::var_os("STRATA_SANDBOX_CHILD").is_some() {
+        killed_child();
+    }
+    let Some(_f) = fixture() else { return };
+    let marker = format!("strata-kill-test-{}", std::process::id());
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "sandbox::tests::a_killed_build_leaves_no_process_and_no_mount",
+            "--exact",
+            "--nocapture",
+        ])
+        .env("STRATA_SANDBOX_CHILD", "1")
+        .env("STRATA_SANDBOX_MARKER", &marker)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let sandboxed = || {
+        fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|e| fs::read(e.ok()?.path().join("cmdline")).ok())
+            .filter(|cmdline| String::from_utf8_lossy(cmdline).contains(&marker))
+            .count()
+    };
+    let started = std::time::Instant::now();
+    while sandboxed() == 0 {
+        assert!(
+            started.elapsed().as_secs() < 20,
+            "the sandboxed command never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let killed_at = std::time::Instant::now();
+    while sandboxed() > 0 {
+        assert!(
+            killed_at.elapsed().as_secs() < 10,
+            "the sandboxed command outlived the build"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        !mounts.contains("merged"),
+        "a sandbox mount leaked:\n{mounts}"
+    );
+}
