@@ -24,13 +24,21 @@ fn base_layers(store: &Store) -> Vec<std::path::PathBuf> {
         symlink("busybox", busybox.path().join("bin").join(applet)).unwrap();
     }
     for file in ["passwd", "group", "hosts", "resolv.conf", "hostname"] {
-        fs::write(busybox.path().join("etc").join(file), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
+        fs::write(
+            busybox.path().join("etc").join(file),
+            "root:x:0:0:root:/root:/bin/sh\n",
+        )
+        .unwrap();
     }
     let mut layers = vec![commit_dir(store, busybox, &options).unwrap().unwrap()];
     for n in 0..2 {
         let layer = store.snapshots().scratch("layer").unwrap();
         fs::create_dir_all(layer.path().join(format!("app{n}"))).unwrap();
-        fs::write(layer.path().join(format!("app{n}/file")), format!("layer {n}")).unwrap();
+        fs::write(
+            layer.path().join(format!("app{n}/file")),
+            format!("layer {n}"),
+        )
+        .unwrap();
         layers.push(commit_dir(store, layer, &options).unwrap().unwrap());
     }
     layers.reverse();
@@ -49,7 +57,9 @@ fn run_step(c: &mut Criterion) {
     let lowers = base_layers(&store);
     let sandbox = NativeSandbox::new(dir.path().join("tmp"));
     let env = vec![("PATH".to_string(), "/bin".to_string())];
-    let options = LayerOptions { source_date_epoch: Some(1_700_000_000) };
+    let options = LayerOptions {
+        source_date_epoch: Some(1_700_000_000),
+    };
     let mut group = c.benchmark_group("run-step");
     for (name, script) in [("true", "true"), ("write-a-file", "echo built > /artifact")] {
         let argv = vec!["/bin/sh".to_string(), "-c".to_string(), script.to_string()];

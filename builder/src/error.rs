@@ -84,12 +84,43 @@ pub enum Error {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] strata_cache::Error),
+    /// An image in the store that cannot be used.
+    #[error("image: {reason}")]
+    Image {
+        /// What is wrong.
+        reason: String,
+    },
+    /// A build step failed; names the step and its Dockerfile lines.
+    #[error("{step} (Dockerfile line {}): {source}", lines_text(*.lines))]
+    Step {
+        /// The step's progress name (`[build 2/5] RUN make`).
+        step: String,
+        /// Its Dockerfile lines.
+        lines: (usize, usize),
+        /// What went wrong.
+        #[source]
+        source: Box<Error>,
+    },
+    /// A feature that parses but does not run yet.
+    #[error("{what}")]
+    Unsupported {
+        /// What is not supported.
+        what: String,
+    },
     /// Too many symlinks while resolving a path inside a root.
     #[error("`{path}`: too many levels of symbolic links")]
     SymlinkLoop {
         /// Where the loop was detected.
         path: PathBuf,
     },
+}
+
+fn lines_text(lines: (usize, usize)) -> String {
+    if lines.1 > lines.0 {
+        format!("{}-{}", lines.0, lines.1)
+    } else {
+        lines.0.to_string()
+    }
 }
 
 fn source_not_found_message(source: &str, ignored_by: Option<&std::path::Path>) -> String {

@@ -9,10 +9,12 @@ pub mod commit;
 pub mod context;
 pub mod copy;
 pub mod error;
+pub mod image;
 pub mod layer;
 pub mod progress;
 pub mod rootfs;
 pub mod sandbox;
+pub mod solve;
 pub mod users;
 
 pub use error::{Error, Result};

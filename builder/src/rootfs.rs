@@ -84,6 +84,45 @@ impl LayerStack {
         Ok(format!("/{resolved}"))
     }
 
+    /// Lists a directory of the image (a path already resolved), merging the layers: names in
+    /// byte order, whiteouts and opaque directories applied.
+    pub fn read_dir(&self, path: &str) -> Result<Vec<(String, Found)>> {
+        let mut names = std::collections::BTreeSet::new();
+        let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+        for layer in &self.layers {
+            let dir = parts.iter().fold(layer.clone(), |p, part| p.join(part));
+            match fs::symlink_metadata(&dir) {
+                Ok(meta) if meta.is_dir() => {
+                    for entry in fs::read_dir(&dir).map_err(|source| Error::Io {
+                        path: dir.clone(),
+                        source,
+                    })? {
+                        let entry = entry.map_err(|source| Error::Io {
+                            path: dir.clone(),
+                            source,
+                        })?;
+                        if let Some(name) = entry.file_name().to_str() {
+                            names.insert(name.to_string());
+                        }
+                    }
+                    if is_opaque(&dir) {
+                        break;
+                    }
+                }
+                Ok(_) => break,
+                Err(_) => {}
+            }
+        }
+        let mut out = Vec::new();
+        for name in names {
+            let child = format!("{}/{name}", path.trim_end_matches('/'));
+            if let Some(found) = self.lookup(&child)? {
+                out.push((name, found));
+            }
+        }
+        Ok(out)
+    }
+
     /// Reads a regular file of the image (symlinks followed), `None` if it is not there.
     pub fn read_file(&self, path: &str) -> Option<Vec<u8>> {
         let resolved = self.resolve(path).ok()?;

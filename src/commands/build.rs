@@ -7,8 +7,12 @@ use std::process::ExitCode;
 use std::collections::BTreeMap;
 
 use anyhow::{bail, Context as _};
+use strata_builder::context::BuildContext;
+use strata_builder::image::reference::{normalize, validate_tag};
 use strata_builder::progress::Event;
-use strata_frontend::{compile, parser, BuildOptions, UnknownBaseImages};
+use strata_builder::sandbox::NativeSandbox;
+use strata_builder::solve::{BuildRequest, Builder, StoreImages};
+use strata_frontend::{compile, parser, BuildOptions};
 
 use crate::progress;
 use crate::Global;
@@ -140,9 +144,20 @@ pub fn resolve_build_args(raw: &[String]) -> anyhow::Result<BTreeMap<String, Str
     Ok(args)
 }
 
-/// Runs a build. Until the builder lands, the build stops after the frontend and prints the
-/// build graph it would run.
-pub fn run(_global: &Global, args: Args) -> anyhow::Result<ExitCode> {
+/// Runs a build: frontend, scheduler, image into the store, tags.
+pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
+    for tag in &args.tags {
+        validate_tag(tag).map_err(|e| anyhow::anyhow!(e))?;
+    }
+    let labels = args
+        .labels
+        .iter()
+        .map(|l| {
+            l.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .ok_or_else(|| anyhow::anyhow!("invalid --label `{l}`: expected KEY=VALUE"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let inputs = args.inputs()?;
     let name = inputs
         .dockerfile_path
@@ -153,10 +168,20 @@ pub fn run(_global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     let options = BuildOptions {
         build_args: resolve_build_args(&args.build_args)?,
         target: args.target.clone(),
-        network: args.network.clone(),
+        network: if args.network == "none" {
+            "none".into()
+        } else {
+            "host".into()
+        },
         ..BuildOptions::default()
     };
-    let graph = compile(&ast, &options, &UnknownBaseImages).map_err(|e| e.in_file(&name, text))?;
+    let store = crate::store::open(global)?;
+    let graph =
+        compile(&ast, &options, &StoreImages(&store)).map_err(|e| e.in_file(&name, text))?;
+    let context = match &inputs.context {
+        Some(dir) => Some(BuildContext::open(dir, inputs.dockerfile_path.as_deref())?),
+        None => None,
+    };
     let progress = progress::renderer(if args.quiet {
         progress::Mode::Quiet
     } else {
@@ -164,13 +189,44 @@ pub fn run(_global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     });
     for unused in &graph.unused_build_args {
         progress.event(Event::Note {
-            message: &format!("[warning] build-arg `{unused}` was not consumed by any ARG"),
+            message: &format!("[warning] one or more build-args [{unused}] were not consumed"),
         });
     }
+    let source_date_epoch = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .map(|v| v.parse::<i64>())
+        .transpose()
+        .context("SOURCE_DATE_EPOCH must be a number of seconds")?;
+    let sandbox = NativeSandbox::new(store.root().join("tmp"));
+    let builder = Builder::new(&store, &sandbox, progress.as_ref());
+    let request = BuildRequest {
+        graph: &graph,
+        context: context.as_ref(),
+        no_cache: args.no_cache,
+        labels,
+        source_date_epoch,
+    };
+    let output = builder.build(&request)?;
+    let id = output.image.id.to_string();
+    for tag in &args.tags {
+        let normalized = normalize(tag);
+        store.index().put_tag(&normalized, &output.image.manifest)?;
+        progress.event(Event::Note {
+            message: &format!("naming to {normalized}"),
+        });
+    }
+    store.index().flush()?;
     progress.event(Event::Note {
-        message: "the builder is not wired in yet: this is the build graph strata would run",
+        message: &format!(
+            "writing image {id} ({} steps cached, {} run)",
+            output.cached, output.ran
+        ),
     });
-    print!("{graph}");
-    let _ = inputs.context;
+    if let Some(path) = &args.iidfile {
+        std::fs::write(path, &id).with_context(|| format!("writing `{}`", path.display()))?;
+    }
+    if args.quiet {
+        println!("{id}");
+    }
     Ok(ExitCode::SUCCESS)
 }

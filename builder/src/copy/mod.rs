@@ -107,6 +107,19 @@ pub fn copy_into_layer(
     Ok(())
 }
 
+/// Creates the destination directory of `options` in the layer (WORKDIR's mkdir), with the
+/// same parent rules as a copy.
+pub fn ensure_dir_in_layer(options: &CopyOptions, image: &LayerStack, upper: &Path) -> Result<()> {
+    let dest = absolute_dest(&options.dest, &options.workdir);
+    let resolved = image.resolve(&dest)?;
+    let mut writer = LayerWriter {
+        image,
+        upper,
+        options,
+    };
+    writer.ensure_dir(&resolved, None)
+}
+
 /// Resolves a COPY destination against the working directory; a trailing `/` is kept.
 pub fn absolute_dest(dest: &str, workdir: &str) -> String {
     if dest.starts_with('/') {

@@ -1,0 +1,556 @@
+//! The scheduler: walks the build graph, answers each step from the cache or runs it, and
+//! assembles the target stage into an image in the store.
+//!
+//! Every vertex gets a cache key: the hash of its parent's key, its definition digest (which
+//! covers the command, env, user, workdir…) and, for COPY/ADD, the content digest of exactly
+//! the files it reads. A key the index knows is a hit: its layer is reused without running
+//! anything. Vertices are evaluated once each (identical vertices were merged by the frontend),
+//! and a COPY's source stage is evaluated in parallel with the COPY's own parent chain.
+
+mod sources;
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use sha2::{Digest as _, Sha256};
+use strata_cache::{Digest, StepRecord, Store};
+use strata_frontend::config::ImageConfig;
+use strata_frontend::graph::{CopyFrom, Graph, Op, VertexId};
+use strata_frontend::BaseImages;
+
+use crate::commit::commit_dir;
+use crate::context::BuildContext;
+use crate::copy::{archive, copy_into_layer, CopyOptions};
+use crate::error::{Error, Result};
+use crate::image::{self, config as image_config, StoredImage};
+use crate::layer::LayerOptions;
+use crate::progress::{Event, Progress};
+use crate::rootfs::LayerStack;
+use crate::sandbox::{Executor, Network, RunRequest};
+use crate::users::UserDb;
+
+pub use sources::IndexHashCache;
+
+/// What to build and how.
+pub struct BuildRequest<'a> {
+    /// The compiled Dockerfile.
+    pub graph: &'a Graph,
+    /// The build context (`None` for a Dockerfile from stdin without context).
+    pub context: Option<&'a BuildContext>,
+    /// Run every step, ignoring cached results (results are still recorded).
+    pub no_cache: bool,
+    /// `--label`s added to the image config.
+    pub labels: Vec<(String, String)>,
+    /// `SOURCE_DATE_EPOCH`: clamps layer mtimes and sets every `created` time.
+    pub source_date_epoch: Option<i64>,
+}
+
+/// The built image.
+#[derive(Debug, Clone)]
+pub struct BuildOutput {
+    /// The stored image (ID = config digest).
+    pub image: StoredImage,
+    /// Steps answered from the cache / run.
+    pub cached: usize,
+    /// Steps that ran.
+    pub ran: usize,
+}
+
+/// The filesystem state after a vertex.
+#[derive(Debug, Clone)]
+struct State {
+    key: Digest,
+    /// DiffIDs, bottom first.
+    layers: Vec<Digest>,
+    /// `created` of each layer-making step so far (vertex → unix secs), for history.
+    created: Vec<(VertexId, i64)>,
+    /// Whether this vertex made a layer.
+    made_layer: bool,
+}
+
+/// Runs builds against one store with one executor.
+pub struct Builder<'a> {
+    store: &'a Store,
+    executor: &'a dyn Executor,
+    progress: &'a dyn Progress,
+}
+
+/// The frontend's view of base images: their configs from the store.
+pub struct StoreImages<'a>(pub &'a Store);
+
+impl BaseImages for StoreImages<'_> {
+    fn config(
+        &self,
+        reference: &str,
+        _platform: &str,
+    ) -> std::result::Result<Option<ImageConfig>, String> {
+        match image::find(self.0, reference) {
+            Ok(Some(found)) => Ok(Some(image_config::from_json(&found.config))),
+            Ok(None) => Err(missing_image_message(reference)),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}
+
+fn missing_image_message(reference: &str) -> String {
+    format!(
+        "image `{reference}` is not in the local store\nhint: load it with `strata load -i image.tar` (e.g. from `docker save {reference}`), or build it first"
+    )
+}
+
+struct Run<'r> {
+    request: &'r BuildRequest<'r>,
+    states: Vec<OnceLock<std::result::Result<State, String>>>,
+    counter: std::sync::atomic::AtomicUsize,
+    cached: std::sync::atomic::AtomicUsize,
+    ran: std::sync::atomic::AtomicUsize,
+    errors: std::sync::Mutex<Option<Error>>,
+}
+
+impl<'a> Builder<'a> {
+    /// A builder over `store` running RUN steps with `executor`, reporting to `progress`.
+    pub fn new(store: &'a Store, executor: &'a dyn Executor, progress: &'a dyn Progress) -> Self {
+        Builder {
+            store,
+            executor,
+            progress,
+        }
+    }
+
+    /// Builds the graph's target stage and stores the image (untagged: the caller tags it).
+    pub fn build(&self, request: &BuildRequest<'_>) -> Result<BuildOutput> {
+        let graph = request.graph;
+        let run = Run {
+            request,
+            states: (0..graph.vertices.len()).map(|_| OnceLock::new()).collect(),
+            counter: Default::default(),
+            cached: Default::default(),
+            ran: Default::default(),
+            errors: Default::default(),
+        };
+        let target = graph.target_stage();
+        let state = self.eval(&run, target.last);
+        let state = match state {
+            Ok(state) => state,
+            Err(message) => {
+                let error = run.errors.lock().unwrap_or_else(|p| p.into_inner()).take();
+                return Err(error.unwrap_or(Error::Image { reason: message }));
+            }
+        };
+        let image = self.assemble(&run, &state)?;
+        self.store.index().flush()?;
+        Ok(BuildOutput {
+            image,
+            cached: run.cached.into_inner(),
+            ran: run.ran.into_inner(),
+        })
+    }
+
+    /// Evaluates a vertex once; errors are kept whole in `run.errors` (the first one wins).
+    fn eval(&self, run: &Run<'_>, id: VertexId) -> std::result::Result<State, String> {
+        run.states[id]
+            .get_or_init(|| {
+                self.eval_uncached(run, id).map_err(|error| {
+                    let message = error.to_string();
+                    let mut slot = run.errors.lock().unwrap_or_else(|p| p.into_inner());
+                    if slot.is_none() {
+                        *slot = Some(error);
+                    }
+                    message
+                })
+            })
+            .clone()
+    }
+
+    fn parent(&self, run: &Run<'_>, id: VertexId) -> std::result::Result<State, String> {
+        let vertex = &run.request.graph.vertices[id];
+        self.eval(run, vertex.inputs[0])
+    }
+
+    fn eval_uncached(&self, run: &Run<'_>, id: VertexId) -> Result<State> {
+        let graph = run.request.graph;
+        let vertex = &graph.vertices[id];
+        let failed = |message: String| Error::Image { reason: message };
+        match &vertex.op {
+            Op::Scratch => Ok(State {
+                key: hash(&[b"scratch"]),
+                layers: Vec::new(),
+                created: Vec::new(),
+                made_layer: false,
+            }),
+            Op::Context => Ok(State {
+                key: hash(&[b"context"]),
+                layers: Vec::new(),
+                created: Vec::new(),
+                made_layer: false,
+            }),
+            Op::Image { reference, .. } => {
+                let image = image::find(self.store, reference)?.ok_or_else(|| Error::Image {
+                    reason: missing_image_message(reference),
+                })?;
+                for diff_id in &image.diff_ids {
+                    if !self.store.snapshots().exists(diff_id) {
+                        return Err(Error::Image {
+                            reason: format!("image `{reference}` is missing the snapshot of layer {diff_id}; load it again"),
+                        });
+                    }
+                }
+                Ok(State {
+                    key: hash(&[b"image", image.manifest.to_string().as_bytes()]),
+                    layers: image.diff_ids.clone(),
+                    created: Vec::new(),
+                    made_layer: false,
+                })
+            }
+            Op::Config { .. } => {
+                let mut state = self.parent(run, id).map_err(failed)?;
+                state.made_layer = false;
+                Ok(state)
+            }
+            Op::Exec(_) | Op::Copy(_) | Op::Mkdir { .. } => self.step(run, id),
+        }
+    }
+
+    /// A filesystem step: cache lookup, else execution, then the record.
+    fn step(&self, run: &Run<'_>, id: VertexId) -> Result<State> {
+        let graph = run.request.graph;
+        let vertex = &graph.vertices[id];
+        let failed = |message: String| Error::Image { reason: message };
+        // A copy's source and its parent chain are independent: evaluate them in parallel.
+        let (parent, source) = match (&vertex.op, vertex.inputs.get(1)) {
+            (Op::Copy(_), Some(&source)) => {
+                let (parent, source) =
+                    rayon::join(|| self.parent(run, id), || self.eval(run, source));
+                (parent.map_err(failed)?, Some(source.map_err(failed)?))
+            }
+            _ => (self.parent(run, id).map_err(failed)?, None),
+        };
+        let step = run
+            .counter
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            + 1;
+        let started = Instant::now();
+        self.progress.event(Event::Started {
+            id: step,
+            name: &vertex.name,
+        });
+        let result = self.step_inner(run, id, &parent, source.as_ref(), step, started);
+        match &result {
+            Ok((_, true)) => {
+                run.cached
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.progress.event(Event::Cached { id: step });
+            }
+            Ok((_, false)) => {
+                run.ran.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.progress.event(Event::Done {
+                    id: step,
+                    elapsed: started.elapsed(),
+                });
+            }
+            Err(error) => self.progress.event(Event::Failed {
+                id: step,
+                message: &error.to_string(),
+            }),
+        }
+        result.map(|(state, _)| state).map_err(|error| Error::Step {
+            step: vertex.name.clone(),
+            lines: vertex.lines,
+            source: Box::new(error),
+        })
+    }
+
+    /// Returns the new state and whether it came from the cache.
+    fn step_inner(
+        &self,
+        run: &Run<'_>,
+        id: VertexId,
+        parent: &State,
+        source: Option<&State>,
+        step: usize,
+        started: Instant,
+    ) -> Result<(State, bool)> {
+        let graph = run.request.graph;
+        let vertex = &graph.vertices[id];
+        let view = self.view(&parent.layers);
+        let scratch = self.store.snapshots().scratch("step")?;
+        let mut key_parts: Vec<Vec<u8>> = vec![
+            parent.key.bytes().to_vec(),
+            vertex.digest.as_bytes().to_vec(),
+        ];
+        let mut prepared = None;
+        if let Op::Copy(op) = &vertex.op {
+            let origin = match (&op.from, source) {
+                (CopyFrom::Context, _) => match run.request.context {
+                    Some(context) => sources::Origin::Context(context),
+                    None => return Err(Error::BadSource {
+                        source_path: "COPY".into(),
+                        reason:
+                            "there is no build context (the Dockerfile came from stdin with `-`)"
+                                .into(),
+                    }),
+                },
+                (_, Some(source)) => sources::Origin::View(self.view(&source.layers)),
+                (_, None) => unreachable!("copies from stages and images have a source input"),
+            };
+            let copy_sources = sources::resolve(op, &origin, scratch.path())?;
+            let content = sources::digest(&copy_sources, &IndexHashCache(self.store))?;
+            key_parts.push(content.bytes().to_vec());
+            prepared = Some((copy_sources, matches!(origin, sources::Origin::Context(_))));
+        }
+        let key = hash(&key_parts.iter().map(Vec::as_slice).collect::<Vec<_>>());
+        let now = strata_cache::now();
+        if !run.request.no_cache {
+            if let Some(record) = self.store.index().step(&key)? {
+                let usable = record
+                    .diff_id
+                    .is_none_or(|d| self.store.snapshots().exists(&d));
+                if usable {
+                    self.store.index().put_step(
+                        &key,
+                        &StepRecord {
+                            last_used: now,
+                            ..record.clone()
+                        },
+                    )?;
+                    return Ok((
+                        self.next_state(parent, id, key, record.diff_id, record.created),
+                        true,
+                    ));
+                }
+            }
+        }
+        let upper = self.store.snapshots().scratch("upper")?;
+        match &vertex.op {
+            Op::Exec(exec) => {
+                let work = self.store.snapshots().scratch("work")?;
+                let network = if exec.network == "none" {
+                    Network::None
+                } else {
+                    Network::Host
+                };
+                if exec.security == "insecure" || !exec.mounts.is_empty() {
+                    return Err(Error::Unsupported {
+                        what: "RUN --mount and --security=insecure are not supported yet".into(),
+                    });
+                }
+                let lowers: Vec<std::path::PathBuf> = view.layers().to_vec();
+                let request = RunRequest {
+                    argv: &exec.argv,
+                    env: &exec.env,
+                    cwd: &exec.cwd,
+                    user: &exec.user,
+                    network,
+                    lowers: &lowers,
+                    upper: upper.path(),
+                    work: work.path(),
+                };
+                let progress = self.progress;
+                let sink = move |stream, data: &[u8]| {
+                    progress.event(Event::Log {
+                        id: step,
+                        stream,
+                        data,
+                        elapsed: started.elapsed(),
+                    });
+                };
+                self.executor.run(&request, &sink)?;
+            }
+            Op::Copy(op) => {
+                let (copy_sources, from_context) = prepared.expect("resolved above");
+                let chown = match &op.chown {
+                    Some(spec) => Some(UserDb::load(|p| view.read_file(p)).resolve_chown(spec)?),
+                    None => None,
+                };
+                let options = CopyOptions {
+                    dest: op.dest.clone(),
+                    workdir: op.workdir.clone(),
+                    chown,
+                    chmod: op.chmod,
+                    parents: op.parents,
+                };
+                let (archives, plain): (Vec<_>, Vec<_>) = copy_sources.into_iter().partition(|s| {
+                    op.add
+                        && from_context
+                        && s.entries.len() == 1
+                        && s.entries[0].kind == crate::context::EntryKind::File
+                        && archive::detect(&s.entries[0].host_path)
+                            .ok()
+                            .flatten()
+                            .is_some()
+                });
+                if !plain.is_empty() {
+                    copy_into_layer(&plain, &options, &view, upper.path())?;
+                }
+                for source in archives {
+                    let dest = crate::copy::absolute_dest(&op.dest, &op.workdir);
+                    let dest_host = upper.path().join(dest.trim_start_matches('/'));
+                    std::fs::create_dir_all(&dest_host).map_err(|e| Error::Io {
+                        path: dest_host.clone(),
+                        source: e,
+                    })?;
+                    let path = &source.entries[0].host_path;
+                    let compression = archive::detect(path)?.expect("detected above");
+                    archive::unpack(path, compression, &dest_host, chown)?;
+                }
+            }
+            Op::Mkdir { path, user } => {
+                let options = CopyOptions {
+                    dest: format!("{}/", path.trim_end_matches('/')),
+                    workdir: "/".into(),
+                    chown: if user.is_empty() {
+                        None
+                    } else {
+                        let identity = UserDb::load(|p| view.read_file(p)).resolve_user(user)?;
+                        Some((identity.uid, identity.gid))
+                    },
+                    chmod: None,
+                    parents: false,
+                };
+                if view.lookup(&view.resolve(path)?)?.is_none() {
+                    crate::copy::ensure_dir_in_layer(&options, &view, upper.path())?;
+                }
+            }
+            _ => unreachable!("only filesystem steps come here"),
+        }
+        drop(scratch);
+        let layer_options = LayerOptions {
+            source_date_epoch: run.request.source_date_epoch,
+        };
+        let diff_id = commit_dir(self.store, upper, &layer_options)?;
+        let created = run.request.source_date_epoch.unwrap_or(now);
+        self.store.index().put_step(
+            &key,
+            &StepRecord {
+                diff_id,
+                created,
+                last_used: now,
+            },
+        )?;
+        Ok((self.next_state(parent, id, key, diff_id, created), false))
+    }
+
+    fn next_state(
+        &self,
+        parent: &State,
+        id: VertexId,
+        key: Digest,
+        diff_id: Option<Digest>,
+        created: i64,
+    ) -> State {
+        let mut state = parent.clone();
+        state.key = key;
+        state.made_layer = diff_id.is_some();
+        if let Some(diff_id) = diff_id {
+            state.layers.push(diff_id);
+        }
+        state.created.push((id, created));
+        state
+    }
+
+    fn view(&self, layers: &[Digest]) -> LayerStack {
+        LayerStack::new(
+            layers
+                .iter()
+                .rev()
+                .map(|d| self.store.snapshots().path(d))
+                .collect(),
+        )
+    }
+
+    /// Writes the target stage's image: config (with history), manifest, blobs.
+    fn assemble(&self, run: &Run<'_>, state: &State) -> Result<StoredImage> {
+        let graph = run.request.graph;
+        let epoch = run.request.source_date_epoch;
+        let mut chain = Vec::new();
+        let mut stage_index = graph.target;
+        // The target's history: its base's (recursively through stages), then its own.
+        loop {
+            chain.push(stage_index);
+            let stage = &graph.stages[stage_index];
+            match graph.stages.iter().position(|s| s.last == stage.base) {
+                Some(base_stage) if base_stage != stage_index => stage_index = base_stage,
+                _ => break,
+            }
+        }
+        let base_stage = &graph.stages[*chain.last().expect("at least the target")];
+        let mut history = match &graph.vertices[base_stage.base].op {
+            Op::Image { reference, .. } => match image::find(self.store, reference)? {
+                Some(base) => image_config::history_of(&base.config),
+                None => Vec::new(),
+            },
+            _ => Vec::new(),
+        };
+        let created_of = |id: VertexId| {
+            state
+                .created
+                .iter()
+                .find(|(v, _)| *v == id)
+                .map(|(_, c)| *c)
+        };
+        let mut last_created = history
+            .last()
+            .map(|h| h.created.clone())
+            .unwrap_or_else(|| image_config::rfc3339(epoch.unwrap_or(0)));
+        for stage_index in chain.iter().rev() {
+            for (entry, vertex) in &graph.stages[*stage_index].history {
+                let (created, empty) = match vertex {
+                    Some(v) => {
+                        let made_layer = run.states[*v]
+                            .get()
+                            .and_then(|s| s.as_ref().ok())
+                            .is_some_and(|s| s.made_layer);
+                        let created = created_of(*v)
+                            .map(image_config::rfc3339)
+                            .unwrap_or_else(|| last_created.clone());
+                        (created, !made_layer)
+                    }
+                    None => (last_created.clone(), true),
+                };
+                last_created = created.clone();
+                history.push(image_config::History {
+                    created,
+                    created_by: entry.created_by.clone(),
+                    empty_layer: empty,
+                    comment: Some("buildkit.dockerfile.v0".into()),
+                });
+            }
+        }
+        let mut config = graph.target_stage().config.clone();
+        for (key, value) in &run.request.labels {
+            config.labels.insert(key.clone(), value.clone());
+        }
+        let created = match epoch {
+            Some(e) => image_config::rfc3339(e),
+            None => last_created,
+        };
+        let json = image_config::to_json(&image_config::ConfigParts {
+            config: &config,
+            diff_ids: &state.layers,
+            history: &history,
+            created: &created,
+        });
+        let mut layers = Vec::new();
+        for diff_id in &state.layers {
+            let record = self
+                .store
+                .index()
+                .layer(diff_id)?
+                .ok_or_else(|| Error::Image {
+                    reason: format!("layer {diff_id} has no record in the store"),
+                })?;
+            layers.push((*diff_id, record.size));
+        }
+        image::store_image(self.store, &json, &layers)
+    }
+}
+
+fn hash(parts: &[&[u8]]) -> Digest {
+    let mut hasher = Sha256::new();
+    hasher.update(b"strata-cachekey-v1");
+    for part in parts {
+        hasher.update((part.len() as u64).to_le_bytes());
+        hasher.update(part);
+    }
+    Digest::from_bytes(hasher.finalize().into())
+}

@@ -1,0 +1,233 @@
+//! Where COPY/ADD sources come from: the build context (through `.dockerignore`, with the
+//! file-hash index), another stage's or an image's filesystem (a layered view), or inline
+//! heredoc content. Each yields [`CopySource`]s for the copy engine and a content digest for
+//! the cache key.
+
+use std::fs;
+use std::path::Path;
+
+use sha2::{Digest as _, Sha256};
+use strata_cache::{Digest, FileHashEntry, Store};
+use strata_frontend::graph::{CopyOp, CopySource as SourceSpec};
+
+use crate::context::{
+    clean_relative, BuildContext, ContentDigester, EntryKind, FileHashCache, FileStat, PatternSet,
+    SourceEntry,
+};
+use crate::copy::CopySource;
+use crate::error::{Error, Result};
+use crate::rootfs::LayerStack;
+
+/// The store's file-hash index as the context digester's cache.
+pub struct IndexHashCache<'a>(pub &'a Store);
+
+impl FileHashCache for IndexHashCache<'_> {
+    fn get(&self, path: &Path, stat: &FileStat) -> Option<[u8; 32]> {
+        use std::os::unix::ffi::OsStrExt;
+        let entry = self
+            .0
+            .index()
+            .file_hash(path.as_os_str().as_bytes())
+            .ok()??;
+        let same = entry.dev == stat.dev
+            && entry.ino == stat.ino
+            && entry.size == stat.size
+            && entry.mtime_ns == stat.mtime_ns
+            && entry.ctime_ns == stat.ctime_ns;
+        same.then(|| *entry.digest.bytes())
+    }
+
+    fn put(&self, path: &Path, stat: &FileStat, digest: [u8; 32]) {
+        use std::os::unix::ffi::OsStrExt;
+        let entry = FileHashEntry {
+            dev: stat.dev,
+            ino: stat.ino,
+            size: stat.size,
+            mtime_ns: stat.mtime_ns,
+            ctime_ns: stat.ctime_ns,
+            digest: Digest::from_bytes(digest),
+        };
+        let _ = self
+            .0
+            .index()
+            .put_file_hash(path.as_os_str().as_bytes(), &entry);
+    }
+}
+
+/// Where a copy reads from, resolved.
+pub enum Origin<'a> {
+    /// The build context.
+    Context(&'a BuildContext),
+    /// A layered filesystem (another stage, an image).
+    View(LayerStack),
+}
+
+/// Resolves every source of a copy; `inline_dir` receives heredoc files.
+pub fn resolve(op: &CopyOp, origin: &Origin<'_>, inline_dir: &Path) -> Result<Vec<CopySource>> {
+    let excludes =
+        PatternSet::new(op.exclude.iter().map(String::as_str)).map_err(|e| Error::BadSource {
+            source_path: e.pattern.clone(),
+            reason: e.reason.clone(),
+        })?;
+    let mut sources = Vec::new();
+    for spec in &op.sources {
+        match spec {
+            SourceSpec::Inline { name, content } => {
+                let path = inline_dir.join(name);
+                fs::write(&path, content).map_err(|source| Error::Io {
+                    path: path.clone(),
+                    source,
+                })?;
+                use std::os::unix::fs::PermissionsExt;
+                fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).map_err(
+                    |source| Error::Io {
+                        path: path.clone(),
+                        source,
+                    },
+                )?;
+                let meta = fs::symlink_metadata(&path).map_err(|source| Error::Io {
+                    path: path.clone(),
+                    source,
+                })?;
+                sources.push(CopySource {
+                    name: name.clone(),
+                    rel: name.clone(),
+                    entries: vec![SourceEntry {
+                        rel: String::new(),
+                        host_path: path,
+                        meta,
+                        kind: EntryKind::File,
+                    }],
+                    keep_owner: false,
+                });
+            }
+            SourceSpec::Path(path) if path.contains("://") => {
+                return Err(Error::BadSource {
+                    source_path: path.clone(),
+                    reason: "ADD from a URL is not supported yet".into(),
+                })
+            }
+            SourceSpec::Path(path) => match origin {
+                Origin::Context(context) => {
+                    for found in context.resolve_source(path)? {
+                        let entries = context.walk_source(&found, &excludes)?;
+                        sources.push(CopySource {
+                            name: base_name(&found.rel, path),
+                            rel: found.rel.clone(),
+                            entries,
+                            keep_owner: false,
+                        });
+                    }
+                }
+                Origin::View(view) => {
+                    let rel = clean_relative(path);
+                    let resolved = view.resolve(&format!("/{rel}"))?;
+                    let Some(found) = view.lookup(&resolved)? else {
+                        return Err(Error::SourceNotFound {
+                            source_path: path.clone(),
+                            ignored_by: None,
+                        });
+                    };
+                    let mut entries = Vec::new();
+                    walk_view(view, &resolved, "", found, &excludes, &mut entries)?;
+                    sources.push(CopySource {
+                        name: base_name(&rel, path),
+                        rel,
+                        entries,
+                        keep_owner: true,
+                    });
+                }
+            },
+        }
+    }
+    Ok(sources)
+}
+
+fn base_name(rel: &str, written: &str) -> String {
+    let name = rel.rsplit('/').next().unwrap_or(rel);
+    if name.is_empty() {
+        written
+            .trim_end_matches('/')
+            .rsplit('/')
+            .next()
+            .unwrap_or("")
+            .to_string()
+    } else {
+        name.to_string()
+    }
+}
+
+fn walk_view(
+    view: &LayerStack,
+    path: &str,
+    rel: &str,
+    found: crate::rootfs::Found,
+    excludes: &PatternSet,
+    out: &mut Vec<SourceEntry>,
+) -> Result<()> {
+    let file_type = found.meta.file_type();
+    let kind = if file_type.is_dir() {
+        EntryKind::Dir
+    } else if file_type.is_file() {
+        EntryKind::File
+    } else if file_type.is_symlink() {
+        let target = fs::read_link(&found.host_path).map_err(|source| Error::Io {
+            path: found.host_path.clone(),
+            source,
+        })?;
+        EntryKind::Symlink {
+            target: target.to_string_lossy().into_owned(),
+        }
+    } else {
+        EntryKind::Special
+    };
+    let is_dir = kind == EntryKind::Dir;
+    out.push(SourceEntry {
+        rel: rel.to_string(),
+        host_path: found.host_path,
+        meta: found.meta,
+        kind,
+    });
+    if is_dir {
+        for (name, child) in view.read_dir(path)? {
+            let child_rel = if rel.is_empty() {
+                name.clone()
+            } else {
+                format!("{rel}/{name}")
+            };
+            if excludes.is_excluded(&child_rel) {
+                continue;
+            }
+            walk_view(
+                view,
+                &format!("{}/{name}", path.trim_end_matches('/')),
+                &child_rel,
+                child,
+                excludes,
+                out,
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// The content digest of resolved sources: paths, kinds, modes, contents (and owners for
+/// sources that keep them).
+pub fn digest(sources: &[CopySource], cache: &dyn FileHashCache) -> Result<Digest> {
+    let digester = ContentDigester::new(cache);
+    let mut hasher = Sha256::new();
+    for source in sources {
+        hasher.update(source.rel.as_bytes());
+        hasher.update([0]);
+        hasher.update(source.name.as_bytes());
+        hasher.update([0]);
+        hasher.update(digester.digest_entries(&source.entries)?);
+        if source.keep_owner {
+            use std::os::unix::fs::MetadataExt;
+            for entry in &source.entries {
+                hasher.update(format!("{}:{};", entry.meta.uid(), entry.meta.gid()).as_bytes());
+            }
+        }
+    }
+    Ok(Digest::from_bytes(hasher.finalize().into()))
+}
