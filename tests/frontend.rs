@@ -93,25 +93,3 @@ fn debug_graph_follows_target_and_build_args() {
         "unused stage must be dropped: {out}"
     );
 }
-
-#[test]
-fn build_reads_a_dockerfile_from_stdin_with_context_dash() {
-    use std::io::Write;
-    let env = TestEnv::new();
-    let mut child = env
-        .strata(&["build", "--progress", "plain", "-"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"FROM scratch\nENV A=1\n")
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(stdout.contains("config ENV A=1"), "{stdout}");
-}

@@ -1,0 +1,221 @@
+//! `strata build` end to end: real sandbox, real store. Needs root and Debian's busybox-static
+//! (the base image is built from it); skipped with a reason otherwise.
+
+use std::fs;
+use std::io::Write;
+use std::process::Stdio;
+
+use crate::util::{is_root, skip_unless, TestEnv};
+
+/// A store with `base:1`, a busybox image built by strata itself (FROM scratch + COPY).
+fn env_with_base() -> Option<TestEnv> {
+    if skip_unless(is_root(), "strata build needs root (namespaces, overlayfs)")
+        || skip_unless(
+            std::path::Path::new("/bin/busybox").is_file(),
+            "/bin/busybox missing (busybox-static)",
+        )
+    {
+        return None;
+    }
+    let env = TestEnv::new();
+    let dir = env.write_files(
+        "base",
+        &[(
+            "Dockerfile",
+            "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\nRUN mkdir -p /etc /tmp && echo 'root:x:0:0:root:/root:/bin/sh' > /etc/passwd && echo 'root:x:0:' > /etc/group && echo 'app:x:1000:1000::/home/app:/bin/sh' >> /etc/passwd && echo 'app:x:1000:' >> /etc/group\nENV PATH=/bin\n",
+        )],
+    );
+    fs::copy("/bin/busybox", dir.join("busybox")).unwrap();
+    env.ok(&["build", "-q", "-t", "base:1", dir.to_str().unwrap()]);
+    Some(env)
+}
+
+fn build(env: &TestEnv, dir: &std::path::Path, extra: &[&str]) -> (bool, String, String) {
+    let mut args = vec!["build", "--progress", "plain"];
+    args.extend_from_slice(extra);
+    args.push(dir.to_str().unwrap());
+    let output = env.run(&args);
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn unchanged_steps_are_cached_and_a_change_reruns_from_there() {
+    let Some(env) = env_with_base() else { return };
+    let dir = env.write_files(
+        "app",
+        &[
+            (
+                "Dockerfile",
+                "FROM base:1\nRUN echo one > /one\nCOPY a.txt /a.txt\nRUN cat /a.txt > /copy\n",
+            ),
+            ("a.txt", "first"),
+        ],
+    );
+    let (ok, _, first) = build(&env, &dir, &["-t", "app:1"]);
+    assert!(ok, "{first}");
+    assert_eq!(first.matches("CACHED").count(), 0, "{first}");
+    let (ok, _, second) = build(&env, &dir, &["-t", "app:1"]);
+    assert!(ok, "{second}");
+    assert_eq!(second.matches("CACHED").count(), 3, "{second}");
+    let id = |log: &str| {
+        log.lines()
+            .find(|l| l.starts_with("writing image"))
+            .unwrap()
+            .split(' ')
+            .nth(2)
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(
+        id(&first),
+        id(&second),
+        "a cached rebuild gives the same image"
+    );
+    // Only the mtime changes: content-based keys still hit.
+    let file = dir.join("a.txt");
+    fs::File::options()
+        .write(true)
+        .open(&file)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(5))
+        .unwrap();
+    let (_, _, touched) = build(&env, &dir, &[]);
+    assert_eq!(
+        touched.matches("CACHED").count(),
+        3,
+        "mtime is not content: {touched}"
+    );
+    fs::write(&file, "second").unwrap();
+    let (ok, _, third) = build(&env, &dir, &[]);
+    assert!(ok, "{third}");
+    assert_eq!(
+        third.matches("CACHED").count(),
+        1,
+        "the RUN before the changed COPY stays cached: {third}"
+    );
+    let (ok, _, fresh) = build(&env, &dir, &["--no-cache"]);
+    assert!(ok);
+    assert_eq!(fresh.matches("CACHED").count(), 0, "{fresh}");
+}
+
+#[test]
+fn quiet_prints_only_the_image_id_and_iidfile_records_it() {
+    let Some(env) = env_with_base() else { return };
+    let dir = env.write_files("app", &[("Dockerfile", "FROM base:1\nRUN true\n")]);
+    let iid = env.path("iid");
+    let out = env.ok(&[
+        "build",
+        "-q",
+        "--iidfile",
+        iid.to_str().unwrap(),
+        dir.to_str().unwrap(),
+    ]);
+    let id = out.trim();
+    assert!(id.starts_with("sha256:") && id.len() == 71, "{out}");
+    assert_eq!(fs::read_to_string(iid).unwrap(), id);
+}
+
+#[test]
+fn a_failing_run_names_the_step_and_line_and_exits_non_zero() {
+    let Some(env) = env_with_base() else { return };
+    let dir = env.write_files(
+        "app",
+        &[(
+            "Dockerfile",
+            "FROM base:1\nRUN true\nRUN echo about to fail && exit 7\n",
+        )],
+    );
+    let (ok, _, stderr) = build(&env, &dir, &[]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("#2 0."),
+        "RUN output is streamed with timings: {stderr}"
+    );
+    assert!(stderr.contains("about to fail"), "{stderr}");
+    assert!(
+        stderr.contains("[3/3] RUN echo about to fail && exit 7 (Dockerfile line 3)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("exit code: 7"), "{stderr}");
+}
+
+#[test]
+fn an_ignored_copy_source_gets_a_hint() {
+    let Some(env) = env_with_base() else { return };
+    let dir = env.write_files(
+        "app",
+        &[
+            ("Dockerfile", "FROM base:1\nCOPY secret.env /\n"),
+            ("secret.env", "x"),
+            (".dockerignore", "*.env\n"),
+        ],
+    );
+    let (ok, _, stderr) = build(&env, &dir, &[]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("source `secret.env` not found in the build context"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("hint: it exists but is excluded by"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_missing_base_image_says_how_to_load_one() {
+    let env = TestEnv::new();
+    let dir = env.write_files("app", &[("Dockerfile", "FROM nowhere:1\nRUN true\n")]);
+    let (ok, _, stderr) = build(&env, &dir, &[]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("image `nowhere:1` is not in the local store"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("strata load"), "{stderr}");
+}
+
+#[test]
+fn multi_stage_copy_from_and_target() {
+    let Some(env) = env_with_base() else { return };
+    let dir = env.write_files(
+        "app",
+        &[(
+            "Dockerfile",
+            "FROM base:1 AS build\nRUN mkdir /out && echo built > /out/artifact && chown 1000:1000 /out/artifact\nFROM base:1 AS test\nRUN false\nFROM base:1\nCOPY --from=build /out/ /dist/\nRUN test \"$(cat /dist/artifact)\" = built && test \"$(stat -c %u /dist/artifact)\" = 1000\n",
+        )],
+    );
+    let (ok, _, stderr) = build(&env, &dir, &["-t", "multi:1"]);
+    assert!(ok, "the unused failing stage must not run: {stderr}");
+    let (ok, _, stderr) = build(&env, &dir, &["--target", "test"]);
+    assert!(!ok, "{stderr}");
+}
+
+#[test]
+fn dockerfile_from_stdin_without_context() {
+    let Some(env) = env_with_base() else { return };
+    let mut child = env
+        .strata(&["build", "-q", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"FROM base:1\nRUN echo hi > /hi\n")
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).starts_with("sha256:"));
+}
