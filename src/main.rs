@@ -44,6 +44,10 @@ enum Command {
     /// Inspect what the frontend makes of a Dockerfile.
     #[command(subcommand)]
     Debug(commands::debug::Command),
+    /// Save images to a tarball (OCI layout + docker-archive).
+    Save(commands::save::Args),
+    /// Load images from a tarball.
+    Load(commands::load::Args),
     /// Reclaim space: build cache and unreferenced blobs and snapshots.
     Prune(commands::prune::Args),
     /// Show what the store holds and what could be reclaimed.
@@ -56,6 +60,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Build(args) => commands::build::run(&cli.global, args),
         Command::Debug(cmd) => commands::debug::run(&cli.global, cmd),
+        Command::Save(args) => commands::save::run(&cli.global, args),
+        Command::Load(args) => commands::load::run(&cli.global, args),
         Command::Prune(args) => commands::prune::run(&cli.global, args),
         Command::Du(args) => commands::du::run(&cli.global, args),
     };

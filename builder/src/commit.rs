@@ -30,6 +30,7 @@ pub fn commit_dir(
             size: summary.size,
             blobs: Default::default(),
             created: strata_cache::now(),
+            source_date_epoch: options.source_date_epoch,
         })?;
     }
     Ok(Some(summary.diff_id))

@@ -5,6 +5,7 @@
 //! layer kept in the store, and assembles the image config and manifest.
 #![deny(missing_docs)]
 
+pub mod archive;
 pub mod commit;
 pub mod context;
 pub mod copy;

@@ -3,4 +3,6 @@
 pub mod build;
 pub mod debug;
 pub mod du;
+pub mod load;
 pub mod prune;
+pub mod save;

@@ -83,7 +83,19 @@ pub fn load(store: &Store, manifest: &Digest) -> Result<StoredImage> {
 /// Stores a new image from its config JSON; layers are (DiffID, uncompressed size).
 pub fn store_image(store: &Store, config: &Value, layers: &[(Digest, u64)]) -> Result<StoredImage> {
     let config_bytes = serde_json::to_vec(config).expect("configs serialise");
-    let config_digest = store.blobs().put(&config_bytes)?;
+    store_image_raw(store, &config_bytes, layers)
+}
+
+/// Stores an image whose config bytes must be kept exactly (a loaded image keeps its ID).
+pub fn store_image_raw(
+    store: &Store,
+    config_bytes: &[u8],
+    layers: &[(Digest, u64)],
+) -> Result<StoredImage> {
+    let config: Value = serde_json::from_slice(config_bytes).map_err(|e| Error::Image {
+        reason: format!("image config: {e}"),
+    })?;
+    let config_digest = store.blobs().put(config_bytes)?;
     let descriptor = |media: MediaType, digest: &Digest, size: u64| {
         DescriptorBuilder::default()
             .media_type(media)
@@ -117,7 +129,7 @@ pub fn store_image(store: &Store, config: &Value, layers: &[(Digest, u64)]) -> R
     Ok(StoredImage {
         manifest: manifest_digest,
         id: config_digest,
-        config: config.clone(),
+        config,
         diff_ids: layers.iter().map(|(d, _)| *d).collect(),
     })
 }

@@ -10,7 +10,7 @@
 
 mod compress;
 mod extract;
-mod tar_format;
+pub(crate) mod tar_format;
 mod write;
 mod xattr;
 

@@ -114,7 +114,7 @@ fn header_block(name: &[u8], kind: u8, entry: &Entry, ids: (u64, u64), size: u64
 }
 
 /// Writes an entry's header(s); the caller writes the content and then [`pad`].
-pub fn write_header(out: &mut impl Write, entry: &Entry) -> io::Result<()> {
+pub fn write_header(out: &mut (impl Write + ?Sized), entry: &Entry) -> io::Result<()> {
     let mut pax = Vec::new();
     let name = entry.path.as_bytes();
     if name.len() > 100 {
@@ -182,12 +182,12 @@ fn short_name(path: &str) -> String {
 }
 
 /// Pads content of `size` bytes to the 512-byte block boundary.
-pub fn pad(out: &mut impl Write, size: u64) -> io::Result<()> {
+pub fn pad(out: &mut (impl Write + ?Sized), size: u64) -> io::Result<()> {
     let rest = (512 - (size % 512) as usize) % 512;
     out.write_all(&[0u8; 512][..rest])
 }
 
 /// The end-of-archive marker: two zero blocks (as Go's archive/tar writes).
-pub fn finish(out: &mut impl Write) -> io::Result<()> {
+pub fn finish(out: &mut (impl Write + ?Sized)) -> io::Result<()> {
     out.write_all(&[0u8; 1024])
 }

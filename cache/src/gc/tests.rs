@@ -32,6 +32,7 @@ fn layer(store: &Store, name: &str, size: u64) -> Digest {
             size,
             blobs,
             created: 0,
+            source_date_epoch: None,
         })
         .unwrap();
     diff_id

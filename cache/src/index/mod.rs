@@ -52,6 +52,10 @@ pub struct LayerRecord {
     pub blobs: BTreeMap<String, BlobRef>,
     /// When the record was made (unix seconds).
     pub created: i64,
+    /// The `SOURCE_DATE_EPOCH` the layer's tar was written with (mtimes clamped to it), so that
+    /// regenerating the tar from the snapshot gives the same bytes.
+    #[serde(default)]
+    pub source_date_epoch: Option<i64>,
 }
 
 /// A remembered content digest of a context file, valid while its stat is unchanged.

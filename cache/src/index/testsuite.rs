@@ -40,6 +40,7 @@ fn layers_keep_their_compressed_forms(index: &dyn Index) {
         size: 1024,
         blobs: BTreeMap::new(),
         created: 5,
+        source_date_epoch: None,
     };
     index.put_layer(&record).unwrap();
     record.blobs.insert(

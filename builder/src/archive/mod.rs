@@ -1,0 +1,11 @@
+//! Image tarballs: `strata save` writes one tar that is both an OCI image layout and a
+//! docker-archive; `strata load` reads that, docker's formats (25+ and legacy), plain OCI
+//! archives, and compressed tarballs, verifying every digest.
+
+mod layers;
+mod load;
+mod save;
+
+pub use layers::uncompressed_layer;
+pub use load::load;
+pub use save::{save, SaveOptions};
