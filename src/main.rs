@@ -48,6 +48,20 @@ enum Command {
     Save(commands::save::Args),
     /// Load images from a tarball.
     Load(commands::load::Args),
+    /// Make a one-layer image from a root filesystem tarball.
+    Import(commands::transfer::ImportArgs),
+    /// Write an image's flattened filesystem as a tarball.
+    Export(commands::transfer::ExportArgs),
+    /// List images.
+    Images(commands::images::ImagesArgs),
+    /// Give an image another name.
+    Tag(commands::images::TagArgs),
+    /// Remove image names (the data goes at the next prune).
+    Rmi(commands::images::RmiArgs),
+    /// Show an image's details as JSON (docker's shape).
+    Inspect(commands::inspect::InspectArgs),
+    /// Show an image's history.
+    History(commands::inspect::HistoryArgs),
     /// Reclaim space: build cache and unreferenced blobs and snapshots.
     Prune(commands::prune::Args),
     /// Show what the store holds and what could be reclaimed.
@@ -55,6 +69,12 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // `strata images | head` must end quietly: let a closed stdout end the process as it does
+    // for other Unix tools, instead of panicking in `println!`.
+    // SAFETY: called before any thread starts; restoring the default disposition.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     init_tracing();
     let result = match cli.command {
@@ -62,6 +82,13 @@ fn main() -> ExitCode {
         Command::Debug(cmd) => commands::debug::run(&cli.global, cmd),
         Command::Save(args) => commands::save::run(&cli.global, args),
         Command::Load(args) => commands::load::run(&cli.global, args),
+        Command::Import(args) => commands::transfer::import_cmd(&cli.global, args),
+        Command::Export(args) => commands::transfer::export_cmd(&cli.global, args),
+        Command::Images(args) => commands::images::images(&cli.global, args),
+        Command::Tag(args) => commands::images::tag(&cli.global, args),
+        Command::Rmi(args) => commands::images::rmi(&cli.global, args),
+        Command::Inspect(args) => commands::inspect::inspect(&cli.global, args),
+        Command::History(args) => commands::inspect::history(&cli.global, args),
         Command::Prune(args) => commands::prune::run(&cli.global, args),
         Command::Du(args) => commands::du::run(&cli.global, args),
     };

@@ -3,6 +3,9 @@
 pub mod build;
 pub mod debug;
 pub mod du;
+pub mod images;
+pub mod inspect;
 pub mod load;
 pub mod prune;
 pub mod save;
+pub mod transfer;
