@@ -66,8 +66,8 @@ pub fn images(global: &Global, args: ImagesArgs) -> anyhow::Result<ExitCode> {
         }
     } else {
         println!(
-            "{:<40} {:<16} {:<14} {:<22} {}",
-            "REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"
+            "{:<40} {:<16} {:<14} {:<22} SIZE",
+            "REPOSITORY", "TAG", "IMAGE ID", "CREATED"
         );
         for (repo, tag, id, created, size) in &rows {
             println!(
