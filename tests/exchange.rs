@@ -277,8 +277,11 @@ fn compressed_saves_are_deterministic_and_compress_once() {
         .contains("bb:1"));
 }
 
-/// Writes a tar with raw entries (name, type flag, link, content), as a hostile tool would.
-fn raw_tar(path: &std::path::Path, entries: &[(&str, u8, &str, &[u8])]) {
+/// One raw tar entry: name, type flag, link target, content.
+type RawEntry<'a> = (&'a str, u8, &'a str, &'a [u8]);
+
+/// Writes a tar with raw entries, as a hostile tool would.
+fn raw_tar(path: &std::path::Path, entries: &[RawEntry<'_>]) {
     let mut out = Vec::new();
     for (name, kind, link, content) in entries {
         let mut header = tar::Header::new_old();
@@ -303,7 +306,7 @@ fn hostile_tarballs_are_rejected_and_leave_nothing_behind() {
     let zero = "0".repeat(64);
     let good_manifest =
         format!(r#"[{{"Config":"blobs/sha256/{zero}","RepoTags":["evil:1"],"Layers":[]}}]"#);
-    let cases: Vec<(&str, Vec<(&str, u8, &str, &[u8])>)> = vec![
+    let cases: Vec<(&str, Vec<RawEntry<'_>>)> = vec![
         ("dotdot", vec![("../escape", b'0', "", b"x")]),
         ("absolute", vec![("/tmp/strata-escape", b'0', "", b"x")]),
         (
