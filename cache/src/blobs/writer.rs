@@ -1,0 +1,183 @@
+//! The streaming blob writer: hash while writing, then fsync, verify and rename.
+
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::os::unix::io::AsRawFd;
+use std::path::PathBuf;
+
+use crate::digest::{Digest, Hasher};
+use crate::error::{Error, Result};
+
+/// Small writes (a compressor's 32 KiB blocks, tar headers) gather here so that the file sees
+/// few large writes and hashing can overlap with copying into the page cache.
+const BUFFER: usize = 1 << 20;
+
+/// Chunks at least this big are hashed on one core while the other copies them into the page
+/// cache; below it the thread hand-off costs more than it saves.
+const PARALLEL_WRITE: usize = 256 << 10;
+
+/// Start writing dirty pages back after this many bytes, so the final fsync has little left to
+/// do and disk writes overlap with hashing.
+const WRITEBACK_CHUNK: u64 = 8 << 20;
+
+/// Writes one blob: hashes while writing, commits by fsync + verify + rename. Nothing is
+/// visible under `blobs/` until [`BlobWriter::commit`] returns; dropped or failed, the writer
+/// removes its temp file.
+pub struct BlobWriter {
+    file: File,
+    tmp_path: PathBuf,
+    dir: PathBuf,
+    hasher: Hasher,
+    buffer: Vec<u8>,
+    flushed_up_to: u64,
+    /// The first write error: once a write failed, hasher and file may disagree, so the blob
+    /// can never be committed.
+    failed: Option<(Option<i32>, String)>,
+    done: bool,
+}
+
+impl BlobWriter {
+    pub(crate) fn new(file: File, tmp_path: PathBuf, dir: PathBuf) -> Self {
+        BlobWriter {
+            file,
+            tmp_path,
+            dir,
+            hasher: Hasher::new(),
+            buffer: Vec::new(),
+            flushed_up_to: 0,
+            failed: None,
+            done: false,
+        }
+    }
+
+    /// Bytes written so far.
+    pub fn len(&self) -> u64 {
+        self.hasher.len() + self.buffer.len() as u64
+    }
+
+    /// True when nothing was written.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Makes the blob durable and visible. With `expected`, a different digest is an error and
+    /// nothing is stored. Returns the digest and size. Storing a blob that already exists is
+    /// fine: the content is the same by definition.
+    pub fn commit(mut self, expected: Option<Digest>) -> Result<(Digest, u64)> {
+        if let Err(e) = self.drain() {
+            return Err(Error::io(&self.tmp_path, e));
+        }
+        if let Some(e) = self.failure() {
+            return Err(Error::io(&self.tmp_path, e));
+        }
+        let hasher = std::mem::take(&mut self.hasher);
+        let size = hasher.len();
+        let digest = hasher.finish();
+        if let Some(expected) = expected {
+            if expected != digest {
+                return Err(Error::DigestMismatch {
+                    what: "a blob being stored".into(),
+                    expected: expected.to_string(),
+                    actual: digest.to_string(),
+                });
+            }
+        }
+        // Data first, then the name: after a crash the name never points at missing data.
+        self.file
+            .sync_data()
+            .map_err(|e| Error::io(&self.tmp_path, e))?;
+        let target = self.dir.join(digest.hex());
+        fs::rename(&self.tmp_path, &target).map_err(|e| Error::io(&target, e))?;
+        self.done = true;
+        // The rename is durable once the directory entry is.
+        if let Ok(dir) = File::open(&self.dir) {
+            let _ = dir.sync_all();
+        }
+        Ok((digest, size))
+    }
+
+    fn failure(&self) -> Option<io::Error> {
+        self.failed.as_ref().map(|(code, message)| match code {
+            Some(code) => io::Error::from_raw_os_error(*code),
+            None => io::Error::other(format!("an earlier write failed: {message}")),
+        })
+    }
+
+    /// Hashes and writes `bytes`, overlapping the two for big chunks.
+    fn write_through(&mut self, bytes: &[u8]) -> io::Result<()> {
+        if let Some(e) = self.failure() {
+            return Err(e);
+        }
+        let result = if bytes.len() >= PARALLEL_WRITE {
+            let (hasher, file) = (&mut self.hasher, &mut self.file);
+            rayon::join(|| hasher.update(bytes), || file.write_all(bytes)).1
+        } else {
+            self.hasher.update(bytes);
+            self.file.write_all(bytes)
+        };
+        if let Err(e) = &result {
+            self.failed = Some((e.raw_os_error(), e.to_string()));
+        }
+        result?;
+        self.start_writeback();
+        Ok(())
+    }
+
+    fn drain(&mut self) -> io::Result<()> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let buffer = std::mem::take(&mut self.buffer);
+        let result = self.write_through(&buffer);
+        self.buffer = buffer;
+        self.buffer.clear();
+        result
+    }
+
+    fn start_writeback(&mut self) {
+        let written = self.hasher.len();
+        if written - self.flushed_up_to < WRITEBACK_CHUNK {
+            return;
+        }
+        // SAFETY: a valid fd and a byte range within the file; the call only schedules I/O.
+        unsafe {
+            libc::sync_file_range(
+                self.file.as_raw_fd(),
+                self.flushed_up_to as libc::off64_t,
+                (written - self.flushed_up_to) as libc::off64_t,
+                libc::SYNC_FILE_RANGE_WRITE,
+            );
+        }
+        self.flushed_up_to = written;
+    }
+}
+
+impl Write for BlobWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.buffer.len() + buf.len() > BUFFER {
+            self.drain()?;
+        }
+        if buf.len() >= BUFFER {
+            self.write_through(buf)?;
+        } else {
+            if self.buffer.capacity() == 0 {
+                self.buffer.reserve_exact(BUFFER);
+            }
+            self.buffer.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+
+    /// Pushes buffered bytes to the file (not to the disk: that is [`BlobWriter::commit`]).
+    fn flush(&mut self) -> io::Result<()> {
+        self.drain()
+    }
+}
+
+impl Drop for BlobWriter {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = fs::remove_file(&self.tmp_path);
+        }
+    }
+}
