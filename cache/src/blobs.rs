@@ -6,18 +6,19 @@
 //! the process is killed or the disk fills up half-way. Leftover temp files are removed when the
 //! store is next opened.
 
+mod reader;
+mod writer;
+
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 
 use crate::digest::{Digest, Hasher};
 use crate::error::{Error, Result};
 use crate::scratch::unique_name;
 
-/// Start writing dirty pages back after this many bytes, so the final fsync has little left to
-/// do and disk writes overlap with hashing.
-const WRITEBACK_CHUNK: u64 = 8 << 20;
+pub use reader::BlobReader;
+pub use writer::BlobWriter;
 
 /// The blob directory of a store.
 #[derive(Debug, Clone)]
@@ -58,7 +59,8 @@ impl Blobs {
         }
     }
 
-    /// Opens a blob for reading (not verified; see [`Blobs::read`] and [`Blobs::verify`]).
+    /// Opens a blob for reading as it is on disk, unchecked: for random access, or when the
+    /// caller hashes the bytes itself. [`Blobs::reader`] checks while streaming.
     pub fn open(&self, digest: &Digest) -> Result<File> {
         let path = self.path(digest);
         File::open(&path).map_err(|e| {
@@ -68,6 +70,16 @@ impl Blobs {
                 Error::io(path, e)
             }
         })
+    }
+
+    /// Opens a blob for streaming reads that fail at the end if the bytes do not match the
+    /// digest (layers copied into a tarball, decompressed into a snapshot).
+    pub fn reader(&self, digest: &Digest) -> Result<BlobReader> {
+        Ok(BlobReader::new(
+            self.open(digest)?,
+            self.path(digest),
+            *digest,
+        ))
     }
 
     /// Reads a whole blob and checks its digest (for small blobs: manifests, configs).
@@ -110,9 +122,9 @@ impl Blobs {
             return Ok(digest);
         }
         let mut writer = self.writer()?;
-        writer
-            .write_all(bytes)
-            .map_err(|e| Error::io(&writer.tmp_path, e))?;
+        if let Err(e) = writer.write_all(bytes) {
+            return Err(Error::io(self.path(&digest), e));
+        }
         writer.commit(Some(digest)).map(|(digest, _)| digest)
     }
 
@@ -124,13 +136,7 @@ impl Blobs {
             .create_new(true)
             .open(&tmp_path)
             .map_err(|e| Error::io(&tmp_path, e))?;
-        Ok(BlobWriter {
-            file: Some(file),
-            tmp_path,
-            dir: self.dir.clone(),
-            hasher: Hasher::new(),
-            flushed_up_to: 0,
-        })
+        Ok(BlobWriter::new(file, tmp_path, self.dir.clone()))
     }
 
     /// Deletes a blob (GC only).
@@ -158,109 +164,6 @@ impl Blobs {
         }
         out.sort();
         Ok(out)
-    }
-}
-
-/// Writes one blob: hashes while writing, commits by fsync + verify + rename. Dropped without
-/// commit, it removes its temp file.
-pub struct BlobWriter {
-    file: Option<File>,
-    tmp_path: PathBuf,
-    dir: PathBuf,
-    hasher: Hasher,
-    flushed_up_to: u64,
-}
-
-impl BlobWriter {
-    /// Bytes written so far.
-    pub fn len(&self) -> u64 {
-        self.hasher.len()
-    }
-
-    /// True when nothing was written.
-    pub fn is_empty(&self) -> bool {
-        self.hasher.is_empty()
-    }
-
-    /// Makes the blob durable and visible. With `expected`, a different digest is an error and
-    /// nothing is stored. Returns the digest and size.
-    pub fn commit(mut self, expected: Option<Digest>) -> Result<(Digest, u64)> {
-        let file = self.file.take().expect("file present until commit");
-        let hasher = std::mem::take(&mut self.hasher);
-        let size = hasher.len();
-        let digest = hasher.finish();
-        if let Some(expected) = expected {
-            if expected != digest {
-                drop(file);
-                let _ = fs::remove_file(&self.tmp_path);
-                return Err(Error::DigestMismatch {
-                    what: "a blob being stored".into(),
-                    expected: expected.to_string(),
-                    actual: digest.to_string(),
-                });
-            }
-        }
-        file.sync_data().map_err(|e| Error::io(&self.tmp_path, e))?;
-        drop(file);
-        let target = self.dir.join(digest.hex());
-        fs::rename(&self.tmp_path, &target).map_err(|e| Error::io(&target, e))?;
-        // The rename is durable once the directory entry is.
-        if let Ok(dir) = File::open(&self.dir) {
-            let _ = dir.sync_all();
-        }
-        Ok((digest, size))
-    }
-
-    fn start_writeback(&mut self) {
-        let written = self.hasher.len();
-        if written - self.flushed_up_to < WRITEBACK_CHUNK {
-            return;
-        }
-        if let Some(file) = &self.file {
-            // SAFETY: a valid fd and a byte range within the file; the call only schedules I/O.
-            unsafe {
-                libc::sync_file_range(
-                    file.as_raw_fd(),
-                    self.flushed_up_to as libc::off64_t,
-                    (written - self.flushed_up_to) as libc::off64_t,
-                    libc::SYNC_FILE_RANGE_WRITE,
-                );
-            }
-        }
-        self.flushed_up_to = written;
-    }
-}
-
-/// Writes at least this big hash on one core while the other copies into the page cache.
-const PARALLEL_WRITE: usize = 256 << 10;
-
-impl Write for BlobWriter {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let file = self.file.as_mut().expect("file present until commit");
-        if buf.len() >= PARALLEL_WRITE {
-            // Hashing and the copy into the page cache are independent: overlap them.
-            let hasher = &mut self.hasher;
-            let (_, written) = rayon::join(|| hasher.update(buf), || file.write_all(buf));
-            written?;
-            self.start_writeback();
-            return Ok(buf.len());
-        }
-        let n = file.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.start_writeback();
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Drop for BlobWriter {
-    fn drop(&mut self) {
-        if self.file.take().is_some() {
-            let _ = fs::remove_file(&self.tmp_path);
-        }
     }
 }
 
@@ -311,6 +214,60 @@ mod tests {
         drop(writer);
         assert_eq!(tmp_entries(&store), 0);
         assert!(store.blobs().list().unwrap().is_empty());
+    }
+
+    #[test]
+    fn small_and_large_writes_mix_into_the_right_digest() {
+        let (_dir, store) = store();
+        let mut expected = Vec::new();
+        let mut writer = store.blobs().writer().unwrap();
+        // Tar-header-sized writes, a write bigger than the buffer, then small ones again.
+        for size in [512usize, 7, 32 << 10, 3 << 20, 1, 600 << 10, 1 << 20, 99] {
+            let chunk: Vec<u8> = (0..size).map(|i| (i * 7 + size) as u8).collect();
+            writer.write_all(&chunk).unwrap();
+            expected.extend_from_slice(&chunk);
+            assert_eq!(writer.len(), expected.len() as u64);
+        }
+        let (digest, size) = writer.commit(Some(Digest::of(&expected))).unwrap();
+        assert_eq!(size, expected.len() as u64);
+        assert_eq!(store.blobs().read(&digest).unwrap(), expected);
+    }
+
+    #[test]
+    fn a_streaming_read_fails_at_the_end_of_a_corrupted_blob() {
+        let (_dir, store) = store();
+        let content = vec![5u8; 300_000];
+        let digest = store.blobs().put(&content).unwrap();
+        let mut good = Vec::new();
+        let mut reader = store.blobs().reader(&digest).unwrap();
+        reader.read_to_end(&mut good).unwrap();
+        assert_eq!(good, content);
+        assert_eq!(reader.position(), content.len() as u64);
+
+        let mut corrupted = content.clone();
+        corrupted[123_456] ^= 1;
+        fs::write(store.blobs().path(&digest), &corrupted).unwrap();
+        let mut reader = store.blobs().reader(&digest).unwrap();
+        let err = reader.read_to_end(&mut Vec::new()).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        assert!(err.to_string().contains("digest mismatch"), "{err}");
+        // Reading on does not turn the failure into a clean end of file.
+        assert!(reader.read(&mut [0u8; 16]).is_err());
+    }
+
+    #[test]
+    fn storing_the_same_content_twice_keeps_one_blob() {
+        let (_dir, store) = store();
+        let a = store.blobs().put(b"same").unwrap();
+        let mut writer = store.blobs().writer().unwrap();
+        writer.write_all(b"same").unwrap();
+        let (b, _) = writer.commit(None).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(store.blobs().list().unwrap(), vec![(a, 4)]);
+        assert_eq!(store.blobs().size(&a).unwrap(), 4);
+        store.blobs().remove(&a).unwrap();
+        store.blobs().remove(&a).unwrap();
+        assert!(matches!(store.blobs().size(&a), Err(Error::NotFound(_))));
     }
 
     #[test]

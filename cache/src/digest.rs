@@ -8,7 +8,11 @@ use sha2::{Digest as _, Sha256};
 
 use crate::error::{Error, Result};
 
-/// A sha256 content digest.
+/// A sha256 content digest: the name of a blob, a layer (DiffID), a cache key.
+///
+/// Only sha256 is accepted: it is what every image tool writes and what the store's paths
+/// (`blobs/sha256/<hex>`) assume. Parsing is strict (lower-case hex, exactly 64 digits) because
+/// digests arrive from untrusted tarballs and manifests and end up in file names.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Digest([u8; 32]);
@@ -27,6 +31,11 @@ impl Digest {
     /// The raw hash bytes.
     pub fn bytes(&self) -> &[u8; 32] {
         &self.0
+    }
+
+    /// The algorithm, as written before the colon.
+    pub fn algorithm(&self) -> &'static str {
+        "sha256"
     }
 
     /// The 64 hex digits, without the algorithm (file names in `blobs/sha256/`).
@@ -52,10 +61,20 @@ impl Digest {
 impl FromStr for Digest {
     type Err = Error;
     fn from_str(text: &str) -> Result<Self> {
-        let hex = text
-            .strip_prefix("sha256:")
-            .ok_or_else(|| Error::BadDigest(text.to_string()))?;
-        Digest::from_hex(hex)
+        match text.split_once(':') {
+            Some(("sha256", hex)) => {
+                Digest::from_hex(hex).map_err(|_| Error::BadDigest(text.into()))
+            }
+            Some((algorithm, _))
+                if !algorithm.is_empty()
+                    && algorithm
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()) =>
+            {
+                Err(Error::UnsupportedDigest(text.to_string()))
+            }
+            _ => Err(Error::BadDigest(text.to_string())),
+        }
     }
 }
 
@@ -147,5 +166,56 @@ mod tests {
         assert!(format!("sha256:{}", "A".repeat(64))
             .parse::<Digest>()
             .is_err());
+    }
+
+    #[test]
+    fn hostile_digests_are_rejected_without_panicking() {
+        let good = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+        let bad = [
+            String::new(),
+            "sha256:".into(),
+            "sha256".into(),
+            good.into(),
+            format!("sha256:{}", &good[..63]),
+            format!("sha256:{good}0"),
+            format!("sha256:{good}\n"),
+            format!(" sha256:{good}"),
+            format!("SHA256:{good}"),
+            format!("sha256:{}g", &good[..63]),
+            format!("sha256:../{}", &good[..61]),
+            format!("sha256:{}é", &good[..62]),
+            format!("sha256::{good}"),
+            format!(":{good}"),
+        ];
+        for text in &bad {
+            let err = text.parse::<Digest>().unwrap_err();
+            assert!(matches!(err, Error::BadDigest(_)), "{text:?}: {err}");
+            assert!(err.to_string().contains("invalid digest"), "{err}");
+        }
+        for text in [format!("sha512:{good}{good}"), "md5:00".to_string()] {
+            let err = text.parse::<Digest>().unwrap_err();
+            assert!(
+                matches!(err, Error::UnsupportedDigest(_)),
+                "{text:?}: {err}"
+            );
+        }
+        assert!(serde_json::from_str::<Digest>("\"sha256:00\"").is_err());
+        let d: Digest = serde_json::from_str(&format!("\"sha256:{good}\"")).unwrap();
+        assert_eq!(
+            serde_json::to_string(&d).unwrap(),
+            format!("\"sha256:{good}\"")
+        );
+        assert_eq!(d.algorithm(), "sha256");
+        assert_eq!(Digest::from_hex(good).unwrap(), d);
+    }
+
+    #[test]
+    fn the_hasher_counts_and_names_what_it_was_fed() {
+        let mut hasher = Hasher::new();
+        assert!(hasher.is_empty());
+        hasher.update(b"hello ");
+        std::io::Write::write_all(&mut hasher, b"world").unwrap();
+        assert_eq!(hasher.len(), 11);
+        assert_eq!(hasher.finish(), Digest::of(b"hello world"));
     }
 }

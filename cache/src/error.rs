@@ -17,6 +17,9 @@ pub enum Error {
     /// A string that is not a `sha256:<64 hex>` digest.
     #[error("invalid digest {0:?}: expected `sha256:` and 64 lower-case hex digits")]
     BadDigest(String),
+    /// A well-formed digest with an algorithm other than sha256.
+    #[error("unsupported digest {0:?}: strata stores sha256 digests only")]
+    UnsupportedDigest(String),
     /// Content did not hash to the digest it was stored or announced under.
     #[error("digest mismatch for {what}: expected {expected}, got {actual}")]
     DigestMismatch {

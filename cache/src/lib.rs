@@ -33,7 +33,7 @@ mod scratch;
 mod snapshots;
 mod store;
 
-pub use blobs::{BlobWriter, Blobs};
+pub use blobs::{BlobReader, BlobWriter, Blobs};
 pub use digest::{Digest, Hasher};
 pub use error::{Error, Result};
 pub use index::{BlobRef, FileHashEntry, Index, LayerRecord, MemoryIndex, SledIndex, StepRecord};

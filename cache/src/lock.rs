@@ -57,9 +57,15 @@ impl RootLock {
     }
 }
 
-/// Parses a timeout as docker-ish durations: `300`, `300s`, `5m`, `1h`, `1m30s`.
+/// Parses a duration as the CLI takes it: plain seconds (`300`) or numbers with units `s`,
+/// `m`, `h`, `d`, combinable (`5m`, `1h30m`). Used for `--lock-timeout` and prune's
+/// `until=` filter.
 pub fn parse_timeout(text: &str) -> std::result::Result<Duration, String> {
     let text = text.trim();
+    let invalid = || format!("invalid duration {text:?} (use e.g. 300s, 5m, 1h)");
+    if text.is_empty() {
+        return Err(invalid());
+    }
     if let Ok(seconds) = text.parse::<u64>() {
         return Ok(Duration::from_secs(seconds));
     }
@@ -70,18 +76,19 @@ pub fn parse_timeout(text: &str) -> std::result::Result<Duration, String> {
             number.push(ch);
             continue;
         }
-        let value: u64 = number
-            .parse()
-            .map_err(|_| format!("invalid duration {text:?} (use e.g. 300s, 5m, 1h)"))?;
+        let value: u64 = number.parse().map_err(|_| invalid())?;
         number.clear();
-        total += value
-            * match ch {
-                's' => 1,
-                'm' => 60,
-                'h' => 3600,
-                'd' => 86400,
-                _ => return Err(format!("invalid duration {text:?} (use e.g. 300s, 5m, 1h)")),
-            };
+        let unit = match ch {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86400,
+            _ => return Err(invalid()),
+        };
+        total = value
+            .checked_mul(unit)
+            .and_then(|v| total.checked_add(v))
+            .ok_or_else(|| format!("duration {text:?} is too long"))?;
     }
     if !number.is_empty() {
         return Err(format!("invalid duration {text:?}: a number needs a unit"));
@@ -100,6 +107,23 @@ mod tests {
         assert_eq!(parse_timeout("1h30m").unwrap(), Duration::from_secs(5400));
         assert!(parse_timeout("5x").is_err());
         assert!(parse_timeout("1m5").is_err());
+        assert_eq!(parse_timeout(" 300s ").unwrap(), Duration::from_secs(300));
+        assert_eq!(parse_timeout("0").unwrap(), Duration::ZERO);
+        assert_eq!(parse_timeout("2d").unwrap(), Duration::from_secs(172_800));
+        for bad in [
+            "",
+            "s",
+            "m5",
+            "-5s",
+            "1.5h",
+            "5 m",
+            "5M",
+            "99999999999999999999h",
+        ] {
+            assert!(parse_timeout(bad).is_err(), "{bad:?}");
+        }
+        let err = parse_timeout("9999999999999999h").unwrap_err();
+        assert!(err.contains("too long"), "{err}");
     }
 
     #[test]

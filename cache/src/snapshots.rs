@@ -79,6 +79,16 @@ impl Snapshots {
         }
     }
 
+    /// The bytes a snapshot's files hold (apparent sizes, hard links counted once). It walks
+    /// the tree, so it is for `du` and prune reports, not for hot paths.
+    pub fn disk_size(&self, diff_id: &Digest) -> Result<u64> {
+        let root = self.path(diff_id);
+        if !root.is_dir() {
+            return Err(Error::NotFound(format!("snapshot {diff_id}")));
+        }
+        tree_size(&root)
+    }
+
     /// Every installed snapshot.
     pub fn list(&self) -> Result<Vec<Digest>> {
         let mut out = Vec::new();
@@ -91,6 +101,36 @@ impl Snapshots {
         out.sort();
         Ok(out)
     }
+}
+
+/// Sums file sizes under `root` without following symlinks.
+pub(crate) fn tree_size(root: &Path) -> Result<u64> {
+    use std::collections::HashSet;
+    use std::os::unix::fs::MetadataExt;
+    let mut seen = HashSet::new();
+    let mut total = 0;
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(Error::io(&dir, e)),
+        };
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io(&dir, e))?;
+            let meta = match entry.metadata() {
+                Ok(meta) => meta,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(Error::io(entry.path(), e)),
+            };
+            if meta.is_dir() {
+                pending.push(entry.path());
+            } else if meta.nlink() <= 1 || seen.insert((meta.dev(), meta.ino())) {
+                total += meta.len();
+            }
+        }
+    }
+    Ok(total)
 }
 
 #[cfg(test)]
@@ -117,5 +157,116 @@ mod tests {
         store.snapshots().remove(&diff_id).unwrap();
         assert!(!store.snapshots().exists(&diff_id));
         assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
+    }
+
+    fn is_root() -> bool {
+        // SAFETY: geteuid has no preconditions.
+        unsafe { libc::geteuid() == 0 }
+    }
+
+    fn cstr(path: &Path) -> std::ffi::CString {
+        use std::os::unix::ffi::OsStrExt;
+        std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn install_keeps_overlay_whiteouts_and_opaque_xattrs() {
+        use std::os::unix::fs::{FileTypeExt, MetadataExt};
+        if !is_root() {
+            eprintln!("skipping: whiteout devices and trusted.* xattrs need root");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), &OpenOptions::default()).unwrap();
+        let upper = store.snapshots().scratch("upper").unwrap();
+        let whiteout = cstr(&upper.path().join("deleted"));
+        // SAFETY: a valid C path; mknod only creates a node.
+        let rc = unsafe { libc::mknod(whiteout.as_ptr(), libc::S_IFCHR, 0) };
+        assert_eq!(rc, 0, "mknod: {}", std::io::Error::last_os_error());
+        fs::create_dir(upper.path().join("opaque")).unwrap();
+        let opaque = cstr(&upper.path().join("opaque"));
+        // SAFETY: valid C strings and a 1-byte value.
+        let rc = unsafe {
+            libc::lsetxattr(
+                opaque.as_ptr(),
+                c"trusted.overlay.opaque".as_ptr(),
+                b"y".as_ptr().cast(),
+                1,
+                0,
+            )
+        };
+        if rc != 0 {
+            eprintln!(
+                "skipping: this filesystem refuses trusted xattrs: {}",
+                std::io::Error::last_os_error()
+            );
+            return;
+        }
+        let diff_id = Digest::of(b"overlay upper");
+        let installed = store.snapshots().install(upper, &diff_id).unwrap();
+        let meta = fs::symlink_metadata(installed.join("deleted")).unwrap();
+        assert!(meta.file_type().is_char_device());
+        assert_eq!(meta.rdev(), 0);
+        let mut value = [0u8; 8];
+        let opaque = cstr(&installed.join("opaque"));
+        // SAFETY: valid C strings and a buffer of the given length.
+        let n = unsafe {
+            libc::lgetxattr(
+                opaque.as_ptr(),
+                c"trusted.overlay.opaque".as_ptr(),
+                value.as_mut_ptr().cast(),
+                value.len(),
+            )
+        };
+        assert_eq!(n, 1, "{}", std::io::Error::last_os_error());
+        assert_eq!(&value[..1], b"y");
+    }
+
+    #[test]
+    fn snapshots_with_read_only_dirs_are_deleted() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), &OpenOptions::default()).unwrap();
+        let scratch = store.snapshots().scratch("ro").unwrap();
+        let locked = scratch.path().join("usr/lib");
+        fs::create_dir_all(&locked).unwrap();
+        fs::write(locked.join("lib.so"), vec![0u8; 1000]).unwrap();
+        fs::hard_link(locked.join("lib.so"), scratch.path().join("link.so")).unwrap();
+        std::os::unix::fs::symlink("/nowhere", scratch.path().join("dangling")).unwrap();
+        for ro in [locked.clone(), scratch.path().join("usr")] {
+            fs::set_permissions(&ro, fs::Permissions::from_mode(0o555)).unwrap();
+        }
+        let diff_id = Digest::of(b"read-only");
+        store.snapshots().install(scratch, &diff_id).unwrap();
+        assert_eq!(store.snapshots().disk_size(&diff_id).unwrap(), 1000 + 8);
+        store.snapshots().remove(&diff_id).unwrap();
+        assert!(!store.snapshots().exists(&diff_id));
+        assert!(store.snapshots().list().unwrap().is_empty());
+        assert!(matches!(
+            store.snapshots().disk_size(&diff_id),
+            Err(Error::NotFound(_))
+        ));
+        // Removing what is not there is not an error (GC may race with nothing, but is re-run).
+        store.snapshots().remove(&diff_id).unwrap();
+    }
+
+    #[test]
+    fn an_abandoned_scratch_dir_disappears_and_leftovers_go_at_the_next_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let kept;
+        {
+            let store = Store::open(dir.path(), &OpenOptions::default()).unwrap();
+            let dropped = store.snapshots().scratch("a").unwrap();
+            let dropped_path = dropped.path().to_path_buf();
+            fs::write(dropped_path.join("f"), "x").unwrap();
+            drop(dropped);
+            assert!(!dropped_path.exists());
+            // A process killed mid-build leaves its scratch dirs: simulate with keep().
+            kept = store.snapshots().scratch("b").unwrap().keep();
+            fs::create_dir_all(kept.join("deep/er")).unwrap();
+        }
+        assert!(kept.exists());
+        let _store = Store::open(dir.path(), &OpenOptions::default()).unwrap();
+        assert!(!kept.exists());
     }
 }

@@ -16,6 +16,10 @@ pub struct BlobReader {
     path: PathBuf,
     expected: Digest,
     hasher: Option<Hasher>,
+    position: u64,
+    /// The digest the bytes turned out to have, when it was wrong: every later read repeats
+    /// the error rather than looking like a clean end of file.
+    mismatch: Option<Digest>,
 }
 
 impl BlobReader {
@@ -25,22 +29,39 @@ impl BlobReader {
             path,
             expected,
             hasher: Some(Hasher::new()),
+            position: 0,
+            mismatch: None,
         }
+    }
+
+    fn mismatch_error(&self, actual: Digest) -> io::Error {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            Error::DigestMismatch {
+                what: self.path.display().to_string(),
+                expected: self.expected.to_string(),
+                actual: actual.to_string(),
+            },
+        )
     }
 
     /// Bytes read so far.
     pub fn position(&self) -> u64 {
-        self.hasher.as_ref().map_or(0, Hasher::len)
+        self.position
     }
 }
 
 impl Read for BlobReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some(actual) = self.mismatch {
+            return Err(self.mismatch_error(actual));
+        }
         if buf.is_empty() {
             return Ok(0);
         }
         let n = self.file.read(buf)?;
         if n > 0 {
+            self.position += n as u64;
             if let Some(hasher) = &mut self.hasher {
                 hasher.update(&buf[..n]);
             }
@@ -50,14 +71,8 @@ impl Read for BlobReader {
         if let Some(hasher) = self.hasher.take() {
             let actual = hasher.finish();
             if actual != self.expected {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    Error::DigestMismatch {
-                        what: self.path.display().to_string(),
-                        expected: self.expected.to_string(),
-                        actual: actual.to_string(),
-                    },
-                ));
+                self.mismatch = Some(actual);
+                return Err(self.mismatch_error(actual));
             }
         }
         Ok(0)

@@ -3,9 +3,17 @@
 //! [`Index`] is the seam; [`SledIndex`] is the on-disk implementation and [`MemoryIndex`] an
 //! in-memory one. Both pass the same test suite (`testsuite.rs`).
 //!
-//! On-disk trees carry a version in their name (`cachekeys-v1`, …). Bump a tree's version when
-//! the encoding of its keys or values changes incompatibly; old trees are then simply ignored
-//! (and dropped by `strata prune --all`), which costs a cold cache, never a wrong answer.
+//! On-disk trees carry a version in their name (`cachekeys-v1`, `layers-v1`, `tags-v1`,
+//! `filehash-v1`). Bump a tree's version when the encoding of its keys or values changes in a
+//! way an older strata would misread, or when the *meaning* of a key changes (for
+//! `cachekeys`: anything that changes how the builder computes cache keys, so that an old key
+//! can never be taken for a new one). Adding an optional field that old readers ignore and new
+//! readers default (`#[serde(default)]`) needs no bump.
+//!
+//! For the cache trees (`cachekeys`, `filehash`) a bump just means a cold cache: the old tree is
+//! ignored and `strata prune --all` drops it ([`SledIndex::drop_stale_trees`]). `tags` and
+//! `layers` hold facts about images, not cache: bumping them needs a migration on open that
+//! copies the old tree into the new one, or every image would be forgotten.
 
 mod memory;
 mod sled_index;

@@ -18,6 +18,15 @@ const LAYERS: &str = "layers-v1";
 const TAGS: &str = "tags-v1";
 const FILES: &str = "filehash-v1";
 
+/// The trees this version reads and writes.
+const CURRENT: [&str; 4] = [STEPS, LAYERS, TAGS, FILES];
+
+/// Splits `family-vN` into its family and version.
+fn tree_version(name: &str) -> Option<(&str, u32)> {
+    let (family, version) = name.rsplit_once("-v")?;
+    Some((family, version.parse().ok()?))
+}
+
 /// The sled-backed index.
 pub struct SledIndex {
     path: PathBuf,
@@ -49,6 +58,33 @@ impl SledIndex {
             path: path.to_path_buf(),
             db,
         })
+    }
+
+    /// Trees an older strata wrote that this version has replaced (`cachekeys-v0` once
+    /// `cachekeys-v1` exists). Trees of unknown families or newer versions are not stale:
+    /// they may belong to a newer strata sharing the root.
+    pub fn stale_trees(&self) -> Vec<String> {
+        let current: Vec<(&str, u32)> = CURRENT.iter().filter_map(|n| tree_version(n)).collect();
+        self.db
+            .tree_names()
+            .iter()
+            .filter_map(|name| std::str::from_utf8(name).ok())
+            .filter(|name| {
+                tree_version(name).is_some_and(|(family, version)| {
+                    current.iter().any(|&(f, v)| f == family && version < v)
+                })
+            })
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Drops the [stale trees](SledIndex::stale_trees); returns their names.
+    pub fn drop_stale_trees(&self) -> Result<Vec<String>> {
+        let stale = self.stale_trees();
+        for name in &stale {
+            self.db.drop_tree(name).map_err(|e| self.fail(e))?;
+        }
+        Ok(stale)
     }
 
     fn fail(&self, e: sled::Error) -> Error {
@@ -212,5 +248,52 @@ impl Index for SledIndex {
     fn flush(&self) -> Result<()> {
         self.db.flush().map_err(|e| self.fail(e))?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_older_versions_of_known_trees_are_stale() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = SledIndex::open(&dir.path().join("index")).unwrap();
+        for name in [
+            "cachekeys-v0",
+            "tags-v0",
+            "cachekeys-v2",
+            "someone-else-v1",
+            "odd",
+        ] {
+            index
+                .db
+                .open_tree(name)
+                .unwrap()
+                .insert(b"k", b"v")
+                .unwrap();
+        }
+        let mut stale = index.stale_trees();
+        stale.sort();
+        assert_eq!(stale, ["cachekeys-v0", "tags-v0"]);
+        index.drop_stale_trees().unwrap();
+        assert!(index.stale_trees().is_empty());
+        let names: Vec<_> = index.db.tree_names();
+        assert!(names.iter().any(|n| n.as_ref() == b"cachekeys-v2"));
+        assert!(names.iter().any(|n| n.as_ref() == b"odd"));
+    }
+
+    #[test]
+    fn an_undecodable_record_is_an_error_naming_its_tree() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = SledIndex::open(&dir.path().join("index")).unwrap();
+        let key = Digest::of(b"key");
+        index.steps.insert(key.bytes(), &b"{not json"[..]).unwrap();
+        let err = index.step(&key).unwrap_err();
+        assert!(err.to_string().contains("cachekeys-v1"), "{err}");
+        assert!(index.steps().is_err());
+        // A short file-hash record reads as absent: the file is simply hashed again.
+        index.files.insert(b"/ctx/f", &b"short"[..]).unwrap();
+        assert_eq!(index.file_hash(b"/ctx/f").unwrap(), None);
     }
 }

@@ -1,5 +1,8 @@
 //! One behaviour suite for every [`Index`] implementation (as BuildKit's
-//! `cachestorage_testsuite.go`): each test takes a fresh index from a constructor.
+//! `cachestorage_testsuite.go`): each case is a function over `&dyn Index`, and `suite!`
+//! instantiates every case for one implementation from a constructor expression that yields
+//! `(guard, index)` (the guard keeps a temp dir alive). A new implementation adds one `suite!`
+//! line; a new behaviour adds one function and one line in the macro.
 
 use std::collections::BTreeMap;
 
@@ -87,6 +90,100 @@ fn file_hashes_remember_stats(index: &dyn Index) {
     index.flush().unwrap();
 }
 
+fn overwriting_replaces_and_listing_pairs_keys_with_records(index: &dyn Index) {
+    assert!(index.steps().unwrap().is_empty());
+    assert!(index.layers().unwrap().is_empty());
+    assert!(index.tags().unwrap().is_empty());
+    for n in 1..=3u8 {
+        let record = StepRecord {
+            diff_id: Some(d(n + 10)),
+            created: n.into(),
+            last_used: n.into(),
+        };
+        index.put_step(&d(n), &record).unwrap();
+    }
+    // The builder touches `last_used` on every hit by writing the record again.
+    let touched = StepRecord {
+        diff_id: Some(d(12)),
+        created: 2,
+        last_used: 99,
+    };
+    index.put_step(&d(2), &touched).unwrap();
+    let mut steps = index.steps().unwrap();
+    steps.sort_by_key(|(k, _)| *k);
+    assert_eq!(steps.len(), 3);
+    for (key, record) in &steps {
+        assert_eq!(
+            record.diff_id,
+            Some(Digest::from_bytes([key.bytes()[0] + 10; 32]))
+        );
+    }
+    assert_eq!(steps[1], (d(2), touched));
+    // Removing what is not there is fine.
+    index.remove_step(&d(42)).unwrap();
+    index.remove_layer(&d(42)).unwrap();
+    assert_eq!(index.layer(&d(42)).unwrap(), None);
+}
+
+fn tag_names_are_kept_exactly(index: &dyn Index) {
+    let names = [
+        "localhost:5000/team/app:v1.2.3",
+        "docker.io/library/busybox:latest",
+        "app:ünïcode",
+        "a",
+    ];
+    for (i, name) in names.iter().enumerate() {
+        index.put_tag(name, &d(i as u8)).unwrap();
+    }
+    for (i, name) in names.iter().enumerate() {
+        assert_eq!(index.tag(name).unwrap(), Some(d(i as u8)), "{name}");
+    }
+    let listed: Vec<String> = index.tags().unwrap().into_iter().map(|(n, _)| n).collect();
+    let mut sorted: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    sorted.sort();
+    assert_eq!(listed, sorted);
+    assert_eq!(index.tag("app").unwrap(), None, "no prefix matching");
+}
+
+fn file_hash_keys_are_bytes_and_entries_replace(index: &dyn Index) {
+    let entry = |n: u8| FileHashEntry {
+        dev: u64::MAX,
+        ino: n.into(),
+        size: 0,
+        mtime_ns: i64::MIN,
+        ctime_ns: i64::MAX,
+        digest: d(n),
+    };
+    let odd_path: &[u8] = b"/ctx/\xff\xfe not utf-8";
+    index.put_file_hash(odd_path, &entry(1)).unwrap();
+    index.put_file_hash(b"/ctx/a", &entry(2)).unwrap();
+    index.put_file_hash(b"/ctx/a", &entry(3)).unwrap();
+    assert_eq!(index.file_hash(odd_path).unwrap(), Some(entry(1)));
+    assert_eq!(index.file_hash(b"/ctx/a").unwrap(), Some(entry(3)));
+    assert_eq!(index.file_hash(b"/ctx/").unwrap(), None);
+    assert_eq!(index.file_hash_count().unwrap(), 2);
+}
+
+fn threads_write_at_once_and_nothing_is_lost(index: &dyn Index) {
+    std::thread::scope(|scope| {
+        for t in 0..4u8 {
+            scope.spawn(move || {
+                for i in 0..50u8 {
+                    let key = Digest::from_bytes([t * 64 + i; 32]);
+                    let record = StepRecord {
+                        diff_id: None,
+                        created: t.into(),
+                        last_used: i.into(),
+                    };
+                    index.put_step(&key, &record).unwrap();
+                    assert_eq!(index.step(&key).unwrap(), Some(record));
+                }
+            });
+        }
+    });
+    assert_eq!(index.steps().unwrap().len(), 200);
+}
+
 macro_rules! suite {
     ($module:ident, $make:expr) => {
         mod $module {
@@ -110,6 +207,26 @@ macro_rules! suite {
             fn file_hashes() {
                 let (_guard, index) = $make;
                 file_hashes_remember_stats(&index);
+            }
+            #[test]
+            fn overwrites_and_listings() {
+                let (_guard, index) = $make;
+                overwriting_replaces_and_listing_pairs_keys_with_records(&index);
+            }
+            #[test]
+            fn tag_names() {
+                let (_guard, index) = $make;
+                tag_names_are_kept_exactly(&index);
+            }
+            #[test]
+            fn file_hash_keys() {
+                let (_guard, index) = $make;
+                file_hash_keys_are_bytes_and_entries_replace(&index);
+            }
+            #[test]
+            fn concurrent_writers() {
+                let (_guard, index) = $make;
+                threads_write_at_once_and_nothing_is_lost(&index);
             }
         }
     };
