@@ -63,25 +63,33 @@ pub fn human_size(bytes: u64) -> String {
     }
 }
 
-/// Parses sizes as docker's `--keep-storage` (`10GB`, `512mb`, `1.5g`, plain bytes).
+/// Parses sizes as docker's `--keep-storage` does (go-units `RAMInBytes`): a number with an
+/// optional `k`, `m`, `g`, `t` or `p` and an optional `b`/`ib`, in any case, all powers of
+/// 1024 (`10GB` is 10 GiB); a plain number is bytes.
 pub fn parse_size(text: &str) -> anyhow::Result<u64> {
+    let invalid = || anyhow::anyhow!("invalid size `{text}` (use e.g. 512MB, 10GB)");
     let lower = text.trim().to_lowercase();
     let split = lower
         .find(|c: char| !c.is_ascii_digit() && c != '.')
         .unwrap_or(lower.len());
     let (number, unit) = lower.split_at(split);
-    let value: f64 = number
-        .parse()
-        .with_context(|| format!("invalid size `{text}` (use e.g. 512MB, 10GB)"))?;
-    let scale: f64 = match unit.trim_end_matches('b').trim_end_matches('i') {
-        "" => 1.0,
-        "k" => 1e3,
-        "m" => 1e6,
-        "g" => 1e9,
-        "t" => 1e12,
-        _ => anyhow::bail!("invalid size `{text}` (use e.g. 512MB, 10GB)"),
+    let value: f64 = number.parse().map_err(|_| invalid())?;
+    let unit = unit.trim_start();
+    let unit = unit
+        .strip_suffix("ib")
+        .or_else(|| unit.strip_suffix('b'))
+        .unwrap_or(unit);
+    let power = match unit {
+        "" => 0,
+        "k" => 1,
+        "m" => 2,
+        "g" => 3,
+        "t" => 4,
+        "p" => 5,
+        _ => return Err(invalid()),
     };
-    Ok((value * scale) as u64)
+    // `as` saturates: an absurd size means "keep everything".
+    Ok((value * 1024f64.powi(power)) as u64)
 }
 
 #[cfg(test)]
@@ -90,11 +98,17 @@ mod tests {
 
     #[test]
     fn sizes_parse_and_print_like_docker() {
-        assert_eq!(parse_size("10GB").unwrap(), 10_000_000_000);
-        assert_eq!(parse_size("512mb").unwrap(), 512_000_000);
-        assert_eq!(parse_size("1.5g").unwrap(), 1_500_000_000);
+        assert_eq!(parse_size("10GB").unwrap(), 10 << 30);
+        assert_eq!(parse_size("512mb").unwrap(), 512 << 20);
+        assert_eq!(parse_size("512 MiB").unwrap(), 512 << 20);
+        assert_eq!(parse_size("1.5g").unwrap(), 3 << 29);
+        assert_eq!(parse_size("2k").unwrap(), 2048);
         assert_eq!(parse_size("42").unwrap(), 42);
-        assert!(parse_size("ten").is_err());
+        assert_eq!(parse_size("0").unwrap(), 0);
+        for bad in ["ten", "", "GB", "-1GB", "5x", "5 gigabytes", "1e9"] {
+            let err = parse_size(bad).unwrap_err().to_string();
+            assert!(err.contains("invalid size"), "{bad:?}: {err}");
+        }
         assert_eq!(human_size(999), "999B");
         assert_eq!(human_size(1_500_000), "1.5MB");
         assert_eq!(human_size(2_000_000_000), "2GB");

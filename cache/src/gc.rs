@@ -1,28 +1,47 @@
 //! Garbage collection: what is in use, and reclaiming what is not.
 //!
-//! Roots: every tag (→ manifest → config and layer blobs; config → layer DiffIDs → snapshots and
-//! layer records → their compressed blobs) and every remaining cache entry (→ its layer).
-//! Everything else — blobs, snapshots and layer records no root reaches — is garbage.
+//! # Roots
 //!
-//! `prune` first drops cache entries: without `all`, only entries whose layer no tagged image
-//! uses, filtered by age (`older_than`) and, with `keep_storage`, least recently used first until
-//! what remains fits; with `all`, every cache entry. Then it sweeps the garbage. Tagged images
-//! are never touched: untag them with `rmi` first.
+//! - **Tags.** A tag names a manifest blob. An image index (or docker manifest list) reaches the
+//!   manifests it lists; a manifest reaches its config blob and its layer blobs; a config reaches
+//!   the layers named by `rootfs.diff_ids`. A layer (by DiffID) reaches its snapshot, its layer
+//!   record and the compressed blobs that record lists.
+//! - **Cache entries.** A build-cache entry (cache key → step result) reaches the layer of its
+//!   step, and from there the same things as above.
+//!
+//! Everything no root reaches is garbage: blobs (manifests and configs of untagged images,
+//! compressed layers nobody uses, anything written by an interrupted process), snapshots, and
+//! layer records. Cache entries are not garbage by themselves: `prune` decides which to drop.
+//!
+//! # What `prune` drops (as `docker builder prune`)
+//!
+//! - Always: cache entries whose snapshot is gone (they can never be hits again).
+//! - Without `all`: cache entries whose layer no tagged image uses, least recently used first,
+//!   only those unused for `older_than` if given, and with `keep_storage` only until the bytes
+//!   held by cache alone fit in it.
+//! - With `all`: cache entries whose layer a tagged image uses as well (the layer stays, since
+//!   the image needs it, but the next build will not find the step cached), the file-hash index
+//!   (rebuilt by hashing the context once), and index trees an older strata left behind.
+//!
+//! Then it sweeps the garbage. Tagged images are never touched: untag them (`rmi`) first.
+//! Sizes are apparent file sizes: a blob's length, and a snapshot's file lengths with hard
+//! links counted once.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
 use crate::digest::Digest;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::store::Store;
 
 /// What `prune` may remove.
 #[derive(Debug, Clone, Default)]
 pub struct PruneOptions {
-    /// Drop every cache entry, not only those no image uses.
+    /// Also drop cache entries of layers tagged images use, the file-hash index and stale
+    /// index trees.
     pub all: bool,
-    /// Keep this many bytes of cache (LRU entries go first).
+    /// Keep this many bytes of cache-only storage (least recently used entries go first).
     pub keep_storage: Option<u64>,
     /// Only drop entries not used for at least this many seconds.
     pub older_than: Option<i64>,
@@ -37,7 +56,7 @@ pub struct PruneReport {
     pub snapshots: usize,
     /// Blobs deleted.
     pub blobs: usize,
-    /// Bytes freed (blob sizes plus layer sizes of deleted snapshots).
+    /// Bytes freed (blob sizes plus snapshot sizes).
     pub bytes: u64,
 }
 
@@ -46,60 +65,91 @@ pub struct PruneReport {
 pub struct Usage {
     /// Blobs: count and bytes.
     pub blobs: (usize, u64),
-    /// Snapshots: count and bytes (the layer's uncompressed size).
+    /// Snapshots: count and bytes.
     pub snapshots: (usize, u64),
     /// The index directory's bytes.
     pub index_bytes: u64,
     /// Cache entries.
     pub cache_entries: usize,
+    /// Bytes (of the blobs and snapshots above) that only the build cache holds on to.
+    pub cache_bytes: u64,
     /// Tags.
     pub tags: usize,
-    /// Bytes `prune --all` would free.
+    /// Bytes of blobs that `prune` would free.
+    pub reclaimable_blobs: u64,
+    /// Bytes of snapshots that `prune` would free.
+    pub reclaimable_snapshots: u64,
+    /// Bytes `prune` (with or without `all`: the difference is in cache entries, not bytes)
+    /// would free: everything no tagged image reaches.
     pub reclaimable: u64,
 }
 
-/// What tagged images reach.
+/// What a set of roots reaches.
 #[derive(Debug, Default)]
 struct Reach {
     blobs: BTreeSet<Digest>,
     layers: BTreeSet<Digest>,
 }
 
+#[derive(Clone, Copy)]
+enum Kind {
+    /// A manifest or an image index: which one is told by the fields it has.
+    Manifest,
+    Config,
+}
+
+/// Follows tags through manifests and configs. A missing or corrupt manifest or config is
+/// skipped with a warning (its image is broken either way); any other failure to read one
+/// stops GC, so that an I/O error never turns into deleting an image's layers.
 fn image_roots(store: &Store) -> Result<Reach> {
     let mut reach = Reach::default();
-    let mut pending: Vec<Digest> = store.index().tags()?.into_iter().map(|(_, d)| d).collect();
-    while let Some(digest) = pending.pop() {
+    let mut pending: Vec<(Digest, Kind)> = store
+        .index()
+        .tags()?
+        .into_iter()
+        .map(|(_, d)| (d, Kind::Manifest))
+        .collect();
+    let digest_at = |value: &Value| value["digest"].as_str().and_then(|s| s.parse().ok());
+    while let Some((digest, kind)) = pending.pop() {
         if !reach.blobs.insert(digest) {
             continue;
         }
-        let Ok(bytes) = store.blobs().read(&digest) else {
-            continue;
+        let bytes = match store.blobs().read(&digest) {
+            Ok(bytes) => bytes,
+            Err(e @ (Error::NotFound(_) | Error::DigestMismatch { .. })) => {
+                tracing::warn!(%digest, error = %e, "an image's manifest or config is unusable");
+                continue;
+            }
+            Err(e) => return Err(e),
         };
         let Ok(json) = serde_json::from_slice::<Value>(&bytes) else {
+            tracing::warn!(%digest, "an image's manifest or config is not JSON");
             continue;
         };
-        // An image index lists manifests; a manifest names a config and layers; a config
-        // lists DiffIDs.
-        for key in ["manifests", "layers"] {
-            for item in json[key].as_array().into_iter().flatten() {
-                if let Some(Ok(d)) = item["digest"].as_str().map(str::parse::<Digest>) {
-                    pending.push(d);
+        match kind {
+            Kind::Manifest => {
+                for item in json["manifests"].as_array().into_iter().flatten() {
+                    pending.extend(digest_at(item).map(|d| (d, Kind::Manifest)));
+                }
+                // Layer blobs are leaves: never read them here.
+                for item in json["layers"].as_array().into_iter().flatten() {
+                    reach.blobs.extend(digest_at(item));
+                }
+                pending.extend(digest_at(&json["config"]).map(|d| (d, Kind::Config)));
+            }
+            Kind::Config => {
+                for item in json["rootfs"]["diff_ids"].as_array().into_iter().flatten() {
+                    reach.layers.extend(item.as_str().and_then(|s| s.parse::<Digest>().ok()));
                 }
             }
         }
-        if let Some(Ok(d)) = json["config"]["digest"].as_str().map(str::parse::<Digest>) {
-            pending.push(d);
-        }
-        for item in json["rootfs"]["diff_ids"].as_array().into_iter().flatten() {
-            if let Some(Ok(d)) = item.as_str().map(str::parse::<Digest>) {
-                reach.layers.insert(d);
-            }
-        }
     }
+    let layers: Vec<Digest> = reach.layers.iter().copied().collect();
+    add_layers(store, &mut reach, layers)?;
     Ok(reach)
 }
 
-/// Adds layers (and their blobs) to what is reachable.
+/// Adds layers (and the blobs their records list) to what is reachable.
 fn add_layers(
     store: &Store,
     reach: &mut Reach,
@@ -114,47 +164,96 @@ fn add_layers(
     Ok(())
 }
 
-/// Drops cache entries as `options` says, then deletes everything unreachable.
+/// Bytes a layer holds on disk: its snapshot and the blobs its record lists (those that are
+/// present and not reachable otherwise), memoised because GC asks repeatedly.
+struct Sizes<'a> {
+    store: &'a Store,
+    images: &'a Reach,
+    layers: BTreeMap<Digest, u64>,
+}
+
+impl Sizes<'_> {
+    fn snapshot(&self, diff_id: &Digest) -> Result<u64> {
+        match self.store.snapshots().disk_size(diff_id) {
+            Err(Error::NotFound(_)) => Ok(0),
+            other => other,
+        }
+    }
+
+    fn layer(&mut self, diff_id: &Digest) -> Result<u64> {
+        if let Some(size) = self.layers.get(diff_id) {
+            return Ok(*size);
+        }
+        let mut size = self.snapshot(diff_id)?;
+        if let Some(record) = self.store.index().layer(diff_id)? {
+            for blob in record.blobs.values() {
+                if !self.images.blobs.contains(&blob.digest) {
+                    size += self.store.blobs().size(&blob.digest).unwrap_or(0);
+                }
+            }
+        }
+        self.layers.insert(*diff_id, size);
+        Ok(size)
+    }
+}
+
+/// Drops cache entries as `options` says, then deletes everything unreachable. `now` is the
+/// current time in unix seconds (a parameter so that tests control age).
 pub fn prune(store: &Store, options: &PruneOptions, now: i64) -> Result<PruneReport> {
     let mut report = PruneReport::default();
     let images = image_roots(store)?;
+    let mut sizes = Sizes {
+        store,
+        images: &images,
+        layers: BTreeMap::new(),
+    };
     let mut steps = store.index().steps()?;
     // Least recently used first.
     steps.sort_by_key(|(_, record)| record.last_used);
-    let layer_size = |diff_id: &Option<Digest>| -> u64 {
-        diff_id
-            .and_then(|d| store.index().layer(&d).ok().flatten())
-            .map_or(0, |r| r.size)
-    };
-    let mut cache_bytes: u64 = steps
-        .iter()
-        .filter(|(_, r)| r.diff_id.is_some_and(|d| !images.layers.contains(&d)))
-        .map(|(_, r)| layer_size(&r.diff_id))
-        .sum();
+    let mut users: BTreeMap<Digest, usize> = BTreeMap::new();
+    for (_, record) in &steps {
+        if let Some(d) = record.diff_id {
+            *users.entry(d).or_default() += 1;
+        }
+    }
+    let mut cache_bytes = 0;
+    for diff_id in users.keys() {
+        if !images.layers.contains(diff_id) {
+            cache_bytes += sizes.layer(diff_id)?;
+        }
+    }
     for (key, record) in &steps {
+        // Dead entries (snapshot gone) always go; the rest as the options say.
+        let dead = record
+            .diff_id
+            .is_some_and(|d| !store.snapshots().exists(&d));
         let used_by_image = record.diff_id.is_some_and(|d| images.layers.contains(&d));
-        if used_by_image && !options.all {
+        let droppable = (options.all || !used_by_image)
+            && options
+                .older_than
+                .is_none_or(|age| now - record.last_used >= age)
+            // Once the cache fits, it keeps fitting: every later (more recent) entry stays.
+            && options.keep_storage.is_none_or(|keep| cache_bytes > keep);
+        if !dead && !droppable {
             continue;
         }
-        if let Some(age) = options.older_than {
-            if now - record.last_used < age {
-                continue;
-            }
-        }
-        if let Some(keep) = options.keep_storage {
-            if cache_bytes <= keep {
-                break;
-            }
-        }
         store.index().remove_step(key)?;
-        if !used_by_image {
-            cache_bytes = cache_bytes.saturating_sub(layer_size(&record.diff_id));
-        }
         report.cache_entries += 1;
+        if let Some(diff_id) = record.diff_id {
+            let left = users.get_mut(&diff_id).expect("counted above");
+            *left -= 1;
+            if *left == 0 && !images.layers.contains(&diff_id) {
+                cache_bytes = cache_bytes.saturating_sub(sizes.layer(&diff_id)?);
+            }
+        }
+    }
+    if options.all {
+        store.index().clear_file_hashes()?;
+        for tree in store.sled().drop_stale_trees()? {
+            tracing::info!(tree, "dropped an index tree an older strata wrote");
+        }
     }
     let mut reach = images;
-    let image_layers: Vec<Digest> = reach.layers.iter().copied().collect();
-    add_layers(store, &mut reach, image_layers)?;
     let cached: Vec<Digest> = store
         .index()
         .steps()?
@@ -167,12 +266,14 @@ pub fn prune(store: &Store, options: &PruneOptions, now: i64) -> Result<PruneRep
             store.index().remove_layer(&record.diff_id)?;
         }
     }
+    // The index forgets before files go: killed mid-sweep, no record points at a deleted
+    // snapshot, and what is left on disk is garbage for the next prune.
+    store.index().flush()?;
     for diff_id in store.snapshots().list()? {
         if !reach.layers.contains(&diff_id) {
-            let size = store.index().layer(&diff_id)?.map_or(0, |r| r.size);
+            report.bytes += store.snapshots().disk_size(&diff_id).unwrap_or(0);
             store.snapshots().remove(&diff_id)?;
             report.snapshots += 1;
-            report.bytes += size;
         }
     }
     for (digest, size) in store.blobs().list()? {
@@ -182,53 +283,49 @@ pub fn prune(store: &Store, options: &PruneOptions, now: i64) -> Result<PruneRep
             report.bytes += size;
         }
     }
-    store.index().flush()?;
     Ok(report)
 }
 
-/// Measures what the store holds and what `prune --all` could free.
+/// Measures what the store holds and what `prune` could free.
 pub fn usage(store: &Store) -> Result<Usage> {
     let mut usage = Usage::default();
+    let images = image_roots(store)?;
+    let mut sizes = Sizes {
+        store,
+        images: &images,
+        layers: BTreeMap::new(),
+    };
     let blobs = store.blobs().list()?;
     usage.blobs = (blobs.len(), blobs.iter().map(|(_, s)| s).sum());
+    for (digest, size) in &blobs {
+        if !images.blobs.contains(digest) {
+            usage.reclaimable_blobs += size;
+        }
+    }
     let snapshots = store.snapshots().list()?;
     let mut snapshot_bytes = 0;
     for diff_id in &snapshots {
-        snapshot_bytes += store.index().layer(diff_id)?.map_or(0, |r| r.size);
+        let size = sizes.snapshot(diff_id)?;
+        snapshot_bytes += size;
+        if !images.layers.contains(diff_id) {
+            usage.reclaimable_snapshots += size;
+        }
     }
     usage.snapshots = (snapshots.len(), snapshot_bytes);
-    usage.index_bytes = dir_size(&store.root().join("index"));
-    usage.cache_entries = store.index().steps()?.len();
+    let steps = store.index().steps()?;
+    usage.cache_entries = steps.len();
+    let cached: BTreeSet<Digest> = steps
+        .iter()
+        .filter_map(|(_, r)| r.diff_id)
+        .filter(|d| !images.layers.contains(d))
+        .collect();
+    for diff_id in &cached {
+        usage.cache_bytes += sizes.layer(diff_id)?;
+    }
+    usage.index_bytes = crate::snapshots::tree_size(&store.root().join("index"))?;
     usage.tags = store.index().tags()?.len();
-    let mut reach = image_roots(store)?;
-    let image_layers: Vec<Digest> = reach.layers.iter().copied().collect();
-    add_layers(store, &mut reach, image_layers)?;
-    for diff_id in &snapshots {
-        if !reach.layers.contains(diff_id) {
-            usage.reclaimable += store.index().layer(diff_id)?.map_or(0, |r| r.size);
-        }
-    }
-    for (digest, size) in &blobs {
-        if !reach.blobs.contains(digest) {
-            usage.reclaimable += size;
-        }
-    }
+    usage.reclaimable = usage.reclaimable_blobs + usage.reclaimable_snapshots;
     Ok(usage)
-}
-
-fn dir_size(dir: &std::path::Path) -> u64 {
-    std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .flatten()
-                .map(|e| match e.metadata() {
-                    Ok(m) if m.is_dir() => dir_size(&e.path()),
-                    Ok(m) => m.len(),
-                    Err(_) => 0,
-                })
-                .sum()
-        })
-        .unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -78,4 +78,9 @@ impl Store {
     pub fn index(&self) -> &dyn Index {
         &self.index
     }
+
+    /// The sled index itself, for what only the on-disk index has (stale trees).
+    pub(crate) fn sled(&self) -> &SledIndex {
+        &self.index
+    }
 }

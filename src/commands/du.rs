@@ -1,4 +1,4 @@
-//! `strata du`: what the store holds, by kind, and what `prune --all` could reclaim.
+//! `strata du`: what the store holds, by kind, and what `strata prune` could reclaim.
 
 use std::process::ExitCode;
 
@@ -8,9 +8,15 @@ use crate::store::{human_size, open};
 use crate::Global;
 
 /// Arguments of `strata du`.
+///
+/// Rows: blobs (manifests, configs, compressed layers), snapshots (unpacked layers), the index
+/// database, and the build cache — the part of the blobs and snapshots that only cache entries
+/// hold on to (not a separate pile: do not add it to the others). RECLAIMABLE is what
+/// `strata prune` would free; `--all` frees the same bytes (it drops more cache entries, but
+/// the layers tagged images use stay either way).
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Print JSON instead of a table.
+    /// Output format: `table` or `json`.
     #[arg(long, value_name = "FORMAT", value_parser = ["table", "json"], default_value = "table")]
     pub format: String,
 }
@@ -22,37 +28,49 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     if args.format == "json" {
         let json = serde_json::json!({
             "root": store.root(),
-            "blobs": {"count": usage.blobs.0, "bytes": usage.blobs.1},
-            "snapshots": {"count": usage.snapshots.0, "bytes": usage.snapshots.1},
+            "blobs": {
+                "count": usage.blobs.0,
+                "bytes": usage.blobs.1,
+                "reclaimable": usage.reclaimable_blobs,
+            },
+            "snapshots": {
+                "count": usage.snapshots.0,
+                "bytes": usage.snapshots.1,
+                "reclaimable": usage.reclaimable_snapshots,
+            },
             "index": {"bytes": usage.index_bytes},
-            "cache_entries": usage.cache_entries,
+            "build_cache": {"entries": usage.cache_entries, "bytes": usage.cache_bytes},
             "tags": usage.tags,
             "reclaimable": usage.reclaimable,
         });
         println!("{}", serde_json::to_string_pretty(&json)?);
         return Ok(ExitCode::SUCCESS);
     }
-    println!("{:<12}{:>8}{:>12}", "KIND", "COUNT", "SIZE");
-    println!(
-        "{:<12}{:>8}{:>12}",
+    let row = |kind: &str, count: String, size: String, reclaimable: String| {
+        println!("{kind:<12}{count:>8}{size:>12}{reclaimable:>13}");
+    };
+    let none = String::new;
+    row("KIND", "COUNT".into(), "SIZE".into(), "RECLAIMABLE".into());
+    row(
         "blobs",
-        usage.blobs.0,
-        human_size(usage.blobs.1)
+        usage.blobs.0.to_string(),
+        human_size(usage.blobs.1),
+        human_size(usage.reclaimable_blobs),
     );
-    println!(
-        "{:<12}{:>8}{:>12}",
+    row(
         "snapshots",
-        usage.snapshots.0,
-        human_size(usage.snapshots.1)
+        usage.snapshots.0.to_string(),
+        human_size(usage.snapshots.1),
+        human_size(usage.reclaimable_snapshots),
     );
-    println!(
-        "{:<12}{:>8}{:>12}",
-        "index",
-        "",
-        human_size(usage.index_bytes)
+    row("index", none(), human_size(usage.index_bytes), none());
+    row(
+        "build cache",
+        usage.cache_entries.to_string(),
+        human_size(usage.cache_bytes),
+        human_size(usage.cache_bytes),
     );
-    println!("{:<12}{:>8}{:>12}", "cache", usage.cache_entries, "");
-    println!("{:<12}{:>8}{:>12}", "tags", usage.tags, "");
+    row("tags", usage.tags.to_string(), none(), none());
     println!("Reclaimable: {}", human_size(usage.reclaimable));
     Ok(ExitCode::SUCCESS)
 }

@@ -8,9 +8,15 @@ use crate::store::{human_size, open, parse_size};
 use crate::Global;
 
 /// Arguments of `strata prune` (as `docker builder prune`).
+///
+/// Without `--all`, drops build cache that no tagged image uses (least recently used first),
+/// then deletes every blob and snapshot that neither a tagged image nor a remaining cache entry
+/// reaches. `--all` also drops the cache entries of steps whose layers tagged images use (the
+/// layers stay: the images need them), the file-hash index and index data of older strata
+/// versions. Tagged images are never removed.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Remove all build cache, not only cache no tagged image uses.
+    /// Remove all build cache, not just cache no tagged image uses.
     #[arg(short, long)]
     pub all: bool,
     /// Keep this much build cache (least recently used goes first), e.g. `10GB`.
@@ -25,7 +31,12 @@ pub struct Args {
 pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     let mut options = PruneOptions {
         all: args.all,
-        keep_storage: args.keep_storage.as_deref().map(parse_size).transpose()?,
+        keep_storage: args
+            .keep_storage
+            .as_deref()
+            .map(parse_size)
+            .transpose()
+            .map_err(|e| e.context("--keep-storage"))?,
         older_than: None,
     };
     for filter in &args.filter {
@@ -33,8 +44,8 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             anyhow::bail!("unsupported filter `{filter}` (supported: until=DURATION)");
         };
         let seconds = strata_cache::parse_timeout(duration)
-            .map_err(|e| anyhow::anyhow!("--filter {filter}: {e}"))?;
-        options.older_than = Some(seconds.as_secs() as i64);
+            .map_err(|e| anyhow::anyhow!("--filter `{filter}`: {e}"))?;
+        options.older_than = Some(i64::try_from(seconds.as_secs()).unwrap_or(i64::MAX));
     }
     let store = open(global)?;
     let report = prune(&store, &options, strata_cache::now())?;
