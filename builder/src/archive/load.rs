@@ -17,7 +17,7 @@ use strata_cache::{BlobRef, Digest, LayerRecord, Store};
 
 use crate::error::{Error, Result};
 use crate::image::{self, reference::normalize};
-use crate::layer::extract_layer;
+use crate::layer::{extract_layer, write_layer, LayerOptions};
 
 fn bad(reason: impl Into<String>) -> Error {
     Error::Image {
@@ -108,6 +108,10 @@ fn load_inner(
     let reader = open_decompressed(input)?;
     let mut archive = tar::Archive::new(reader);
     let mut files: BTreeMap<String, Digest> = BTreeMap::new();
+    // Layers unpacked while they streamed in, by blob digest.
+    let mut unpacked: BTreeMap<Digest, Unpacked> = BTreeMap::new();
+    // Every digest the archive holds, stored as a blob or not.
+    let mut present: BTreeSet<Digest> = BTreeSet::new();
     let mut links: BTreeMap<String, String> = BTreeMap::new();
     for entry in archive.entries().map_err(|e| bad(e.to_string()))? {
         let mut entry = entry.map_err(|e| bad(format!("reading: {e}")))?;
@@ -124,18 +128,34 @@ fn load_inner(
                 let digest = if existed {
                     io::copy(&mut entry, &mut io::sink())
                         .map_err(|e| bad(format!("reading `{path}`: {e}")))?;
+                    present.insert(expected.expect("checked"));
                     expected.expect("checked")
                 } else {
-                    let mut writer = store.blobs().writer()?;
-                    io::copy(&mut entry, &mut writer)
+                    let mut writer = store.blobs().writer()?.without_writeback();
+                    let prepared = spool_and_unpack(store, &mut entry, &mut writer)
                         .map_err(|e| bad(format!("reading `{path}`: {e}")))?;
-                    let (digest, _) = writer.commit(expected).map_err(|e| match e {
-                        strata_cache::Error::DigestMismatch { .. } => {
-                            bad(format!("`{path}` does not match its digest: {e}"))
+                    let canonical = prepared.as_ref().is_some_and(|p| p.canonical);
+                    let digest = if canonical {
+                        // strata regenerates this exact tar from the snapshot: no blob needed.
+                        let (digest, _) = writer.discard()?;
+                        if expected.is_some_and(|e| e != digest) {
+                            return Err(bad(format!("`{path}` does not match its digest")));
                         }
-                        other => other.into(),
-                    })?;
-                    written.blobs.insert(digest);
+                        digest
+                    } else {
+                        let (digest, _) = writer.commit(expected).map_err(|e| match e {
+                            strata_cache::Error::DigestMismatch { .. } => {
+                                bad(format!("`{path}` does not match its digest: {e}"))
+                            }
+                            other => other.into(),
+                        })?;
+                        written.blobs.insert(digest);
+                        digest
+                    };
+                    present.insert(digest);
+                    if let Some(prepared) = prepared {
+                        unpacked.insert(digest, prepared);
+                    }
                     digest
                 };
                 files.insert(path, digest);
@@ -244,7 +264,7 @@ fn load_inner(
                     .as_str()
                     .and_then(|d| d.parse().ok())
                     .ok_or_else(|| bad("descriptor without a digest"))?;
-                if store.blobs().exists(&d) {
+                if present.contains(&d) || store.blobs().exists(&d) {
                     Ok(d)
                 } else {
                     Err(bad(format!("blob {d} is missing from the archive")))
@@ -297,7 +317,7 @@ fn load_inner(
         }
         let mut layers = Vec::new();
         for (blob, diff_id) in plan.layers.iter().zip(&diff_ids) {
-            let size = import_layer(store, blob, diff_id, written)?;
+            let size = import_layer(store, blob, diff_id, unpacked.remove(blob), written)?;
             layers.push((*diff_id, size));
             keep.insert(*blob);
         }
@@ -346,14 +366,124 @@ fn normalize_join(base: &Path, target: &Path) -> Option<String> {
     Some(parts.join("/"))
 }
 
-/// Unpacks one layer blob into its snapshot (unless already there), checks the DiffID and
-/// records the layer; returns its uncompressed size.
+/// A layer unpacked into a scratch dir while its blob was being spooled.
+struct Unpacked {
+    dir: strata_cache::ScratchDir,
+    report: crate::layer::ExtractReport,
+    compression: &'static str,
+    /// An uncompressed tar exactly as strata writes it from the snapshot: no blob is kept.
+    canonical: bool,
+}
+
+/// Copies an archive entry into its blob writer and, when the entry looks like a layer (a tar,
+/// or gzip/zstd), unpacks it at the same time on another thread: spooling and unpacking then
+/// overlap instead of reading every layer twice. A failed speculative unpack is dropped; the
+/// layer is unpacked again from its blob if an image uses it, and fails there if it must.
+fn spool_and_unpack(
+    store: &Store,
+    entry: &mut impl Read,
+    writer: &mut strata_cache::BlobWriter,
+) -> io::Result<Option<Unpacked>> {
+    use std::io::Write;
+    let mut head = vec![0u8; 512];
+    let mut filled = 0;
+    while filled < head.len() {
+        let n = entry.read(&mut head[filled..])?;
+        if n == 0 {
+            break;
+        }
+        filled += n;
+    }
+    head.truncate(filled);
+    writer.write_all(&head)?;
+    let compression = if head.starts_with(&[0x1f, 0x8b]) {
+        "gzip"
+    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        "zstd"
+    } else if head.len() == 512 && &head[257..262] == b"ustar" {
+        "none"
+    } else {
+        io::copy(entry, writer)?;
+        return Ok(None);
+    };
+    let Ok(dir) = store.snapshots().scratch("load") else {
+        io::copy(entry, writer)?;
+        return Ok(None);
+    };
+    let (reader, mut pipe) = io::pipe()?;
+    let target = dir.path().to_path_buf();
+    let report = std::thread::scope(
+        |scope| -> io::Result<Option<(crate::layer::ExtractReport, bool)>> {
+            let unpacker = scope.spawn(move || {
+                let reader = BufReader::with_capacity(1 << 20, reader);
+                let mut stream: Box<dyn Read> = match compression {
+                    "gzip" => Box::new(flate2::read::MultiGzDecoder::new(reader)),
+                    "zstd" => match zstd::stream::read::Decoder::with_buffer(reader) {
+                        Ok(d) => Box::new(d),
+                        Err(_) => return None,
+                    },
+                    _ => Box::new(reader),
+                };
+                let result = extract_layer(&mut stream, &target).ok();
+                // Drain so the spooling side never blocks on a full pipe.
+                let _ = io::copy(&mut stream, &mut io::sink());
+                let report = result?;
+                let canonical = compression == "none"
+                    && write_layer(&target, &LayerOptions::default(), &mut io::sink())
+                        .is_ok_and(|regenerated| regenerated.diff_id == report.diff_id);
+                Some((report, canonical))
+            });
+            let mut pipe_open = true;
+            let mut feed = |bytes: &[u8]| {
+                if pipe_open && pipe.write_all(bytes).is_err() {
+                    pipe_open = false;
+                }
+            };
+            feed(&head);
+            let mut buf = vec![0u8; 1 << 20];
+            loop {
+                let n = entry.read(&mut buf)?;
+                if n == 0 {
+                    break;
+                }
+                writer.write_all(&buf[..n])?;
+                feed(&buf[..n]);
+            }
+            drop(pipe);
+            Ok(unpacker.join().unwrap_or(None))
+        },
+    )?;
+    Ok(report.map(|(report, canonical)| Unpacked {
+        dir,
+        report,
+        compression,
+        canonical,
+    }))
+}
+
+/// Unpacks one layer blob into its snapshot (unless already there, or unpacked while it
+/// streamed in), checks the DiffID and records the layer; returns its uncompressed size.
 fn import_layer(
     store: &Store,
     blob: &Digest,
     diff_id: &Digest,
+    prepared: Option<Unpacked>,
     written: &mut Written,
 ) -> Result<u64> {
+    if let Some(prepared) = prepared {
+        if prepared.report.diff_id != *diff_id {
+            return Err(bad(format!(
+                "layer {blob} has DiffID {} but the config says {diff_id}",
+                prepared.report.diff_id
+            )));
+        }
+        if !store.snapshots().exists(diff_id) {
+            store.snapshots().install(prepared.dir, diff_id)?;
+            written.snapshots.insert(*diff_id);
+        }
+        let kept = (!prepared.canonical).then_some(prepared.compression);
+        return record_layer(store, blob, diff_id, kept, prepared.report.size);
+    }
     let file = BufReader::new(store.blobs().open(blob)?);
     let mut magic_reader = file;
     let magic = magic_reader
@@ -401,21 +531,33 @@ fn import_layer(
             report.diff_id
         )));
     }
+    record_layer(store, blob, diff_id, Some(compression), report.size)
+}
+
+fn record_layer(
+    store: &Store,
+    blob: &Digest,
+    diff_id: &Digest,
+    compression: Option<&str>,
+    size: u64,
+) -> Result<u64> {
     let mut record = store.index().layer(diff_id)?.unwrap_or(LayerRecord {
         diff_id: *diff_id,
-        size: report.size,
+        size,
         blobs: BTreeMap::new(),
         created: strata_cache::now(),
         source_date_epoch: None,
     });
-    let blob_size = store.blobs().size(blob)?;
-    record.blobs.insert(
-        compression.to_string(),
-        BlobRef {
-            digest: *blob,
-            size: blob_size,
-        },
-    );
+    if let Some(compression) = compression {
+        let blob_size = store.blobs().size(blob)?;
+        record.blobs.insert(
+            compression.to_string(),
+            BlobRef {
+                digest: *blob,
+                size: blob_size,
+            },
+        );
+    }
     store.index().put_layer(&record)?;
-    Ok(report.size)
+    Ok(size)
 }

@@ -34,6 +34,8 @@ pub struct BlobWriter {
     /// can never be committed.
     failed: Option<(Option<i32>, String)>,
     done: bool,
+    /// Early writeback on (see [`BlobWriter::without_writeback`]).
+    writeback: bool,
 }
 
 impl BlobWriter {
@@ -47,7 +49,26 @@ impl BlobWriter {
             flushed_up_to: 0,
             failed: None,
             done: false,
+            writeback: true,
         }
+    }
+
+    /// Stops early writeback: for data that may well be discarded (see
+    /// [`BlobWriter::discard`]), pages that never reach the disk cost nothing.
+    pub fn without_writeback(mut self) -> Self {
+        self.writeback = false;
+        self
+    }
+
+    /// Drops what was written without storing it; returns its digest and size (what `commit`
+    /// would have stored). The temp file goes with the writer.
+    pub fn discard(mut self) -> Result<(Digest, u64)> {
+        if let Err(e) = self.drain() {
+            return Err(Error::io(&self.tmp_path, e));
+        }
+        let hasher = std::mem::take(&mut self.hasher);
+        let size = hasher.len();
+        Ok((hasher.finish(), size))
     }
 
     /// Bytes written so far.
@@ -135,6 +156,9 @@ impl BlobWriter {
     }
 
     fn start_writeback(&mut self) {
+        if !self.writeback {
+            return;
+        }
         let written = self.hasher.len();
         if written - self.flushed_up_to < WRITEBACK_CHUNK {
             return;
