@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# End-to-end build times: strata vs `docker build` (BuildKit, dockerd 20.10) vs `buildah bud`
+# (when installed), same scenarios, same machine, one run. Prints seconds and ratios to docker.
+# Scenarios (goals as × docker): 40 RUN steps cold (≤ 0.10) and cached (≤ 0.5); 4 independent
+# stages joined by COPY --from (≤ 0.5); a ~700 MB / ~45k-file context cold (≤ 0.3), no-op
+# (≤ 0.1) and after one file edit (≤ 0.3).
+# Needs root, /bin/busybox, a running dockerd, and `cargo build --release`.
+set -euo pipefail
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+strata="$repo/target/release/strata"
+[ -x "$strata" ] || { echo "build first: cargo build --release" >&2; exit 1; }
+docker=/usr/bin/docker
+export DOCKER_BUILDKIT=1
+work="$(mktemp -d "${TMPDIR:-/var/tmp}/strata-bench.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+export STRATA_ROOT="$work/root"
+have_buildah=false
+command -v buildah >/dev/null 2>&1 && have_buildah=true
+
+now() { date +%s.%N; }
+secs() { echo "$(now) - $1" | bc; }
+
+# The same busybox base for everyone: strata builds it, docker and buildah load strata's save.
+mkdir -p "$work/base"
+cp /bin/busybox "$work/base/busybox"
+cat > "$work/base/Dockerfile" <<'D'
+FROM scratch
+COPY busybox /bin/busybox
+RUN ["/bin/busybox", "--install", "-s", "/bin"]
+ENV PATH=/bin
+D
+"$strata" build -q -t bench-base:1 "$work/base" >/dev/null
+"$strata" save bench-base:1 -o "$work/base.tar"
+$docker load -q -i "$work/base.tar" >/dev/null
+$have_buildah && buildah pull -q "docker-archive:$work/base.tar" >/dev/null 2>&1 || have_buildah=false
+
+mkdir -p "$work/runs" "$work/stages" "$work/big"
+{ echo "FROM bench-base:1"; for i in $(seq 1 40); do echo "RUN echo step $i > /step-$i"; done; } > "$work/runs/Dockerfile"
+cat > "$work/stages/Dockerfile" <<'D'
+FROM bench-base:1 AS a
+RUN i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; echo a > /a
+FROM bench-base:1 AS b
+RUN i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; echo b > /b
+FROM bench-base:1 AS c
+RUN i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; echo c > /c
+FROM bench-base:1 AS d
+RUN i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; echo d > /d
+FROM bench-base:1
+COPY --from=a /a /a
+COPY --from=b /b /b
+COPY --from=c /c /c
+COPY --from=d /d /d
+D
+echo "==> making a ~700 MB / ~45k-file context"
+python3 - "$work/big" <<'PY'
+import os, sys
+root = sys.argv[1]
+for d in range(450):
+    os.makedirs(f"{root}/src/d{d}", exist_ok=True)
+    for f in range(100):
+        with open(f"{root}/src/d{d}/f{f}.txt", "wb") as out:
+            out.write(os.urandom(15000) if f % 2 else (b"line %d %d\n" % (d, f)) * 1500)
+PY
+cat > "$work/big/Dockerfile" <<'D'
+FROM bench-base:1
+COPY src /src
+RUN ls /src | wc -l
+D
+
+declare -A T
+run_strata() { local t; t=$(now); "$strata" build -q "$@" >/dev/null; secs "$t"; }
+run_docker() { local t; t=$(now); $docker build -q "$@" >/dev/null; secs "$t"; }
+run_buildah() { local t; t=$(now); buildah bud -q --layers "$@" >/dev/null 2>&1; secs "$t"; }
+
+scenario() { # name, context, mode (cold|cached)
+  local name=$1 ctx=$2 mode=$3
+  if [ "$mode" = cold ]; then
+    T[$name,strata]=$(run_strata --no-cache "$ctx")
+    T[$name,docker]=$(run_docker --no-cache "$ctx")
+    $have_buildah && T[$name,buildah]=$(run_buildah --no-cache "$ctx")
+  else
+    T[$name,strata]=$(run_strata "$ctx")
+    T[$name,docker]=$(run_docker "$ctx")
+    $have_buildah && T[$name,buildah]=$(run_buildah "$ctx")
+  fi
+  return 0
+}
+
+echo "==> measuring"
+scenario "40 RUN cold" "$work/runs" cold
+scenario "40 RUN cached" "$work/runs" cached
+scenario "4 stages" "$work/stages" cold
+scenario "big ctx cold" "$work/big" cold
+scenario "big ctx no-op" "$work/big" cached
+echo "edited" >> "$work/big/src/d7/f3.txt"
+scenario "big ctx 1 edit" "$work/big" cached
+
+printf '%-16s %9s %9s %9s %8s\n' scenario strata docker buildah ratio
+for name in "40 RUN cold" "40 RUN cached" "4 stages" "big ctx cold" "big ctx no-op" "big ctx 1 edit"; do
+  s=${T[$name,strata]}; d=${T[$name,docker]}; b=${T[$name,buildah]:-}
+  printf '%-16s %9.3f %9.3f %9s %8.3f\n' "$name" "$s" "$d" "${b:--}" "$(echo "$s / $d" | bc -l)"
+done
+$docker rmi -f bench-base:1 >/dev/null 2>&1 || true
