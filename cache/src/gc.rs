@@ -139,7 +139,9 @@ fn image_roots(store: &Store) -> Result<Reach> {
             }
             Kind::Config => {
                 for item in json["rootfs"]["diff_ids"].as_array().into_iter().flatten() {
-                    reach.layers.extend(item.as_str().and_then(|s| s.parse::<Digest>().ok()));
+                    reach
+                        .layers
+                        .extend(item.as_str().and_then(|s| s.parse::<Digest>().ok()));
                 }
             }
         }

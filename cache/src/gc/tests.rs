@@ -17,7 +17,10 @@ fn layer(store: &Store, name: &str, bytes: usize) -> Digest {
     std::fs::write(scratch.path().join(name), vec![b'x'; bytes]).unwrap();
     let diff_id = Digest::of(name.as_bytes());
     store.snapshots().install(scratch, &diff_id).unwrap();
-    let blob = store.blobs().put(format!("gz:{name:>7}").as_bytes()).unwrap();
+    let blob = store
+        .blobs()
+        .put(format!("gz:{name:>7}").as_bytes())
+        .unwrap();
     let mut blobs = BTreeMap::new();
     blobs.insert(
         "gzip".to_string(),
@@ -240,10 +243,17 @@ fn usage_predicts_what_prune_frees() {
     cache(&store, 2, Some(cached), 0);
     let usage_before = usage(&store).unwrap();
     assert_eq!(usage_before.snapshots, (3, 600));
-    assert_eq!(usage_before.blobs.0, 3 + 2, "three gzip blobs, a config, a manifest");
+    assert_eq!(
+        usage_before.blobs.0,
+        3 + 2,
+        "three gzip blobs, a config, a manifest"
+    );
     assert_eq!(usage_before.cache_entries, 2);
     assert_eq!(usage_before.tags, 1);
-    assert_eq!(usage_before.cache_bytes, 210, "the image's layer is not cache-only");
+    assert_eq!(
+        usage_before.cache_bytes, 210,
+        "the image's layer is not cache-only"
+    );
     assert_eq!(usage_before.reclaimable_snapshots, 300);
     assert_eq!(usage_before.reclaimable_blobs, 20);
     assert_eq!(usage_before.reclaimable, 320);
@@ -269,7 +279,11 @@ fn prune_all_forgets_file_hashes_and_stale_trees() {
     };
     store.index().put_file_hash(b"/ctx/x", &entry).unwrap();
     prune(&store, &PruneOptions::default(), 0).unwrap();
-    assert_eq!(store.index().file_hash_count().unwrap(), 1, "kept without --all");
+    assert_eq!(
+        store.index().file_hash_count().unwrap(),
+        1,
+        "kept without --all"
+    );
     prune(&store, &options(|o| o.all = true), 0).unwrap();
     assert_eq!(store.index().file_hash_count().unwrap(), 0);
 }

@@ -41,10 +41,7 @@ impl SledIndex {
     /// Opens (or creates) the database in `path`. Only one process may hold it open; the store
     /// lock makes sure of that before this is called.
     pub fn open(path: &Path) -> Result<Self> {
-        let fail = |e: sled::Error| Error::Index {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        };
+        let fail = |e: sled::Error| index_error(path, e);
         let db = sled::Config::new()
             .path(path)
             .cache_capacity(64 << 20)
@@ -88,10 +85,7 @@ impl SledIndex {
     }
 
     fn fail(&self, e: sled::Error) -> Error {
-        Error::Index {
-            path: self.path.clone(),
-            message: e.to_string(),
-        }
+        index_error(&self.path, e)
     }
 
     fn get<T: DeserializeOwned>(
@@ -134,6 +128,25 @@ impl SledIndex {
                 Ok((key, value))
             })
             .collect()
+    }
+}
+
+/// sled's I/O errors become ordinary I/O errors on the index directory, so that a full disk
+/// reads as one (with its hint) rather than as a sled debug dump.
+fn index_error(path: &Path, e: sled::Error) -> Error {
+    match e {
+        // sled re-wraps OS errors as text; keep a full disk recognisable as ENOSPC.
+        sled::Error::Io(source)
+            if source.raw_os_error().is_none()
+                && source.kind() == std::io::ErrorKind::StorageFull =>
+        {
+            Error::io(path, std::io::Error::from_raw_os_error(libc::ENOSPC))
+        }
+        sled::Error::Io(source) => Error::io(path, source),
+        other => Error::Index {
+            path: path.to_path_buf(),
+            message: other.to_string(),
+        },
     }
 }
 
