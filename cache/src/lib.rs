@@ -8,18 +8,55 @@
 //!   blobs/sha256/<hex>   manifests, configs, compressed layers (verified, renamed into place)
 //!   snapshots/<hex>/     unpacked layers named by DiffID (overlay lower dirs)
 //!   index/               sled: cache keys, layer records, tags, file hashes
-//!   tmp/                 work in progress; emptied on open
+//!   tmp/                 work in progress (blob temp files, scratch dirs); emptied on open
 //! ```
 //!
 //! The crate knows nothing about Dockerfiles; the builder and the CLI give meaning to what it
 //! stores. In the data flow it sits under both: the builder asks it for cached steps and
-//! installs new snapshots; save/load/push/pull move its blobs.
+//! installs new snapshots; save/load move its blobs; `strata prune`/`du` run [`gc`].
+//!
+//! # The pieces
+//!
+//! - [`Store::open`] takes the root's lock (waiting, with a timeout and one call to
+//!   [`OpenOptions::on_wait`], if another strata holds it), empties `tmp/`, opens the index.
+//! - [`Blobs`]: [`Blobs::writer`] streams a blob in, hashing as it goes; [`BlobWriter::commit`]
+//!   fsyncs, checks the expected digest and renames it into place. [`Blobs::reader`] streams
+//!   one out and fails at the end if it does not match its digest.
+//! - [`Snapshots`]: [`Snapshots::scratch`] gives a directory on the store's filesystem (for an
+//!   overlay upper dir, or to unpack a layer tar into); [`Snapshots::install`] renames it to
+//!   `snapshots/<DiffID>` — no copy, so whiteout devices and xattrs stay as they are.
+//! - [`Index`] (sled: [`SledIndex`]; in memory: [`MemoryIndex`]): cache key → [`StepRecord`],
+//!   DiffID → [`LayerRecord`] (size and compressed blobs), tag → manifest digest, context path
+//!   → [`FileHashEntry`].
+//! - [`Digest`] names everything (`sha256:<hex>`, strictly parsed).
+//!
+//! # Crash safety
+//!
+//! Data is written before the records that name it: a blob is complete before its name
+//! exists, a snapshot before its DiffID dir exists, and callers write index records after
+//! both. A process killed at any point leaves at worst unnamed temp files (removed at the next
+//! open) and unreferenced blobs or snapshots (removed by the next prune); sled may lose the
+//! newest unflushed records ([`Index::flush`]) but never corrupts one.
 //!
 //! ```
+//! use std::io::Write;
+//!
 //! let dir = tempfile::tempdir().unwrap();
 //! let store = strata_cache::Store::open(dir.path(), &Default::default()).unwrap();
 //! let digest = store.blobs().put(b"hello").unwrap();
 //! assert_eq!(store.blobs().read(&digest).unwrap(), b"hello");
+//!
+//! // A layer: prepare a directory, then install it under its DiffID.
+//! let scratch = store.snapshots().scratch("layer").unwrap();
+//! std::fs::write(scratch.path().join("file"), "content").unwrap();
+//! let diff_id = strata_cache::Digest::of(b"the layer tar");
+//! let path = store.snapshots().install(scratch, &diff_id).unwrap();
+//! assert!(path.join("file").is_file());
+//!
+//! // Streaming, with the digest the caller expects (e.g. from a manifest).
+//! let mut writer = store.blobs().writer().unwrap();
+//! writer.write_all(b"hello").unwrap();
+//! assert_eq!(writer.commit(Some(digest)).unwrap(), (digest, 5));
 //! ```
 #![deny(missing_docs)]
 

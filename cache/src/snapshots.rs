@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use crate::digest::Digest;
 use crate::error::{Error, Result};
-use crate::scratch::{remove_tree, ScratchDir};
+use crate::scratch::{remove_tree, unique_name, ScratchDir};
 
 /// The snapshot directory of a store.
 #[derive(Debug, Clone)]
@@ -71,7 +71,9 @@ impl Snapshots {
         let path = self.path(diff_id);
         // Move it out of the way first, so a crash mid-delete never leaves a partial snapshot
         // under its DiffID name.
-        let doomed = self.tmp.join(format!("gc-{}", diff_id.hex()));
+        let doomed = self
+            .tmp
+            .join(unique_name(&format!("gc-{}", &diff_id.hex()[..12])));
         match fs::rename(&path, &doomed) {
             Ok(()) => remove_tree(&doomed).map_err(|e| Error::io(&doomed, e)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),

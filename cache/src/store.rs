@@ -13,9 +13,11 @@ use crate::snapshots::Snapshots;
 
 /// How to open a store.
 pub struct OpenOptions<'a> {
-    /// How long to wait for another strata process to release the root.
+    /// How long to wait for another strata process to release the root (default 5 minutes).
+    /// After it, [`Store::open`] fails with [`Error::LockTimeout`].
     pub lock_timeout: Duration,
-    /// Called once if we have to wait for the lock.
+    /// Called once, with the root, when the lock turns out to be held by another process and
+    /// we start waiting: the library does not print, the CLI says that it waits.
     pub on_wait: &'a dyn Fn(&Path),
 }
 
@@ -28,7 +30,8 @@ impl Default for OpenOptions<'_> {
     }
 }
 
-/// An open store: blobs, snapshots and the index under one root, held exclusively.
+/// An open store: blobs, snapshots and the index under one root, held exclusively by this
+/// process until dropped. Share it between threads by reference: every part is `Sync`.
 pub struct Store {
     root: PathBuf,
     blobs: Blobs,
@@ -82,5 +85,36 @@ impl Store {
     /// The sled index itself, for what only the on-disk index has (stale trees).
     pub(crate) fn sled(&self) -> &SledIndex {
         &self.index
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_is_shared_between_threads() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<Store>();
+    }
+
+    #[test]
+    fn open_lays_out_the_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("new/root");
+        let store = Store::open(&root, &OpenOptions::default()).unwrap();
+        for sub in ["lock", "blobs/sha256", "snapshots", "index", "tmp"] {
+            assert!(root.join(sub).exists(), "{sub}");
+        }
+        assert_eq!(store.root(), root);
+    }
+
+    #[test]
+    fn a_root_that_cannot_be_a_store_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("file");
+        fs::write(&file, "not a directory").unwrap();
+        let err = Store::open(&file, &OpenOptions::default()).err().unwrap();
+        assert!(err.to_string().contains(&*file.to_string_lossy()), "{err}");
     }
 }
