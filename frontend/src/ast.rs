@@ -1,17 +1,24 @@
 //! The lenient syntax tree of a Dockerfile: one node per instruction with its flags and
 //! arguments exactly as written, before any validation. It is what BuildKit's `debug dump`
-//! prints, and what the instruction layer ([`crate::instructions`]) turns into typed instructions.
+//! prints ([`crate::dump`]), and what the instruction layer ([`crate::instructions`]) turns into
+//! typed instructions.
+//!
+//! Positions are first-class: every node knows its first and last line, the column of its
+//! keyword, and where each piece of its (continuation-joined) text came from, so that later
+//! layers can point at the exact flag or word that is wrong.
 
 /// A parsed Dockerfile.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ast {
     /// The instructions in order.
     pub nodes: Vec<Node>,
-    /// The escape character in effect (`\` or `` ` `` from `# escape=`).
+    /// The escape character in effect (`\` or `` ` `` from `# escape=`): the shell lexer of the
+    /// later layers must use the same one.
     pub escape: char,
-    /// Parser directives found at the top (`syntax`, `escape`, `check`), lower-case names.
+    /// Parser directives found at the top (`syntax`, `escape`, `check`), lower-case names,
+    /// values as written.
     pub directives: Vec<(String, String)>,
-    /// Non-fatal findings (e.g. empty continuation lines), with their line.
+    /// Non-fatal findings (e.g. empty continuation lines), with the instruction's first line.
     pub warnings: Vec<(usize, String)>,
 }
 
@@ -20,27 +27,45 @@ pub struct Ast {
 pub struct Node {
     /// The instruction keyword, lower-case (`run`, `copy`, …).
     pub keyword: String,
-    /// Flags as written, without quotes (`--from=build`).
+    /// Flags as written, quotes removed as BuildKit does (`--from=build`).
     pub flags: Vec<String>,
     /// The arguments.
     pub args: Args,
     /// Whether the arguments were written as a JSON array (exec form).
     pub json: bool,
-    /// The whole instruction line after continuations were joined (keyword included).
+    /// The whole instruction after continuations were joined (keyword included, indentation
+    /// and continuation characters removed): BuildKit's `Original`.
     pub original: String,
-    /// Here-documents the instruction reads (`RUN <<EOF`), in order.
+    /// Here-documents the instruction reads (`RUN <<EOF`), in order. For `ONBUILD RUN <<EOF`
+    /// they hang on the ONBUILD node, as in BuildKit.
     pub heredocs: Vec<Heredoc>,
     /// First line (1-based).
     pub start_line: usize,
     /// Last line (1-based, inclusive; heredoc bodies included).
     pub end_line: usize,
+    /// Column of the keyword on `start_line` (1-based, in characters, after indentation).
+    pub column: usize,
+    /// Where the pieces of `original` come from, in order; see [`Node::position`].
+    pub segments: Vec<Segment>,
+}
+
+/// A piece of [`Node::original`] that comes from one physical line. Continuation lines are
+/// joined into one string; this keeps the way back to the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Segment {
+    /// Byte offset in `original` where the piece starts.
+    pub offset: usize,
+    /// The physical line (1-based).
+    pub line: usize,
+    /// Column (1-based, in characters) of the piece's first character on that line.
+    pub column: usize,
 }
 
 /// An instruction's arguments.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Args {
     /// A list of strings: words, a JSON array's items, a single shell-form string, or for
-    /// `ENV`/`LABEL` triples of key, value and separator (`=` or `""` for the old `k v` form).
+    /// `ENV`/`LABEL` triples of key, value and separator (`=`, or `""` for the old `k v` form).
     Words(Vec<String>),
     /// The instruction `ONBUILD` wraps.
     Nested(Box<Node>),
@@ -49,13 +74,15 @@ pub enum Args {
 /// A here-document attached to an instruction.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Heredoc {
-    /// The delimiter word, unquoted (`EOF`).
+    /// The delimiter word, unquoted (`EOF` for `<<"EOF"`).
     pub name: String,
-    /// The body, each line ending in `\n`, leading tabs already removed for `<<-`.
+    /// The body as in the file: every line with its own line ending (CRLF stays CRLF, as in
+    /// BuildKit), leading tabs already removed for `<<-`.
     pub content: String,
-    /// False when the delimiter was quoted (`<<'EOF'`, `<<"EOF"`): no variable expansion.
+    /// False when (part of) the delimiter was quoted (`<<'EOF'`, `<<"EOF"`): the body is used
+    /// as is, without variable expansion.
     pub expand: bool,
-    /// `<<-`: leading tabs were stripped.
+    /// `<<-`: leading tabs were stripped from the body and the delimiter line.
     pub chomp: bool,
     /// The file descriptor prefix (`3<<EOF`), 0 (stdin) when absent.
     pub fd: u32,
@@ -69,78 +96,66 @@ impl Args {
             Args::Nested(_) => &[],
         }
     }
-}
 
-impl Ast {
-    /// BuildKit's `debug dump` text: one `(keyword ["flags"] "arg" …)` line per instruction.
-    pub fn dump(&self) -> String {
-        self.nodes
-            .iter()
-            .map(|node| format!("({})\n", node.dump()))
-            .collect()
+    /// The nested instruction of an `ONBUILD`.
+    pub fn nested(&self) -> Option<&Node> {
+        match self {
+            Args::Nested(node) => Some(node),
+            Args::Words(_) => None,
+        }
     }
 }
 
 impl Node {
-    /// The node in BuildKit's dump format, without the surrounding parentheses.
-    pub fn dump(&self) -> String {
-        let mut out = self.keyword.clone();
-        if !self.flags.is_empty() {
-            let flags: Vec<String> = self.flags.iter().map(|f| go_quote(f)).collect();
-            out.push_str(&format!(" [{}]", flags.join(" ")));
-        }
-        match &self.args {
-            Args::Words(words) => {
-                for word in words {
-                    out.push(' ');
-                    out.push_str(&go_quote(word));
-                }
-            }
-            Args::Nested(child) => out.push_str(&format!(" ({})", child.dump())),
-        }
-        out
+    /// Line and column (1-based) of a byte offset in [`Node::original`], so that an error about
+    /// a word can point at it even when the instruction spans several lines.
+    pub fn position(&self, offset: usize) -> (usize, usize) {
+        let Some(segment) = self.segments.iter().rev().find(|s| s.offset <= offset) else {
+            return (self.start_line, self.column);
+        };
+        let piece = self
+            .original
+            .get(segment.offset..offset)
+            .unwrap_or_default();
+        (segment.line, segment.column + piece.chars().count())
     }
-}
 
-/// Quotes a string as Go's `strconv.Quote` does (the dump format is Go's).
-pub fn go_quote(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('"');
-    for ch in text.chars() {
-        match ch {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
-            }
-            c if c.is_control() => {
-                if (c as u32) <= 0xffff {
-                    out.push_str(&format!("\\u{:04x}", c as u32));
-                } else {
-                    out.push_str(&format!("\\U{:08x}", c as u32));
-                }
-            }
-            c => out.push(c),
+    /// Where `needle` first occurs in `original` after the keyword: (line, column, width in
+    /// characters). `None` when it was not written literally (e.g. quotes were removed).
+    pub fn find(&self, needle: &str) -> Option<(usize, usize, usize)> {
+        if needle.is_empty() {
+            return None;
         }
+        let skip = self.keyword.len().min(self.original.len());
+        let at = self.original.get(skip..)?.find(needle)? + skip;
+        let (line, column) = self.position(at);
+        Some((line, column, needle.chars().count()))
     }
-    out.push('"');
-    out
+
+    /// Like [`Node::find`], for the last occurrence (arguments come after flags).
+    pub fn rfind(&self, needle: &str) -> Option<(usize, usize, usize)> {
+        if needle.is_empty() {
+            return None;
+        }
+        let skip = self.keyword.len().min(self.original.len());
+        let at = self.original.get(skip..)?.rfind(needle)? + skip;
+        let (line, column) = self.position(at);
+        Some((line, column, needle.chars().count()))
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::parser::parse;
 
     #[test]
-    fn go_quote_matches_strconv_quote() {
-        assert_eq!(go_quote("a\"b\\c"), r#""a\"b\\c""#);
-        assert_eq!(go_quote("\u{0}\t♥"), r#""\x00\t♥""#);
+    fn positions_map_back_through_continuations() {
+        let ast = parse("FROM x\n  COPY --link \\\n    --bad=1 a b\n").unwrap();
+        let node = &ast.nodes[1];
+        assert_eq!((node.start_line, node.end_line, node.column), (2, 3, 3));
+        assert_eq!(node.find("--link"), Some((2, 8, 6)));
+        assert_eq!(node.find("--bad"), Some((3, 5, 5)));
+        assert_eq!(node.rfind("b"), Some((3, 15, 1)));
+        assert_eq!(node.find("--nope"), None);
     }
 }

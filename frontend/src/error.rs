@@ -1,34 +1,69 @@
-//! The frontend's error type. Every error knows where it is: the Dockerfile, the line range and,
-//! where it helps, the column, and prints the offending line with a caret under the spot.
+//! The frontend's error type. Every error about the Dockerfile knows where it is — the file,
+//! the instruction's line range and, where it helps, the exact spot — and prints the offending
+//! line with a caret under that spot, as rustc and BuildKit do:
+//!
+//! ```text
+//! Dockerfile:2:6: unknown flag: --doit (COPY takes --from, --chown, …)
+//!    |
+//!  2 | COPY --doit=true a /b
+//!    |      ^^^^^^
+//! ```
+//!
+//! Errors are built without the file (the parser only sees text); the caller adds it with
+//! [`Error::in_file`]. Modules add a variant when their errors need other data; errors about a
+//! place in the Dockerfile use [`Error::Dockerfile`] with their own [`ErrorKind`].
 
-use std::fmt;
+use std::fmt::Write as _;
 
 /// Where in a Dockerfile something is (1-based lines and column).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Location {
     /// The Dockerfile's path as the user gave it (`Dockerfile` when read from stdin).
     pub file: String,
-    /// First line (1-based).
+    /// First line of the instruction (1-based).
     pub start_line: usize,
-    /// Last line (1-based, inclusive).
+    /// Last line of the instruction (1-based, inclusive).
     pub end_line: usize,
-    /// Column of the offending spot on `start_line` (1-based), when known.
+    /// The line the caret goes on (0: `start_line`); an instruction may span several lines and
+    /// the offending word may be on any of them.
+    pub caret_line: usize,
+    /// Column of the offending spot on the caret line (1-based, in characters), when known.
     pub column: Option<usize>,
-    /// The text of `start_line`, printed under the message with a caret.
+    /// How many characters to underline from `column` (at least one caret is drawn).
+    pub width: usize,
+    /// The text of the caret line, filled in by [`Error::in_file`].
     pub source_line: Option<String>,
+}
+
+/// What kind of problem a Dockerfile error is, for callers that react differently (hints,
+/// tests) without matching on message text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The text cannot be read as a Dockerfile: directives, heredocs, JSON, line structure.
+    Syntax,
+    /// An instruction name BuildKit does not know.
+    UnknownInstruction,
+    /// A flag that is unknown, repeated, malformed, or has a bad value (`--mount` specs too).
+    Flag,
+    /// Missing, extra or malformed arguments of a known instruction.
+    Argument,
+    /// Anything the later layers find: stages, variables, the build graph.
+    Other,
 }
 
 /// Everything the frontend can reject.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A problem with the Dockerfile's text: syntax, arguments, flags, variables, stages.
+    /// A problem at a place in the Dockerfile.
     #[error("{}", render(.message, .location, .hint.as_deref()))]
     Dockerfile {
         /// What is wrong (lower-case, no final period).
         message: String,
+        /// What kind of problem it is.
+        kind: ErrorKind,
         /// Where (boxed: errors travel in every `Result` of the frontend).
         location: Box<Location>,
-        /// A suggestion, e.g. the nearest instruction name for a typo.
+        /// A suggestion, printed on its own `hint:` line.
         hint: Option<String>,
     },
     /// A request that names something the Dockerfile does not have (`--target`, build args).
@@ -43,10 +78,16 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
-    /// An error at a line range.
-    pub fn at(message: impl Into<String>, start_line: usize, end_line: usize) -> Self {
+    /// An error of `kind` about the instruction on lines `start_line..=end_line`.
+    pub fn new(
+        kind: ErrorKind,
+        message: impl Into<String>,
+        start_line: usize,
+        end_line: usize,
+    ) -> Self {
         Error::Dockerfile {
             message: message.into(),
+            kind,
             location: Box::new(Location {
                 start_line,
                 end_line,
@@ -54,6 +95,11 @@ impl Error {
             }),
             hint: None,
         }
+    }
+
+    /// An error of kind [`ErrorKind::Other`] at a line range.
+    pub fn at(message: impl Into<String>, start_line: usize, end_line: usize) -> Self {
+        Error::new(ErrorKind::Other, message, start_line, end_line)
     }
 
     /// Adds a hint.
@@ -64,24 +110,42 @@ impl Error {
         self
     }
 
-    /// Adds the column of the offending spot.
-    pub fn with_column(mut self, column: usize) -> Self {
+    /// Puts the caret at a column of the first line.
+    pub fn with_column(self, column: usize) -> Self {
+        let line = self.location().map_or(0, |l| l.start_line);
+        self.with_span(line, column, 1)
+    }
+
+    /// Puts the caret under `width` characters from `column` on `line`.
+    pub fn with_span(mut self, line: usize, column: usize, width: usize) -> Self {
         if let Error::Dockerfile { location, .. } = &mut self {
+            location.caret_line = line;
             location.column = Some(column);
+            location.width = width.max(1);
         }
         self
+    }
+
+    /// Like [`Error::with_span`] for an optional `(line, column, width)` position.
+    pub fn with_position(self, position: Option<(usize, usize, usize)>) -> Self {
+        match position {
+            Some((line, column, width)) => self.with_span(line, column, width),
+            None => self,
+        }
     }
 
     /// Fills in the file name and the offending line's text from the Dockerfile.
     pub fn in_file(mut self, file: &str, text: &str) -> Self {
         if let Error::Dockerfile { location, .. } = &mut self {
             location.file = file.to_string();
-            if location.start_line > 0 {
+            let line = location.caret_line();
+            if line > 0 {
                 location.source_line = text
-                    .trim_start_matches('\u{feff}')
-                    .lines()
-                    .nth(location.start_line - 1)
-                    .map(|line| line.trim_end_matches('\r').to_string());
+                    .strip_prefix('\u{feff}')
+                    .unwrap_or(text)
+                    .split('\n')
+                    .nth(line - 1)
+                    .map(|line| line.trim_end_matches(['\r', '\n']).to_string());
             }
         }
         self
@@ -95,10 +159,29 @@ impl Error {
         }
     }
 
+    /// The kind of a Dockerfile error.
+    pub fn kind(&self) -> Option<ErrorKind> {
+        match self {
+            Error::Dockerfile { kind, .. } => Some(*kind),
+            Error::Request { .. } => None,
+        }
+    }
+
     /// The bare message without location and hint.
     pub fn message(&self) -> &str {
         match self {
             Error::Dockerfile { message, .. } | Error::Request { message } => message,
+        }
+    }
+}
+
+impl Location {
+    /// The line the caret goes on.
+    pub fn caret_line(&self) -> usize {
+        if self.caret_line > 0 {
+            self.caret_line
+        } else {
+            self.start_line
         }
     }
 }
@@ -110,38 +193,45 @@ fn render(message: &str, location: &Location, hint: Option<&str>) -> String {
     } else {
         &location.file
     };
-    if location.start_line > 0 {
-        let lines = if location.end_line > location.start_line {
-            format!("{}-{}", location.start_line, location.end_line)
-        } else {
-            location.start_line.to_string()
-        };
-        let column = location.column.map(|c| format!(":{c}")).unwrap_or_default();
-        let _ = fmt::Write::write_fmt(&mut out, format_args!("{file}:{lines}{column}: {message}"));
-    } else {
-        let _ = fmt::Write::write_fmt(&mut out, format_args!("{file}: {message}"));
+    let caret_line = location.caret_line();
+    match location.column {
+        Some(column) if caret_line > 0 => {
+            let _ = write!(out, "{file}:{caret_line}:{column}: {message}");
+        }
+        _ if location.start_line > 0 && location.end_line > location.start_line => {
+            let (start, end) = (location.start_line, location.end_line);
+            let _ = write!(out, "{file}:{start}-{end}: {message}");
+        }
+        _ if location.start_line > 0 => {
+            let _ = write!(out, "{file}:{}: {message}", location.start_line);
+        }
+        _ => {
+            let _ = write!(out, "{file}: {message}");
+        }
     }
     if let Some(line) = &location.source_line {
-        let number = location.start_line.to_string();
+        let number = caret_line.to_string();
         let pad = " ".repeat(number.len());
-        out.push_str(&format!("\n {pad} |\n {number} | {line}"));
-        let caret_at = location
-            .column
-            .unwrap_or_else(|| line.len() - line.trim_start().len() + 1);
-        let width = if location.column.is_some() {
-            1
-        } else {
-            line.trim().chars().count().max(1)
+        let _ = write!(out, "\n {pad} |\n {number} | {line}");
+        let (caret_at, width) = match location.column {
+            Some(column) => (column, location.width.max(1)),
+            // No spot known: underline the whole instruction text on that line.
+            None => (
+                line.chars().take_while(|c| c.is_whitespace()).count() + 1,
+                line.trim().chars().count().max(1),
+            ),
         };
+        // Keep tabs so that the caret lines up under tab-indented text.
         let prefix: String = line
             .chars()
+            .chain(std::iter::repeat(' '))
             .take(caret_at.saturating_sub(1))
             .map(|c| if c == '\t' { '\t' } else { ' ' })
             .collect();
-        out.push_str(&format!("\n {pad} | {prefix}{}", "^".repeat(width)));
+        let _ = write!(out, "\n {pad} | {prefix}{}", "^".repeat(width));
     }
     if let Some(hint) = hint {
-        out.push_str(&format!("\nhint: {hint}"));
+        let _ = write!(out, "\nhint: {hint}");
     }
     out
 }
@@ -162,12 +252,24 @@ mod tests {
     }
 
     #[test]
-    fn a_column_puts_one_caret_there_and_ranges_print_both_lines() {
-        let err = Error::at("bad flag", 1, 3)
-            .with_column(6)
-            .in_file("Dockerfile", "COPY --x a b\n");
-        let text = err.to_string();
-        assert!(text.starts_with("Dockerfile:1-3:6: bad flag"), "{text}");
-        assert!(text.ends_with("\n   |      ^"), "{text:?}");
+    fn a_span_puts_carets_there_on_its_own_line() {
+        let text = "FROM x\nCOPY --link \\\n\t--x=1 a b\n";
+        let err = Error::new(ErrorKind::Flag, "unknown flag: --x", 2, 3)
+            .with_span(3, 2, 3)
+            .in_file("Dockerfile", text);
+        assert_eq!(
+            err.to_string(),
+            "Dockerfile:3:2: unknown flag: --x\n   |\n 3 | \t--x=1 a b\n   | \t^^^"
+        );
+        assert_eq!(err.kind(), Some(ErrorKind::Flag));
+        assert_eq!(err.location().unwrap().start_line, 2);
+    }
+
+    #[test]
+    fn ranges_without_a_column_print_both_lines_and_no_text_means_no_snippet() {
+        let err = Error::new(ErrorKind::Syntax, "unterminated heredoc", 4, 9);
+        assert_eq!(err.to_string(), "Dockerfile:4-9: unterminated heredoc");
+        let err = Error::at("no FROM", 0, 0).in_file("x", "");
+        assert_eq!(err.to_string(), "x: no FROM");
     }
 }

@@ -14,6 +14,7 @@
 
 pub mod ast;
 pub mod config;
+pub mod dump;
 pub mod error;
 pub mod graph;
 pub mod instructions;
@@ -21,6 +22,6 @@ pub mod parser;
 pub mod shell;
 pub mod stages;
 
-pub use error::{Error, Result};
+pub use error::{Error, ErrorKind, Result};
 pub use graph::Graph;
 pub use stages::{compile, BaseImages, BuildOptions, UnknownBaseImages};

@@ -3,12 +3,14 @@
 
 use std::collections::BTreeMap;
 
+use super::Invalid;
+
 /// The kind of value a flag takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FlagKind {
-    /// `--link`, `--link=true|false`.
+    /// `--link`, `--link=true|false` (any case), once.
     Bool,
-    /// `--from=x`, once.
+    /// `--from=x`, once; the value may be empty but the `=` is required.
     String,
     /// `--exclude=a --exclude=b`, repeatable.
     List,
@@ -28,58 +30,55 @@ impl Flags {
         keyword: &str,
         raw: &[String],
         allowed: &[(&str, FlagKind)],
-    ) -> Result<Flags, String> {
+    ) -> Result<Flags, Invalid> {
         let mut flags = Flags::default();
         for flag in raw {
             let Some(body) = flag.strip_prefix("--") else {
-                return Err(format!("invalid flag {flag:?}: flags start with `--`"));
+                return Err(Invalid::argument(
+                    format!("invalid flag {flag:?}: flags start with `--`"),
+                    super::Spot::First(flag.clone()),
+                ));
             };
             let (name, value) = match body.split_once('=') {
                 Some((name, value)) => (name, Some(value)),
                 None => (body, None),
             };
-            let Some((_, kind)) = allowed.iter().find(|(known, _)| *known == name) else {
-                let mut message = format!("unknown flag: --{name}");
-                if !allowed.is_empty() {
-                    let names: Vec<String> =
-                        allowed.iter().map(|(n, _)| format!("--{n}")).collect();
-                    message.push_str(&format!(" ({keyword} takes {})", names.join(", ")));
-                } else {
-                    message.push_str(&format!(" ({keyword} takes no flags)"));
-                }
-                return Err(message);
+            let Some(&(_, kind)) = allowed.iter().find(|(known, _)| *known == name) else {
+                return Err(unknown(keyword, name, allowed));
             };
+            let seen = flags.bools.contains_key(name) || flags.strings.contains_key(name);
+            if seen {
+                return Err(Invalid::flag(
+                    name,
+                    format!("duplicate flag specified: --{name}"),
+                ));
+            }
+            let missing = || Invalid::flag(name, format!("missing a value on flag: --{name}"));
             match kind {
                 FlagKind::Bool => {
-                    let on = match value {
-                        None | Some("true") | Some("TRUE") | Some("True") | Some("1") => true,
-                        Some("false") | Some("FALSE") | Some("False") | Some("0") => false,
-                        Some(other) => {
-                            return Err(format!(
-                                "expecting boolean value for flag --{name}, not: {other}"
+                    let on = match value.map(str::to_ascii_lowercase).as_deref() {
+                        None => true,
+                        Some("") => return Err(missing()),
+                        Some("true") => true,
+                        Some("false") => false,
+                        Some(_) => {
+                            return Err(Invalid::flag(
+                                name,
+                                format!(
+                                    "expecting boolean value for flag --{name}, not: {}",
+                                    value.unwrap_or_default()
+                                ),
                             ))
                         }
                     };
-                    if flags.bools.insert(name.to_string(), on).is_some() {
-                        return Err(format!("duplicate flag specified: --{name}"));
-                    }
+                    flags.bools.insert(name.to_string(), on);
                 }
                 FlagKind::String => {
-                    let Some(value) = value else {
-                        return Err(format!("missing a value on flag: --{name}"));
-                    };
-                    if flags
-                        .strings
-                        .insert(name.to_string(), value.to_string())
-                        .is_some()
-                    {
-                        return Err(format!("duplicate flag specified: --{name}"));
-                    }
+                    let value = value.ok_or_else(missing)?;
+                    flags.strings.insert(name.to_string(), value.to_string());
                 }
                 FlagKind::List => {
-                    let Some(value) = value else {
-                        return Err(format!("missing a value on flag: --{name}"));
-                    };
+                    let value = value.ok_or_else(missing)?;
                     flags
                         .lists
                         .entry(name.to_string())
@@ -96,7 +95,7 @@ impl Flags {
         self.strings.get(name).cloned()
     }
 
-    /// A repeatable flag's values.
+    /// A repeatable flag's values, in order.
     pub fn list(&self, name: &str) -> Vec<String> {
         self.lists.get(name).cloned().unwrap_or_default()
     }
@@ -107,89 +106,79 @@ impl Flags {
     }
 }
 
-/// Parses a Go duration (`30s`, `1m30s`, `1.5h`, `500ms`, `0`) into nanoseconds.
-pub fn parse_duration(text: &str) -> Result<u64, String> {
-    let bad = || format!("time: invalid duration {text:?}");
-    if text == "0" {
-        return Ok(0);
+fn unknown(keyword: &str, name: &str, allowed: &[(&str, FlagKind)]) -> Invalid {
+    let mut message = format!("unknown flag: --{name}");
+    if allowed.is_empty() {
+        message.push_str(&format!(" ({keyword} takes no flags)"));
+    } else {
+        let names: Vec<String> = allowed.iter().map(|(n, _)| format!("--{n}")).collect();
+        message.push_str(&format!(" ({keyword} takes {})", names.join(", ")));
     }
-    if text.is_empty() || text.starts_with('-') {
-        return Err(bad());
+    let invalid = Invalid::flag(name, message);
+    let nearest = allowed
+        .iter()
+        .map(|(known, _)| (super::suggest::distance(name, known), *known))
+        .filter(|(distance, _)| *distance <= (name.chars().count() / 3).max(1))
+        .min();
+    match nearest {
+        Some((_, known)) => invalid.with_hint(format!("did you mean `--{known}`?")),
+        None => invalid,
     }
-    let mut total: f64 = 0.0;
-    let mut rest = text.strip_prefix('+').unwrap_or(text);
-    while !rest.is_empty() {
-        let number_len = rest
-            .find(|c: char| !c.is_ascii_digit() && c != '.')
-            .ok_or_else(bad)?;
-        if number_len == 0 {
-            return Err(bad());
-        }
-        let number: f64 = rest[..number_len].parse().map_err(|_| bad())?;
-        rest = &rest[number_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let scale = match &rest[..unit_len] {
-            "ns" => 1.0,
-            "us" | "µs" | "μs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return Err(bad()),
-        };
-        total += number * scale;
-        rest = &rest[unit_len..];
-    }
-    Ok(total as u64)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn durations_follow_go() {
-        assert_eq!(parse_duration("30s").unwrap(), 30_000_000_000);
-        assert_eq!(parse_duration("1m30s").unwrap(), 90_000_000_000);
-        assert_eq!(parse_duration("1.5h").unwrap(), 5_400_000_000_000);
-        assert_eq!(parse_duration("0").unwrap(), 0);
-        assert!(parse_duration("5").is_err());
-        assert!(parse_duration("5x").is_err());
-    }
-
-    #[test]
-    fn unknown_duplicate_and_malformed_flags_are_errors() {
+    fn parse(raw: &[&str]) -> Result<Flags, String> {
         let allowed = [
             ("from", FlagKind::String),
             ("link", FlagKind::Bool),
             ("exclude", FlagKind::List),
         ];
-        let raw = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        let err = Flags::parse("COPY", &raw(&["--doit=true"]), &allowed).unwrap_err();
+        let raw: Vec<String> = raw.iter().map(|s| s.to_string()).collect();
+        Flags::parse("COPY", &raw, &allowed).map_err(|e| e.message)
+    }
+
+    #[test]
+    fn unknown_duplicate_and_malformed_flags_are_errors() {
         assert_eq!(
-            err,
+            parse(&["--doit=true"]).unwrap_err(),
             "unknown flag: --doit (COPY takes --from, --link, --exclude)"
         );
-        assert!(Flags::parse("COPY", &raw(&["--from"]), &allowed)
-            .unwrap_err()
-            .contains("missing a value"));
-        assert!(
-            Flags::parse("COPY", &raw(&["--from=a", "--from=b"]), &allowed)
-                .unwrap_err()
-                .contains("duplicate")
+        assert_eq!(
+            parse(&["--from"]).unwrap_err(),
+            "missing a value on flag: --from"
         );
-        assert!(Flags::parse("COPY", &raw(&["--link=maybe"]), &allowed)
+        assert_eq!(
+            parse(&["--link="]).unwrap_err(),
+            "missing a value on flag: --link"
+        );
+        assert!(parse(&["--from=a", "--from=b"])
             .unwrap_err()
-            .contains("boolean"));
-        let ok = Flags::parse(
-            "COPY",
-            &raw(&["--link", "--exclude=a", "--exclude=b"]),
-            &allowed,
-        )
-        .unwrap();
+            .starts_with("duplicate flag"));
+        assert!(parse(&["--link", "--link=false"])
+            .unwrap_err()
+            .starts_with("duplicate flag"));
+        assert_eq!(
+            parse(&["--link=1"]).unwrap_err(),
+            "expecting boolean value for flag --link, not: 1"
+        );
+    }
+
+    #[test]
+    fn values_bools_and_lists() {
+        let ok = parse(&["--link=TRUE", "--exclude=a", "--exclude=b", "--from="]).unwrap();
         assert!(ok.bool("link"));
         assert_eq!(ok.list("exclude"), ["a", "b"]);
+        assert_eq!(ok.string("from").as_deref(), Some(""));
+        assert!(!parse(&["--link=False"]).unwrap().bool("link"));
+    }
+
+    #[test]
+    fn a_near_miss_gets_a_hint() {
+        let allowed = [("exclude", FlagKind::List)];
+        let err = Flags::parse("COPY", &["--exlude=x".to_string()], &allowed).unwrap_err();
+        assert_eq!(err.hint.as_deref(), Some("did you mean `--exclude`?"));
     }
 }

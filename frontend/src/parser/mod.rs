@@ -2,57 +2,76 @@
 //!
 //! It handles what is about lines rather than instructions: a UTF-8 BOM, CRLF, parser
 //! directives at the top (`# escape=`, `# syntax=`, `# check=`), comments, line continuations
-//! (including empty and comment lines inside them), and here-documents. Flags and arguments are
-//! kept as written; [`crate::instructions`] validates them.
+//! (including empty and comment lines inside them, and a trailing escape at the end of the
+//! file), and here-documents. Flags and arguments are kept as written;
+//! [`crate::instructions`] validates them.
 
+mod directives;
 mod dispatch;
 mod heredoc;
+mod shellwords;
 pub(crate) mod words;
 
-use crate::ast::Ast;
-use crate::error::{Error, Result};
+use crate::ast::{Args, Ast, Node, Segment};
+use crate::error::{Error, ErrorKind, Result};
 
-pub use heredoc::heredoc_words;
+pub use heredoc::{heredoc_words, parse_heredoc_word};
 
-/// Directive names BuildKit recognises; anything else ends the directive block.
-const DIRECTIVES: [&str; 3] = ["escape", "syntax", "check"];
+/// BuildKit reads lines with Go's `bufio.Scanner`, which fails on a line longer than 64 KiB
+/// (newline included).
+const MAX_LINE: usize = 64 * 1024;
 
 /// Parses Dockerfile text. Errors carry line numbers but no file name; callers add it with
 /// [`Error::in_file`].
 pub fn parse(text: &str) -> Result<Ast> {
+    let bom = text.starts_with('\u{feff}');
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let lines: Vec<&str> = text.split_inclusive('\n').collect();
-    let mut directives = Directives::default();
+    check_line_lengths(&lines, bom)?;
+    let mut directives = directives::Directives::default();
     let mut nodes = Vec::new();
     let mut warnings = Vec::new();
-    let mut index = 0;
-    while index < lines.len() {
-        let raw = trim_newline(lines[index]);
+    let mut next = 0;
+    while next < lines.len() {
+        let raw = trim_newline(lines[next]);
+        next += 1;
+        let start_line = next;
         let current = raw.trim_start();
-        directives.observe(current, index + 1)?;
-        index += 1;
-        let start_line = index;
+        directives.observe(current, start_line)?;
         if is_comment(current) {
             continue;
         }
-        let (mut line, mut complete) = trim_continuation(current, directives.escape);
-        if complete && line.trim().is_empty() {
+        let escape = directives.escape;
+        let (piece, mut complete) = trim_continuation(current, escape);
+        if complete && piece.is_empty() {
             continue;
         }
+        let indent = raw[..raw.len() - current.len()].chars().count();
+        let mut line = piece.to_string();
+        let mut segments = vec![Segment {
+            offset: 0,
+            line: start_line,
+            column: indent + 1,
+        }];
         let mut empty_continuation = false;
-        while !complete && index < lines.len() {
-            let raw = trim_newline(lines[index]);
-            directives.observe(raw, index + 1)?;
-            index += 1;
+        while !complete && next < lines.len() {
+            let raw = trim_newline(lines[next]);
+            next += 1;
+            directives.observe(raw, next)?;
             if is_comment(raw) {
                 continue;
             }
-            if raw.trim().is_empty() {
+            if raw.trim_start().is_empty() {
                 empty_continuation = true;
                 continue;
             }
-            let (more, done) = trim_continuation(raw, directives.escape);
-            line.push_str(&more);
+            let (piece, done) = trim_continuation(raw, escape);
+            segments.push(Segment {
+                offset: line.len(),
+                line: next,
+                column: 1,
+            });
+            line.push_str(piece);
             complete = done;
         }
         if empty_continuation {
@@ -61,16 +80,20 @@ pub fn parse(text: &str) -> Result<Ast> {
                 format!("empty continuation line found in: {line}"),
             ));
         }
-        let mut node = dispatch::node_from_line(&line, directives.escape)
-            .map_err(|message| Error::at(message, start_line, index))?;
-        if matches!(node.keyword.as_str(), "run" | "copy" | "add") && line.contains("<<") {
-            for mut doc in
-                heredoc::heredocs_in(&line).map_err(|m| Error::at(m, start_line, index))?
-            {
+        let mut node = dispatch::node_from_line(&line, &segments, escape).map_err(|err| {
+            let probe = probe_node(&line, &segments);
+            Error::new(err.kind, err.message, start_line, next)
+                .with_position(err.needle.and_then(|n| probe.find(&n)))
+        })?;
+        if can_contain_heredoc(&node) && line.contains("<<") {
+            let at = |node: &Node, needle: &str| node.find(needle);
+            let docs = heredoc::heredocs_in(&line)
+                .map_err(|m| Error::new(ErrorKind::Syntax, m, start_line, next))?;
+            for (mut doc, word) in docs {
                 let mut terminated = false;
-                while index < lines.len() {
-                    let body_line = lines[index];
-                    index += 1;
+                while next < lines.len() {
+                    let body_line = lines[next];
+                    next += 1;
                     let mut candidate = trim_newline(body_line);
                     if doc.chomp {
                         candidate = candidate.trim_start_matches('\t');
@@ -79,32 +102,36 @@ pub fn parse(text: &str) -> Result<Ast> {
                         terminated = true;
                         break;
                     }
-                    let mut content_line = trim_newline(body_line).to_string();
-                    if doc.chomp {
-                        content_line = content_line.trim_start_matches('\t').to_string();
-                    }
-                    doc.content.push_str(&content_line);
-                    doc.content.push('\n');
+                    doc.content.push_str(body_line);
                 }
                 if !terminated {
-                    return Err(Error::at(
+                    return Err(Error::new(
+                        ErrorKind::Syntax,
                         format!("unterminated heredoc `{}`", doc.name),
                         start_line,
-                        index,
-                    ));
+                        next,
+                    )
+                    .with_position(at(&node, &word))
+                    .with_hint(format!(
+                        "the body ends at a line holding only `{}`",
+                        doc.name
+                    )));
+                }
+                if doc.chomp {
+                    doc.content = heredoc::chomp(&doc.content);
                 }
                 node.heredocs.push(doc);
             }
         }
-        node.start_line = start_line;
-        node.end_line = index;
+        node.end_line = next;
         nodes.push(node);
     }
     if nodes.is_empty() {
-        return Err(Error::at(
+        return Err(Error::new(
+            ErrorKind::Syntax,
             "file with no instructions",
-            lines.len().max(1),
-            lines.len().max(1),
+            lines.len(),
+            lines.len(),
         ));
     }
     Ok(Ast {
@@ -115,84 +142,48 @@ pub fn parse(text: &str) -> Result<Ast> {
     })
 }
 
-/// The directive block at the top of the file and the escape character it sets.
-struct Directives {
-    escape: char,
-    found: Vec<(String, String)>,
-    done: bool,
+/// BuildKit's `canContainHeredoc`: RUN, COPY and ADD in shell form, also under ONBUILD.
+fn can_contain_heredoc(node: &Node) -> bool {
+    let target = match &node.args {
+        Args::Nested(child) if node.keyword == "onbuild" => child,
+        _ => node,
+    };
+    matches!(target.keyword.as_str(), "run" | "copy" | "add") && !target.json
 }
 
-impl Default for Directives {
-    fn default() -> Self {
-        Directives {
-            escape: '\\',
-            found: Vec::new(),
-            done: false,
-        }
+/// A node that only carries text and positions, to locate words of a line that did not parse.
+fn probe_node(line: &str, segments: &[Segment]) -> Node {
+    Node {
+        keyword: String::new(),
+        flags: Vec::new(),
+        args: Args::Words(Vec::new()),
+        json: false,
+        original: line.to_string(),
+        heredocs: Vec::new(),
+        start_line: segments.first().map_or(0, |s| s.line),
+        end_line: segments.last().map_or(0, |s| s.line),
+        column: segments.first().map_or(1, |s| s.column),
+        segments: segments.to_vec(),
     }
 }
 
-impl Directives {
-    /// Looks at each line in turn; directives count only before the first other line.
-    fn observe(&mut self, line: &str, number: usize) -> Result<()> {
-        if self.done {
-            return Ok(());
-        }
-        let Some((name, value)) = parse_directive(line) else {
-            self.done = true;
-            return Ok(());
-        };
-        if !DIRECTIVES.contains(&name.as_str()) {
-            self.done = true;
-            return Ok(());
-        }
-        if self.found.iter().any(|(seen, _)| *seen == name) {
-            return Err(Error::at(
-                format!("only one {name} parser directive can be used"),
+fn check_line_lengths(lines: &[&str], bom: bool) -> Result<()> {
+    for (index, line) in lines.iter().enumerate() {
+        let length = line.len() + if index == 0 && bom { 3 } else { 0 };
+        if length > MAX_LINE {
+            let number = index + 1;
+            return Err(Error::new(
+                ErrorKind::Syntax,
+                format!(
+                    "dockerfile line greater than max allowed size of {}",
+                    MAX_LINE - 1
+                ),
                 number,
                 number,
             ));
         }
-        if name == "escape" {
-            self.escape = match value.as_str() {
-                "\\" => '\\',
-                "`" => '`',
-                other => {
-                    return Err(Error::at(
-                        format!("invalid escape token '{other}' does not match ` or \\"),
-                        number,
-                        number,
-                    ))
-                }
-            };
-        }
-        self.found.push((name, value));
-        Ok(())
     }
-}
-
-/// `# name = value` (BuildKit: `^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$`).
-fn parse_directive(line: &str) -> Option<(String, String)> {
-    let rest = line.strip_prefix('#')?.trim_start();
-    let name_len = rest
-        .char_indices()
-        .take_while(|(i, c)| {
-            if *i == 0 {
-                c.is_ascii_alphabetic()
-            } else {
-                c.is_ascii_alphanumeric()
-            }
-        })
-        .count();
-    if name_len == 0 {
-        return None;
-    }
-    let (name, rest) = rest.split_at(name_len);
-    let value = rest.trim_start().strip_prefix('=')?.trim();
-    if value.is_empty() {
-        return None;
-    }
-    Some((name.to_lowercase(), value.to_string()))
+    Ok(())
 }
 
 fn trim_newline(line: &str) -> &str {
@@ -203,14 +194,59 @@ fn is_comment(line: &str) -> bool {
     line.trim_start().starts_with('#')
 }
 
-/// Removes a trailing continuation character (and blanks after it). A continuation is an odd
-/// number of escape characters at the end: `\\` at the end is an escaped backslash, not one.
-fn trim_continuation(line: &str, escape: char) -> (String, bool) {
+/// BuildKit's continuation rule (`([^E])E[ \t]*$|^E[ \t]*$` for escape `E`): the line ends in
+/// the escape character, blanks after it allowed, and that character is not itself escaped
+/// by another escape character before it. Returns the line without it, and whether the
+/// instruction is complete.
+fn trim_continuation(line: &str, escape: char) -> (&str, bool) {
     let body = line.trim_end_matches([' ', '\t']);
-    let run = body.chars().rev().take_while(|&c| c == escape).count();
-    if run % 2 == 1 {
-        (body[..body.len() - escape.len_utf8()].to_string(), false)
-    } else {
-        (line.to_string(), true)
+    let Some(before) = body.strip_suffix(escape) else {
+        return (line, true);
+    };
+    if before.ends_with(escape) {
+        return (line, true);
+    }
+    (before, false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn continuation_follows_buildkits_regex() {
+        assert_eq!(trim_continuation("a \\  ", '\\'), ("a ", false));
+        assert_eq!(trim_continuation("\\", '\\'), ("", false));
+        assert_eq!(trim_continuation("a\\\\", '\\'), ("a\\\\", true));
+        // BuildKit's regex cannot see that the last of three is unescaped.
+        assert_eq!(trim_continuation("a\\\\\\", '\\'), ("a\\\\\\", true));
+        assert_eq!(trim_continuation("a `", '`'), ("a ", false));
+        assert_eq!(trim_continuation("a \\", '`'), ("a \\", true));
+    }
+
+    #[test]
+    fn heredocs_follow_onbuild_but_not_json_form() {
+        let ast =
+            parse("ONBUILD RUN <<EOF\nhi\nEOF\nRUN [\"sh\", \"-c\", \"cat <<EOF\"]\n").unwrap();
+        assert_eq!(ast.nodes.len(), 2);
+        assert_eq!(ast.nodes[0].heredocs[0].content, "hi\n");
+        assert_eq!((ast.nodes[0].start_line, ast.nodes[0].end_line), (1, 3));
+        assert!(ast.nodes[1].heredocs.is_empty());
+    }
+
+    #[test]
+    fn heredoc_bodies_keep_their_line_endings() {
+        let ast = parse("COPY <<-EOF /x\r\n\t\tline\r\n\tEOF\r\n").unwrap();
+        assert_eq!(ast.nodes[0].heredocs[0].content, "line\r\n");
+    }
+
+    #[test]
+    fn overlong_lines_are_rejected_as_buildkit_does() {
+        let ok = format!("RUN {}\n", "x".repeat(MAX_LINE - 5));
+        assert!(parse(&ok).is_ok());
+        let long = format!("FROM a\nRUN {}\n", "x".repeat(MAX_LINE - 4));
+        let err = parse(&long).unwrap_err();
+        assert_eq!(err.location().unwrap().start_line, 2);
+        assert!(err.message().contains("max allowed size of 65535"));
     }
 }
