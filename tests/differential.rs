@@ -69,6 +69,7 @@ fn corpus_builds_the_same_with_docker_and_strata() {
         .iter()
         .map(|dir| corpus::prepare(dir, &work).unwrap_or_else(|e| panic!("{e}")))
         .collect();
+    let _lock = harness::lock_docker().unwrap_or_else(|e| panic!("{e}"));
     let base_tar = env.path("base.tar");
     base::write_base_tar(&base_tar).unwrap();
     harness::docker_import_base(&base_tar, BASE).unwrap_or_else(|e| panic!("{e}"));

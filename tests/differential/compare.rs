@@ -94,8 +94,8 @@ fn entry_fields(d: &Entry, s: &Entry) -> String {
     parts.join("; ")
 }
 
-/// One line of a case's `expected-differences`: a key (exact, or `/dir/**` for a subtree)
-/// and the reason the difference is genuine.
+/// One line of a case's `expected-differences`: a key (exact, or `/dir/**` for everything
+/// below `/dir`, not `/dir` itself) and the reason the difference is genuine.
 #[derive(Debug, Clone)]
 pub struct Expected {
     pub key: String,
@@ -105,7 +105,7 @@ pub struct Expected {
 impl Expected {
     fn matches(&self, key: &str) -> bool {
         match self.key.strip_suffix("/**") {
-            Some(dir) => key == dir || key.starts_with(&format!("{dir}/")),
+            Some(dir) => key.starts_with(&format!("{dir}/")),
             None => key == self.key,
         }
     }

@@ -58,6 +58,26 @@ pub fn docker_unavailable() -> Option<String> {
     }
 }
 
+/// Holds an exclusive lock for the docker side: two runs on one machine (a developer's and
+/// another test binary's) would otherwise tag and remove the same `strata-diff` names.
+pub struct DockerLock(#[allow(dead_code)] std::fs::File);
+
+/// Takes the lock, waiting for another run to finish.
+pub fn lock_docker() -> Result<DockerLock, String> {
+    use std::os::fd::AsRawFd;
+    let path = std::env::temp_dir().join("strata-differential.lock");
+    let file = std::fs::File::create(&path).map_err(|e| format!("`{}`: {e}", path.display()))?;
+    // SAFETY: flock on a descriptor this function owns; no memory is shared.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+        return Err(format!(
+            "locking `{}`: {}",
+            path.display(),
+            std::io::Error::last_os_error()
+        ));
+    }
+    Ok(DockerLock(file))
+}
+
 fn docker() -> Command {
     let mut command = Command::new(DOCKER);
     command.env("DOCKER_BUILDKIT", "1");

@@ -271,7 +271,7 @@ fn differences_name_the_field_and_both_values() {
     );
 
     let expected = parse_expected(
-        "# comment\nconfig.User  docker's daemon sets it\n/opt/gone/**  removed by a whiteout\n/never  a stale entry\n",
+        "# comment\nconfig.User  docker's daemon sets it\n/opt/gone  removed by a whiteout\n/opt/gone/**  and what was under it\n/never  a stale entry\n",
         "x",
     )
     .unwrap();
