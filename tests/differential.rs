@@ -131,18 +131,26 @@ fn docker_only(cases: &[Case], docker_side: &[Built]) -> Report {
         failed: 0,
     };
     for (case, built) in cases.iter().zip(docker_side) {
-        let status = match built {
-            Ok(images) if images.iter().all(|i| i.files.contains_key("/bin/busybox")) => {
-                format!("ok ({} paths)", images.last().unwrap().files.len())
-            }
-            Ok(_) => {
+        let must_fail = case.expect_failure.as_ref().and_then(|f| f.docker.as_ref());
+        let status = match (built, must_fail) {
+            (Err(_), Some(why)) => format!("ok (fails as it must: {why})"),
+            (Ok(_), Some(why)) => {
                 report.failed += 1;
-                "FAILED: the image read back lacks /bin/busybox".to_string()
+                format!("FAILED: docker built it, but it must fail: {why}")
             }
-            Err(e) => {
-                report.failed += 1;
-                format!("FAILED: {e}")
-            }
+            (built, None) => match built {
+                Ok(images) if images.iter().all(|i| i.files.contains_key("/bin/busybox")) => {
+                    format!("ok ({} paths)", images.last().unwrap().files.len())
+                }
+                Ok(_) => {
+                    report.failed += 1;
+                    "FAILED: the image read back lacks /bin/busybox".to_string()
+                }
+                Err(e) => {
+                    report.failed += 1;
+                    format!("FAILED: {e}")
+                }
+            },
         };
         writeln!(report.text, "docker {}: {status}", case.name).unwrap();
     }
@@ -157,6 +165,34 @@ fn compare_sides(cases: &[Case], docker_side: &[Built], strata_side: &[Built]) -
     };
     for ((case, docker), strata) in cases.iter().zip(docker_side).zip(strata_side) {
         let text = &mut report.text;
+        if let Some(failure) = &case.expect_failure {
+            let mut ok = true;
+            let mut lines = String::new();
+            for (name, built, must) in [
+                ("docker", docker, &failure.docker),
+                ("strata", strata, &failure.strata),
+            ] {
+                let line = match (built, must) {
+                    (Err(_), Some(why)) => format!("fails as it must: {why}"),
+                    (Ok(_), None) => "builds as it must".to_string(),
+                    (Ok(_), Some(why)) => {
+                        ok = false;
+                        format!("built an image, but must fail: {why}")
+                    }
+                    (Err(e), None) => {
+                        ok = false;
+                        format!("failed, but must build: {}", e.replace('\n', "\n    "))
+                    }
+                };
+                writeln!(lines, "  {name} {line}").unwrap();
+            }
+            if !ok {
+                report.failed += 1;
+            }
+            let status = if ok { "ok  " } else { "FAIL" };
+            write!(text, "{status} {}\n{lines}", case.name).unwrap();
+            continue;
+        }
         let (docker, strata) = match (docker, strata) {
             (Ok(d), Ok(s)) => (d, s),
             (d, s) => {

@@ -12,7 +12,11 @@
 //! - `Dockerfile.docker`: what docker builds instead, for a feature dockerd 20.10's built-in
 //!   frontend lacks (heredocs, `--link`, `--exclude`, `--parents`). Its first line must be
 //!   `# reference: WHY`, and it must be the same build written without the feature;
-//! - `expected-differences`: `KEY reason` lines (see `compare::parse_expected`).
+//! - `expected-differences`: `KEY reason` lines (see `compare::parse_expected`);
+//! - `expect-failure`: why the build must fail; then both builders must refuse it (the
+//!   messages are not compared, only that neither makes an image). A line `docker: WHY` or
+//!   `strata: WHY` says only that side must fail (and the other must build), for a
+//!   reasoned, deliberate difference in what is accepted.
 
 use std::fs;
 use std::io::Write;
@@ -28,6 +32,7 @@ const META: &[&str] = &[
     "setup",
     "Dockerfile.docker",
     "expected-differences",
+    "expect-failure",
 ];
 
 /// Where the committed cases live.
@@ -56,6 +61,30 @@ pub struct Case {
     /// Why docker builds `Dockerfile.docker`, when it does.
     pub reference: Option<String>,
     pub expected: Vec<Expected>,
+    /// Which sides must fail and why, when some must.
+    pub expect_failure: Option<Failure>,
+}
+
+/// The sides of a case that must refuse to build, each with the reason.
+#[derive(Debug, Clone, Default)]
+pub struct Failure {
+    pub docker: Option<String>,
+    pub strata: Option<String>,
+}
+
+fn parse_failure(text: &str) -> Failure {
+    let mut failure = Failure::default();
+    for (_, line) in lines(text) {
+        if let Some(why) = line.strip_prefix("docker:") {
+            failure.docker = Some(why.trim().to_string());
+        } else if let Some(why) = line.strip_prefix("strata:") {
+            failure.strata = Some(why.trim().to_string());
+        } else {
+            failure.docker = Some(line.to_string());
+            failure.strata = Some(line.to_string());
+        }
+    }
+    failure
 }
 
 /// Lists the case folders (sorted), keeping those whose name contains one of the
@@ -173,11 +202,26 @@ pub fn prepare(src: &Path, work: &Path) -> Result<Case, String> {
         context,
         args,
     });
+    let expect_failure = read_optional(&src.join("expect-failure"))?.map(|t| parse_failure(&t));
+    if let Some(Failure {
+        docker: None,
+        strata: None,
+    }) = expect_failure
+    {
+        return Err(format!("{}: says no reason", at("expect-failure")));
+    }
+    if expect_failure.is_some() && !expected.is_empty() {
+        return Err(format!(
+            "{}: a case that must fail has no image to compare: drop expected-differences",
+            src.display()
+        ));
+    }
     Ok(Case {
         name,
         builds,
         reference,
         expected,
+        expect_failure,
     })
 }
 
