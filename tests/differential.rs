@@ -5,6 +5,9 @@
 //! a failure unless the case's `expected-differences` gives the reason it is genuine.
 //!
 //! Run one or a few cases: `STRATA_DIFF_CASES=onbuild,copy cargo test differential`.
+//! `STRATA_DIFF_DUMP=DIR` writes each image's config and file listing to
+//! `DIR/<case>.<docker|strata>.txt`; `STRATA_DIFF_DOCKER_ONLY=1` checks the corpus against
+//! docker alone (as happens by itself while strata lacks `build`, `import` or `save`).
 //! See `differential/corpus.rs` for the case format.
 
 mod base;
@@ -15,6 +18,7 @@ mod image;
 mod reader_tests;
 
 use std::fmt::Write as _;
+use std::path::Path;
 
 use base::BASE;
 use corpus::Case;
@@ -78,7 +82,10 @@ fn corpus_builds_the_same_with_docker_and_strata() {
         bin: crate::util::strata_bin().into(),
         root: env.root(),
     };
-    let strata_missing = strata.unavailable();
+    let strata_missing = match std::env::var_os("STRATA_DIFF_DOCKER_ONLY") {
+        Some(_) => Some("STRATA_DIFF_DOCKER_ONLY is set".to_string()),
+        None => strata.unavailable(),
+    };
     if strata_missing.is_none() {
         strata
             .import_base(&base_tar, BASE)
@@ -101,6 +108,12 @@ fn corpus_builds_the_same_with_docker_and_strata() {
         .flat_map(|c| c.builds.iter().map(|b| b.tag.clone()))
         .collect();
     harness::docker_remove(&tags);
+    if let Some(dir) = std::env::var_os("STRATA_DIFF_DUMP") {
+        dump(Path::new(&dir), &cases, "docker", &docker_side);
+        if let Some(strata_side) = &strata_side {
+            dump(Path::new(&dir), &cases, "strata", strata_side);
+        }
+    }
 
     let report = match (&strata_side, &strata_missing) {
         (Some(strata_side), _) => compare_sides(&cases, &docker_side, strata_side),
@@ -117,6 +130,18 @@ fn corpus_builds_the_same_with_docker_and_strata() {
         report.failed,
         cases.len()
     );
+}
+
+/// Writes every built image's listing (the last build of a case is the case's own image).
+fn dump(dir: &Path, cases: &[Case], side: &str, built: &[Built]) {
+    std::fs::create_dir_all(dir).unwrap();
+    for (case, built) in cases.iter().zip(built) {
+        let text = match built {
+            Ok(images) => images.last().map(Image::listing).unwrap_or_default(),
+            Err(e) => format!("build failed: {e}\n"),
+        };
+        std::fs::write(dir.join(format!("{}.{side}.txt", case.name)), text).unwrap();
+    }
 }
 
 struct Report {

@@ -39,6 +39,20 @@ pub struct Image {
     pub files: BTreeMap<String, Entry>,
 }
 
+impl Image {
+    /// One line per config field, then one per path: for `STRATA_DIFF_DUMP`, to diff by hand.
+    pub fn listing(&self) -> String {
+        let mut out = String::new();
+        for (key, value) in &self.config {
+            out.push_str(&format!("{key} = {value}\n"));
+        }
+        for (path, entry) in &self.files {
+            out.push_str(&format!("{path} {entry}\n"));
+        }
+        out
+    }
+}
+
 /// What a filesystem entry is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
