@@ -223,7 +223,13 @@ fn decompress(data: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, String> {
 pub fn config_fields(config: &Value) -> BTreeMap<String, Value> {
     let mut out = BTreeMap::new();
     for field in CONFIG_FIELDS {
-        if let Some(value) = normalize_value(&config["config"][field]) {
+        let raw = &config["config"][field];
+        let value = if *field == "Healthcheck" {
+            normalize_healthcheck(raw)
+        } else {
+            normalize_value(raw)
+        };
+        if let Some(value) = value {
             out.insert(format!("config.{field}"), value);
         }
     }
@@ -235,30 +241,30 @@ pub fn config_fields(config: &Value) -> BTreeMap<String, Value> {
     out
 }
 
-/// null, "", [], {} and 0 inside objects all mean "not set" to docker (it writes them with
-/// `omitempty` or as null depending on the version): they compare as absent.
+/// null, "", [] and {} all mean "not set" to docker (it writes them with `omitempty` or as
+/// null depending on the version): they compare as absent. Inside Healthcheck, a zero
+/// duration or retry count means "the default" and is dropped too. Maps (Labels,
+/// ExposedPorts, Volumes) keep every key and value: a label set to "" is still set.
 fn normalize_value(value: &Value) -> Option<Value> {
     match value {
         Value::Null => None,
         Value::String(s) if s.is_empty() => None,
         Value::Array(items) if items.is_empty() => None,
-        Value::Object(map) => {
-            let kept: serde_json::Map<String, Value> = map
-                .iter()
-                .filter_map(|(key, value)| {
-                    let value = match value {
-                        Value::Number(n) if n.as_f64() == Some(0.0) => return None,
-                        Value::Object(inner) if inner.is_empty() => value.clone(),
-                        other => normalize_value(other)?,
-                    };
-                    Some((key.clone(), value))
-                })
-                .collect();
-            // A map of keys to `{}` (ExposedPorts, Volumes) keeps its keys.
-            (!kept.is_empty()).then_some(Value::Object(kept))
-        }
+        Value::Object(map) if map.is_empty() => None,
         other => Some(other.clone()),
     }
+}
+
+fn normalize_healthcheck(value: &Value) -> Option<Value> {
+    let Value::Object(map) = value else {
+        return normalize_value(value);
+    };
+    let kept: serde_json::Map<String, Value> = map
+        .iter()
+        .filter(|(_, v)| !matches!(v, Value::Number(n) if n.as_f64() == Some(0.0)))
+        .filter_map(|(k, v)| Some((k.clone(), normalize_value(v)?)))
+        .collect();
+    normalize_value(&Value::Object(kept))
 }
 
 /// `./a/b/` → `a/b`.

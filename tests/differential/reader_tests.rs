@@ -168,7 +168,8 @@ fn config() -> Vec<u8> {
             "WorkingDir": "",
             "User": "app",
             "ExposedPorts": {"80/tcp": {}},
-            "Labels": {},
+            "Labels": {"empty": ""},
+            "Volumes": {},
             "Healthcheck": {"Test": ["NONE"], "Interval": 0},
             "OnBuild": null,
             "Hostname": "ignored"
@@ -202,6 +203,7 @@ fn legacy_docker_save_reads() {
             "config.Env",
             "config.ExposedPorts",
             "config.Healthcheck",
+            "config.Labels",
             "config.User",
             "os"
         ],
@@ -210,6 +212,11 @@ fn legacy_docker_save_reads() {
     assert_eq!(
         image.config["config.Healthcheck"],
         json!({"Test": ["NONE"]})
+    );
+    assert_eq!(
+        image.config["config.Labels"],
+        json!({"empty": ""}),
+        "a label set to the empty string is set"
     );
 }
 
