@@ -64,13 +64,15 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
-    /// A RUN command exited with a non-zero status.
-    #[error("process {argv:?} did not complete successfully: exit code: {code}")]
+    /// A RUN command exited with a non-zero status or was killed by a signal.
+    #[error("process {argv:?} did not complete successfully: exit code: {code}{}", signal_text(*.signal))]
     CommandFailed {
         /// The command vector.
         argv: Vec<String>,
-        /// Its exit code (128+N for a signal).
+        /// Its exit code (128+N for a signal, as shells and docker report it).
         code: i32,
+        /// The signal that killed it, if one did.
+        signal: Option<i32>,
     },
     /// Setting up or running the sandbox failed.
     #[error("sandbox: {what}: {source}")]
@@ -113,6 +115,30 @@ pub enum Error {
         /// Where the loop was detected.
         path: PathBuf,
     },
+}
+
+fn signal_text(signal: Option<i32>) -> String {
+    const NAMES: [(i32, &str); 12] = [
+        (libc::SIGHUP, "SIGHUP"),
+        (libc::SIGINT, "SIGINT"),
+        (libc::SIGQUIT, "SIGQUIT"),
+        (libc::SIGILL, "SIGILL"),
+        (libc::SIGABRT, "SIGABRT"),
+        (libc::SIGBUS, "SIGBUS"),
+        (libc::SIGFPE, "SIGFPE"),
+        (libc::SIGKILL, "SIGKILL"),
+        (libc::SIGSEGV, "SIGSEGV"),
+        (libc::SIGPIPE, "SIGPIPE"),
+        (libc::SIGALRM, "SIGALRM"),
+        (libc::SIGTERM, "SIGTERM"),
+    ];
+    match signal {
+        None => String::new(),
+        Some(signal) => match NAMES.iter().find(|(n, _)| *n == signal) {
+            Some((_, name)) => format!(" (killed by signal {signal}, {name})"),
+            None => format!(" (killed by signal {signal})"),
+        },
+    }
 }
 
 fn lines_text(lines: (usize, usize)) -> String {

@@ -3,7 +3,11 @@
 //! OCI whiteouts become overlay whiteouts (`.wh.x` → a 0/0 character device `x`,
 //! `.wh..wh..opq` → `trusted.overlay.opaque=y` on the directory) because snapshots are used as
 //! overlay lower dirs. Hostile input is refused: absolute paths, `..`, entries placed under a
-//! symlink, hard links to anything outside what was already extracted.
+//! symlink, hard links to anything outside what was already extracted, whiteouts of `.` or
+//! `..`; overlay's own xattrs in the tar are dropped. Symlinks themselves may point anywhere
+//! (`/etc/localtime -> /usr/share/zoneinfo/UTC` is normal): they are resolved inside the
+//! container at run time, and extraction never writes through one — an entry under a symlink
+//! is refused, and an entry replacing a symlink removes the link first.
 
 use std::ffi::CString;
 use std::fs;
@@ -66,16 +70,21 @@ pub fn extract_layer(input: impl Read, dest: &Path) -> Result<ExtractReport> {
             }
             let target = dest.join(&rel);
             check_parents(dest, &rel)?;
-            let name = rel.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            let name = rel.file_name().map(|n| n.as_bytes()).unwrap_or(b"");
             let parent = target.parent().unwrap_or(dest).to_path_buf();
-            if name == OPAQUE_MARKER {
-                fs::create_dir_all(&parent).map_err(|e| io(&parent, e))?;
+            // Parents the tar does not list are implied (as containerd and docker do).
+            fs::create_dir_all(&parent).map_err(|e| io(&parent, e))?;
+            if name == OPAQUE_MARKER.as_bytes() {
                 xattr::set(&parent, OPAQUE_XATTR, b"y").map_err(|e| io(&parent, e))?;
                 continue;
             }
-            if let Some(hidden) = name.strip_prefix(WHITEOUT_PREFIX) {
-                fs::create_dir_all(&parent).map_err(|e| io(&parent, e))?;
-                let victim = parent.join(hidden);
+            if let Some(hidden) = name.strip_prefix(WHITEOUT_PREFIX.as_bytes()) {
+                // `.wh..` and `.wh...` would name the parent or grandparent: deleting "that"
+                // here would delete real directories, possibly outside `dest`.
+                if hidden.is_empty() || hidden == b"." || hidden == b".." {
+                    return Err(bad(format!("whiteout `{}` names no file", rel.display())));
+                }
+                let victim = parent.join(std::ffi::OsStr::from_bytes(hidden));
                 remove_existing(&victim)?;
                 mknod(&victim, libc::S_IFCHR, 0)?;
                 continue;
@@ -166,11 +175,13 @@ pub fn extract_layer(input: impl Read, dest: &Path) -> Result<ExtractReport> {
             if let Some(extensions) = entry.pax_extensions().map_err(|e| bad(e.to_string()))? {
                 for extension in extensions {
                     let extension = extension.map_err(|e| bad(e.to_string()))?;
-                    if let Some(name) = extension
+                    let name = extension
                         .key()
                         .ok()
-                        .and_then(|k| k.strip_prefix("SCHILY.xattr."))
-                    {
+                        .and_then(|k| k.strip_prefix("SCHILY.xattr."));
+                    // overlayfs's own xattrs (opaque, redirect, metacopy…) would change what
+                    // the snapshot means as a lower dir: only `.wh.` entries may say that.
+                    if let Some(name) = name.filter(|n| !n.starts_with("trusted.overlay.")) {
                         xattr::set(&target, name, extension.value_bytes())
                             .map_err(|e| io(&target, e))?;
                     }

@@ -87,8 +87,14 @@ fn pax_record(out: &mut Vec<u8>, key: &str, value: &[u8]) {
 
 /// One ustar header block for `entry` under `name` with type flag `kind`; ids and size are
 /// passed separately because a PAX record may carry the real values.
-fn header_block(name: &[u8], kind: u8, entry: &Entry, ids: (u64, u64), size: u64) -> [u8; 512] {
-    let (mode, mtime, link, dev) = (entry.mode, entry.mtime, entry.link.as_bytes(), entry.dev);
+fn header_block(
+    (name, link): (&[u8], &[u8]),
+    kind: u8,
+    entry: &Entry,
+    ids: (u64, u64),
+    size: u64,
+) -> [u8; 512] {
+    let (mode, mtime, dev) = (entry.mode, entry.mtime, entry.dev);
     let (uid, gid) = ids;
     let mut h = [0u8; 512];
     h[..name.len().min(100)].copy_from_slice(&name[..name.len().min(100)]);
@@ -115,13 +121,24 @@ fn header_block(name: &[u8], kind: u8, entry: &Entry, ids: (u64, u64), size: u64
 
 /// Writes an entry's header(s); the caller writes the content and then [`pad`].
 pub fn write_header(out: &mut (impl Write + ?Sized), entry: &Entry) -> io::Result<()> {
+    write_header_bytes(out, entry, entry.path.as_bytes(), entry.link.as_bytes())
+}
+
+/// [`write_header`] with the path and link target given as raw bytes (`entry.path` and
+/// `entry.link` are ignored): Linux names need not be UTF-8, and a layer must carry them
+/// unchanged, as Go's archive/tar (docker, BuildKit) does.
+pub fn write_header_bytes(
+    out: &mut (impl Write + ?Sized),
+    entry: &Entry,
+    name: &[u8],
+    link: &[u8],
+) -> io::Result<()> {
     let mut pax = Vec::new();
-    let name = entry.path.as_bytes();
     if name.len() > 100 {
         pax_record(&mut pax, "path", name);
     }
-    if entry.link.len() > 100 {
-        pax_record(&mut pax, "linkpath", entry.link.as_bytes());
+    if link.len() > 100 {
+        pax_record(&mut pax, "linkpath", link);
     }
     const MAX_ID: u64 = 0o7777777;
     if entry.uid > MAX_ID {
@@ -137,9 +154,10 @@ pub fn write_header(out: &mut (impl Write + ?Sized), entry: &Entry) -> io::Resul
         pax_record(&mut pax, &format!("SCHILY.xattr.{key}"), value);
     }
     if !pax.is_empty() {
-        let pax_name = format!("PaxHeaders/{}", short_name(&entry.path));
+        let mut pax_name = b"PaxHeaders/".to_vec();
+        pax_name.extend_from_slice(short_name(name));
         let pax_entry = Entry {
-            path: pax_name.clone(),
+            path: String::new(),
             kind: EntryType::File,
             mode: 0o644,
             uid: 0,
@@ -150,19 +168,13 @@ pub fn write_header(out: &mut (impl Write + ?Sized), entry: &Entry) -> io::Resul
             dev: (0, 0),
             xattrs: Vec::new(),
         };
-        let block = header_block(
-            pax_name.as_bytes(),
-            b'x',
-            &pax_entry,
-            (0, 0),
-            pax.len() as u64,
-        );
+        let block = header_block((&pax_name, b""), b'x', &pax_entry, (0, 0), pax.len() as u64);
         out.write_all(&block)?;
         out.write_all(&pax)?;
         pad(out, pax.len() as u64)?;
     }
     let block = header_block(
-        name,
+        (name, link),
         entry.kind.flag(),
         entry,
         (entry.uid.min(MAX_ID), entry.gid.min(MAX_ID)),
@@ -176,9 +188,23 @@ pub fn write_header(out: &mut (impl Write + ?Sized), entry: &Entry) -> io::Resul
 }
 
 /// The PAX header's own name: the entry's last component, cut to fit.
-fn short_name(path: &str) -> String {
-    let last = path.trim_end_matches('/').rsplit('/').next().unwrap_or("");
-    last.chars().take(80).collect()
+fn short_name(path: &[u8]) -> &[u8] {
+    let mut end = path.len();
+    while end > 0 && path[end - 1] == b'/' {
+        end -= 1;
+    }
+    let trimmed = &path[..end];
+    let start = trimmed
+        .iter()
+        .rposition(|&b| b == b'/')
+        .map_or(0, |i| i + 1);
+    let last = &trimmed[start..];
+    // At most 80 characters (bytes when the name is not UTF-8).
+    let cut = match std::str::from_utf8(last) {
+        Ok(text) => text.char_indices().nth(80).map_or(last.len(), |(i, _)| i),
+        Err(_) => last.len().min(80),
+    };
+    &last[..cut]
 }
 
 /// Pads content of `size` bytes to the 512-byte block boundary.

@@ -165,6 +165,9 @@ fn raw_tar(entries: &[(&[u8], u8, &[u8])]) -> Vec<u8> {
         header.as_old_mut().name[..name.len()].copy_from_slice(name);
         header.as_old_mut().linkname[..link.len()].copy_from_slice(link);
         header.set_mode(0o644);
+        header.set_uid(0);
+        header.set_gid(0);
+        header.set_mtime(0);
         header.set_size(0);
         header.set_entry_type(tar::EntryType::new(*kind));
         header.set_cksum();
@@ -176,27 +179,72 @@ fn raw_tar(entries: &[(&[u8], u8, &[u8])]) -> Vec<u8> {
 
 #[test]
 fn hostile_layers_are_refused_and_write_nothing_outside() {
-    let cases: Vec<(&str, Vec<u8>)> = vec![
-        ("dotdot", raw_tar(&[(b"../escape", b'0', b"")])),
-        ("absolute", raw_tar(&[(b"/etc/escape", b'0', b"")])),
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "dotdot",
+            raw_tar(&[(b"../escape", b'0', b"")]),
+            "climbs out with `..`",
+        ),
+        (
+            "dotdot-inside",
+            raw_tar(&[(b"a/../../escape", b'0', b"")]),
+            "climbs out with `..`",
+        ),
+        (
+            "absolute",
+            raw_tar(&[(b"/etc/escape", b'0', b"")]),
+            "has an absolute path",
+        ),
         (
             "under-symlink",
             raw_tar(&[(b"link", b'2', b".."), (b"link/escape", b'0', b"")]),
+            "is placed under the symlink `link`",
+        ),
+        (
+            "under-absolute-symlink",
+            raw_tar(&[(b"link", b'2', b"/"), (b"link/escape", b'5', b"")]),
+            "is placed under the symlink `link`",
         ),
         (
             "hardlink-out",
             raw_tar(&[(b"h", b'1', b"../../etc/passwd")]),
+            "points outside the layer",
         ),
-        ("hardlink-missing", raw_tar(&[(b"h", b'1', b"nothing")])),
+        (
+            "hardlink-absolute",
+            raw_tar(&[(b"h", b'1', b"/etc/passwd")]),
+            "points outside the layer",
+        ),
+        (
+            "hardlink-through-symlink",
+            raw_tar(&[(b"link", b'2', b"/etc"), (b"h", b'1', b"link/passwd")]),
+            "is placed under the symlink `link`",
+        ),
+        (
+            "hardlink-missing",
+            raw_tar(&[(b"h", b'1', b"nothing")]),
+            "which the layer does not have",
+        ),
+        (
+            "hardlink-to-dir",
+            raw_tar(&[(b"d/", b'5', b""), (b"h", b'1', b"d")]),
+            "points at a directory",
+        ),
+        (
+            "unknown-type",
+            raw_tar(&[(b"s", b'Z', b"")]),
+            "unsupported type",
+        ),
     ];
-    for (name, bytes) in cases {
+    for (name, bytes, reason) in cases {
         let outer = tempfile::tempdir().unwrap();
         let dest = outer.path().join("dest");
         fs::create_dir(&dest).unwrap();
         let err = extract_layer(&bytes[..], &dest).expect_err(name);
+        let text = err.to_string();
         assert!(
-            err.to_string().starts_with("invalid layer"),
-            "{name}: {err}"
+            text.starts_with("invalid layer") && text.contains(reason),
+            "{name}: {text}"
         );
         assert!(!outer.path().join("escape").exists(), "{name}");
     }
@@ -213,4 +261,222 @@ fn compression_is_deterministic() {
         assert_eq!(one, two, "{}", compression.name());
         assert!(one.len() < data.len());
     }
+}
+
+#[test]
+fn names_and_link_targets_that_are_not_utf8_survive_byte_for_byte() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let src = tempfile::tempdir().unwrap();
+    let latin1 = OsStr::from_bytes(b"caf\xe9");
+    fs::write(src.path().join(latin1), "x").unwrap();
+    symlink(OsStr::from_bytes(b"target-\xff"), src.path().join("link")).unwrap();
+    let long = OsStr::from_bytes(&[b'\xe9'; 150]);
+    fs::create_dir(src.path().join(long)).unwrap();
+    let (bytes, summary) = layer_bytes(src.path(), &LayerOptions::default());
+    let dest = tempfile::tempdir().unwrap();
+    assert_eq!(
+        extract_layer(&bytes[..], dest.path()).unwrap().diff_id,
+        summary.diff_id
+    );
+    assert_eq!(fs::read(dest.path().join(latin1)).unwrap(), b"x");
+    assert_eq!(
+        fs::read_link(dest.path().join("link"))
+            .unwrap()
+            .as_os_str()
+            .as_bytes(),
+        b"target-\xff"
+    );
+    assert!(dest.path().join(long).is_dir());
+    let (again, _) = layer_bytes(dest.path(), &LayerOptions::default());
+    assert_eq!(again, bytes);
+}
+
+#[test]
+fn sparse_files_are_archived_at_their_apparent_size() {
+    let src = tempfile::tempdir().unwrap();
+    let file = fs::File::create(src.path().join("sparse")).unwrap();
+    file.set_len(8 << 20).unwrap();
+    use std::os::unix::fs::FileExt;
+    file.write_at(b"end", (8 << 20) - 3).unwrap();
+    drop(file);
+    let (bytes, _) = layer_bytes(src.path(), &LayerOptions::default());
+    let mut archive = tar::Archive::new(&bytes[..]);
+    let mut entry = archive.entries().unwrap().next().unwrap().unwrap();
+    assert_eq!(entry.header().size().unwrap(), 8 << 20);
+    let mut content = Vec::new();
+    std::io::Read::read_to_end(&mut entry, &mut content).unwrap();
+    assert_eq!(content.len(), 8 << 20);
+    assert!(content[..(8 << 20) - 3].iter().all(|&b| b == 0));
+    assert_eq!(&content[(8 << 20) - 3..], b"end");
+}
+
+#[test]
+fn headers_have_fixed_fields_and_no_owner_names() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("f"), "x").unwrap();
+    fs::create_dir(dir.path().join("d")).unwrap();
+    let (bytes, _) = layer_bytes(dir.path(), &LayerOptions::default());
+    for entry in tar::Archive::new(&bytes[..]).entries().unwrap() {
+        let entry = entry.unwrap();
+        let header = entry.header();
+        let raw = header.as_bytes();
+        assert_eq!(
+            &raw[257..265],
+            b"ustar\x0000",
+            "POSIX ustar magic and version"
+        );
+        assert_eq!(header.username_bytes(), Some(&b""[..]));
+        assert_eq!(header.groupname_bytes(), Some(&b""[..]));
+        assert_eq!(&raw[345..500], &[0u8; 155][..], "no prefix field");
+    }
+    assert_eq!(bytes.len() % 512, 0);
+    assert_eq!(&bytes[bytes.len() - 1024..], &[0u8; 1024][..]);
+}
+
+#[test]
+fn ownership_devices_fifos_and_big_ids_round_trip() {
+    if !is_root() {
+        eprintln!("skipping: ownership and device nodes need root");
+        return;
+    }
+    let src = tempfile::tempdir().unwrap();
+    let path =
+        |name: &str| std::ffi::CString::new(src.path().join(name).to_str().unwrap()).unwrap();
+    fs::write(src.path().join("owned"), "o").unwrap();
+    std::os::unix::fs::lchown(src.path().join("owned"), Some(1000), Some(50)).unwrap();
+    fs::write(src.path().join("huge-id"), "h").unwrap();
+    std::os::unix::fs::lchown(src.path().join("huge-id"), Some(3_000_000), Some(4_000_000))
+        .unwrap();
+    // SAFETY: valid NUL-terminated paths.
+    unsafe {
+        assert_eq!(
+            libc::mknod(
+                path("null").as_ptr(),
+                libc::S_IFCHR | 0o666,
+                libc::makedev(1, 3)
+            ),
+            0
+        );
+        assert_eq!(libc::mkfifo(path("fifo").as_ptr(), 0o600), 0);
+    }
+    fs::set_permissions(src.path().join("null"), fs::Permissions::from_mode(0o666)).unwrap();
+    let (bytes, summary) = layer_bytes(src.path(), &LayerOptions::default());
+    let dest = tempfile::tempdir().unwrap();
+    assert_eq!(
+        extract_layer(&bytes[..], dest.path()).unwrap().diff_id,
+        summary.diff_id
+    );
+    let meta = |name: &str| fs::symlink_metadata(dest.path().join(name)).unwrap();
+    assert_eq!((meta("owned").uid(), meta("owned").gid()), (1000, 50));
+    assert_eq!(
+        (meta("huge-id").uid(), meta("huge-id").gid()),
+        (3_000_000, 4_000_000)
+    );
+    use std::os::unix::fs::FileTypeExt;
+    assert!(meta("null").file_type().is_char_device());
+    assert_eq!(meta("null").rdev(), libc::makedev(1, 3));
+    assert_eq!(meta("null").mode() & 0o7777, 0o666);
+    assert!(meta("fifo").file_type().is_fifo());
+    let (again, _) = layer_bytes(dest.path(), &LayerOptions::default());
+    assert_eq!(again, bytes);
+}
+
+/// A tar built with the tar crate's own header helpers (GNU/ustar as a foreign tool writes).
+fn foreign_tar(build: impl FnOnce(&mut tar::Builder<&mut Vec<u8>>)) -> Vec<u8> {
+    let mut out = Vec::new();
+    {
+        let mut builder = tar::Builder::new(&mut out);
+        build(&mut builder);
+        builder.finish().unwrap();
+    }
+    out
+}
+
+fn file_header(size: u64) -> tar::Header {
+    let mut header = tar::Header::new_ustar();
+    header.set_entry_type(tar::EntryType::Regular);
+    header.set_mode(0o644);
+    header.set_uid(0);
+    header.set_gid(0);
+    header.set_mtime(0);
+    header.set_size(size);
+    header
+}
+
+#[test]
+fn whiteouts_of_dot_and_dotdot_are_refused_and_delete_nothing() {
+    for name in [".wh..", ".wh...", "sub/.wh..."] {
+        let outer = tempfile::tempdir().unwrap();
+        let dest = outer.path().join("dest");
+        fs::create_dir(&dest).unwrap();
+        fs::write(outer.path().join("precious"), "keep").unwrap();
+        let bytes = raw_tar(&[(b"sub/", b'5', b""), (name.as_bytes(), b'0', b"")]);
+        let err = extract_layer(&bytes[..], &dest).expect_err(name);
+        assert!(err.to_string().contains("names no file"), "{name}: {err}");
+        assert!(outer.path().join("precious").exists(), "{name}");
+        assert!(dest.exists(), "{name}");
+    }
+}
+
+#[test]
+fn extraction_implies_missing_parents_and_never_writes_through_a_symlink() {
+    let outer = tempfile::tempdir().unwrap();
+    let dest = outer.path().join("dest");
+    fs::create_dir(&dest).unwrap();
+    let outside = outer.path().join("outside");
+    let bytes = foreign_tar(|b| {
+        let mut h = file_header(0);
+        h.set_entry_type(tar::EntryType::Symlink);
+        b.append_link(&mut h, "link", &outside).unwrap();
+        // The same name again, now a file: the link is replaced, its target never written.
+        b.append_data(&mut file_header(5), "link", &b"inner"[..])
+            .unwrap();
+        b.append_data(&mut file_header(4), "a/b/c/deep", &b"deep"[..])
+            .unwrap();
+    });
+    extract_layer(&bytes[..], &dest).unwrap();
+    assert!(!outside.exists());
+    assert_eq!(fs::read_to_string(dest.join("link")).unwrap(), "inner");
+    assert_eq!(fs::read_to_string(dest.join("a/b/c/deep")).unwrap(), "deep");
+}
+
+#[test]
+fn overlay_xattrs_in_a_tar_are_dropped() {
+    if !is_root() {
+        eprintln!("skipping: trusted xattrs need root");
+        return;
+    }
+    use super::tar_format::{finish, write_header, Entry, EntryType};
+    let mut bytes = Vec::new();
+    let entry = Entry {
+        path: "dir/".into(),
+        kind: EntryType::Dir,
+        mode: 0o755,
+        uid: 0,
+        gid: 0,
+        size: 0,
+        mtime: 0,
+        link: String::new(),
+        dev: (0, 0),
+        xattrs: vec![
+            ("trusted.overlay.opaque".into(), b"y".to_vec()),
+            ("trusted.overlay.redirect".into(), b"/elsewhere".to_vec()),
+            ("user.kept".into(), b"1".to_vec()),
+        ],
+    };
+    write_header(&mut bytes, &entry).unwrap();
+    finish(&mut bytes).unwrap();
+    let dest = tempfile::tempdir().unwrap();
+    extract_layer(&bytes[..], dest.path()).unwrap();
+    let dir = dest.path().join("dir");
+    assert!(
+        !is_opaque(&dir),
+        "only `.wh..wh..opq` makes a directory opaque"
+    );
+    assert_eq!(xattr::get(&dir, "trusted.overlay.redirect").unwrap(), None);
+    assert_eq!(
+        xattr::get(&dir, "user.kept").unwrap().as_deref(),
+        Some(&b"1"[..])
+    );
 }

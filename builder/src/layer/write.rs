@@ -3,12 +3,13 @@
 use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
 
 use strata_cache::{Digest, Hasher};
 
-use super::tar_format::{finish, pad, write_header, Entry, EntryType};
+use super::tar_format::{finish, pad, write_header_bytes, Entry, EntryType};
 use super::{xattr, OPAQUE_MARKER, WHITEOUT_PREFIX};
 use crate::error::{Error, Result};
 use crate::rootfs::{is_opaque, is_whiteout, OPAQUE_XATTR};
@@ -45,7 +46,7 @@ pub fn write_layer(
         options: *options,
         hardlinks: HashMap::new(),
     };
-    state.dir(dir, "", &mut sink).and_then(|()| {
+    state.dir(dir, b"", &mut sink).and_then(|()| {
         finish(&mut sink).map_err(|e| Error::Io {
             path: dir.to_path_buf(),
             source: e,
@@ -77,7 +78,7 @@ impl Write for HashingWriter<'_> {
 struct Walk {
     options: LayerOptions,
     /// (device, inode) of multiply-linked files → the path first written.
-    hardlinks: HashMap<(u64, u64), String>,
+    hardlinks: HashMap<(u64, u64), Vec<u8>>,
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
@@ -87,8 +88,33 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
     }
 }
 
+/// An entry with no content and no owner: whiteouts and opaque markers (as BuildKit writes).
+fn marker(mtime: i64) -> Entry {
+    Entry {
+        path: String::new(),
+        kind: EntryType::File,
+        mode: 0,
+        uid: 0,
+        gid: 0,
+        size: 0,
+        mtime,
+        link: String::new(),
+        dev: (0, 0),
+        xattrs: Vec::new(),
+    }
+}
+
+fn join(parent: &[u8], name: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(parent.len() + name.len());
+    out.extend_from_slice(parent);
+    out.extend_from_slice(name);
+    out
+}
+
 impl Walk {
-    fn dir(&mut self, host: &Path, rel: &str, out: &mut HashingWriter<'_>) -> Result<()> {
+    /// Names are handled as bytes throughout: Linux file names need not be UTF-8, and a layer
+    /// carries them unchanged.
+    fn dir(&mut self, host: &Path, rel: &[u8], out: &mut HashingWriter<'_>) -> Result<()> {
         let mut names: Vec<std::ffi::OsString> = fs::read_dir(host)
             .map_err(io_err(host))?
             .map(|e| e.map(|e| e.file_name()))
@@ -96,15 +122,8 @@ impl Walk {
             .map_err(io_err(host))?;
         names.sort();
         for name in names {
-            let Some(name) = name.to_str() else {
-                return Err(Error::BadSource {
-                    source_path: host.join(&name).display().to_string(),
-                    reason: "file name is not valid UTF-8".into(),
-                });
-            };
-            let path = host.join(name);
-            let child_rel = format!("{rel}{name}");
-            self.entry(&path, &child_rel, name, out)?;
+            let path = host.join(&name);
+            self.entry(&path, rel, name.as_bytes(), out)?;
         }
         Ok(())
     }
@@ -119,28 +138,18 @@ impl Walk {
     fn entry(
         &mut self,
         path: &Path,
-        rel: &str,
-        name: &str,
+        parent: &[u8],
+        name: &[u8],
         out: &mut HashingWriter<'_>,
     ) -> Result<()> {
         let meta = fs::symlink_metadata(path).map_err(io_err(path))?;
         let file_type = meta.file_type();
+        let rel = join(parent, name);
         if is_whiteout(&meta) {
             // Overlay's deletion marker becomes OCI's `.wh.NAME`.
-            let parent = &rel[..rel.len() - name.len()];
-            let entry = Entry {
-                path: format!("{parent}{WHITEOUT_PREFIX}{name}"),
-                kind: EntryType::File,
-                mode: 0,
-                uid: 0,
-                gid: 0,
-                size: 0,
-                mtime: self.mtime(&meta),
-                link: String::new(),
-                dev: (0, 0),
-                xattrs: Vec::new(),
-            };
-            return write_header(out, &entry).map_err(io_err(path));
+            let wh = join(parent, &join(WHITEOUT_PREFIX.as_bytes(), name));
+            return write_header_bytes(out, &marker(self.mtime(&meta)), &wh, b"")
+                .map_err(io_err(path));
         }
         let xattrs: Vec<(String, Vec<u8>)> = xattr::list(path)
             .map_err(io_err(path))?
@@ -148,7 +157,7 @@ impl Walk {
             .filter(|(key, _)| !key.starts_with("trusted.overlay.") && key != OPAQUE_XATTR)
             .collect();
         let mut entry = Entry {
-            path: rel.to_string(),
+            path: String::new(),
             kind: EntryType::File,
             mode: meta.mode() & 0o7777,
             uid: meta.uid() as u64,
@@ -161,32 +170,19 @@ impl Walk {
         };
         if file_type.is_dir() {
             entry.kind = EntryType::Dir;
-            entry.path.push('/');
-            write_header(out, &entry).map_err(io_err(path))?;
+            let dir_rel = join(&rel, b"/");
+            write_header_bytes(out, &entry, &dir_rel, b"").map_err(io_err(path))?;
             if is_opaque(path) {
-                let marker = Entry {
-                    path: format!("{rel}/{OPAQUE_MARKER}"),
-                    kind: EntryType::File,
-                    mode: 0,
-                    uid: 0,
-                    gid: 0,
-                    size: 0,
-                    mtime: entry.mtime,
-                    link: String::new(),
-                    dev: (0, 0),
-                    xattrs: Vec::new(),
-                };
-                write_header(out, &marker).map_err(io_err(path))?;
+                let opq = join(&dir_rel, OPAQUE_MARKER.as_bytes());
+                write_header_bytes(out, &marker(entry.mtime), &opq, b"").map_err(io_err(path))?;
             }
-            return self.dir(path, &format!("{rel}/"), out);
+            return self.dir(path, &dir_rel, out);
         }
         if file_type.is_symlink() {
             entry.kind = EntryType::Symlink;
-            entry.link = fs::read_link(path)
-                .map_err(io_err(path))?
-                .to_string_lossy()
-                .into_owned();
-            return write_header(out, &entry).map_err(io_err(path));
+            let target = fs::read_link(path).map_err(io_err(path))?;
+            return write_header_bytes(out, &entry, &rel, target.as_os_str().as_bytes())
+                .map_err(io_err(path));
         }
         if file_type.is_char_device() || file_type.is_block_device() || file_type.is_fifo() {
             entry.kind = if file_type.is_char_device() {
@@ -198,7 +194,7 @@ impl Walk {
             };
             let rdev = meta.rdev();
             entry.dev = (libc::major(rdev), libc::minor(rdev));
-            return write_header(out, &entry).map_err(io_err(path));
+            return write_header_bytes(out, &entry, &rel, b"").map_err(io_err(path));
         }
         if file_type.is_socket() {
             // Sockets cannot live in a tar; docker drops them too.
@@ -208,13 +204,14 @@ impl Walk {
             let key = (meta.dev(), meta.ino());
             if let Some(first) = self.hardlinks.get(&key) {
                 entry.kind = EntryType::HardLink;
-                entry.link = first.clone();
-                return write_header(out, &entry).map_err(io_err(path));
+                return write_header_bytes(out, &entry, &rel, first).map_err(io_err(path));
             }
-            self.hardlinks.insert(key, rel.to_string());
+            self.hardlinks.insert(key, rel.clone());
         }
+        // The apparent size, read through: holes come out as zeros, never as garbage or
+        // a short entry (tar has no portable sparse form that every reader takes).
         entry.size = meta.len();
-        write_header(out, &entry).map_err(io_err(path))?;
+        write_header_bytes(out, &entry, &rel, b"").map_err(io_err(path))?;
         let mut file = File::open(path).map_err(io_err(path))?;
         let copied = copy_exact(&mut file, out, entry.size).map_err(io_err(path))?;
         if copied != entry.size {

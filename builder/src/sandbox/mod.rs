@@ -5,6 +5,7 @@
 //! fresh upper dir, a work dir — and after the command exits the upper dir holds exactly what
 //! it changed: the layer. See `native.rs` for how the sandbox is built.
 
+mod child;
 mod fake;
 mod native;
 mod prepare;
@@ -15,7 +16,7 @@ mod tests;
 use std::path::{Path, PathBuf};
 
 pub use fake::{RecordedRun, RecordingExecutor};
-pub use native::{sandbox_available, NativeSandbox};
+pub use native::{sandbox_available, NativeSandbox, MAX_LOWER_DIRS};
 
 use crate::error::Result;
 use crate::progress::Stream;

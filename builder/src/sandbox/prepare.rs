@@ -5,8 +5,9 @@
 use std::ffi::CString;
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use super::stubs::{MountPoints, ETC_FILES};
 use super::{Network, RunRequest};
 use crate::error::{Error, Result};
 use crate::rootfs::LayerStack;
@@ -44,7 +45,6 @@ pub struct Plan {
     pub proc_dir: CString,
     pub dev_dir: CString,
     pub sys_dir: CString,
-    pub etc_dir: CString,
     /// (host file, target in merged) for resolv.conf, hosts, hostname.
     pub etc_binds: Vec<(CString, CString)>,
     /// Device nodes to create in `/dev`: (path in merged, major, minor).
@@ -59,6 +59,12 @@ pub struct Plan {
     pub hostname: CString,
     pub network_none: bool,
     pub identity: Identity,
+    /// strata's pid: the child exits at once if its parent is already another process.
+    pub parent_pid: libc::pid_t,
+    /// Skip `fsopen` and mount with the option string (tests of the old-kernel path).
+    pub legacy_only: bool,
+    /// The directory the option string's relative names are relative to, if they are.
+    pub legacy_dir: Option<CString>,
     pub argv: Vec<String>,
     pub env: Vec<(String, String)>,
 }
@@ -74,15 +80,17 @@ fn cpath(path: &Path) -> Result<CString> {
     c(path.as_os_str().as_bytes())
 }
 
-/// Builds the plan; `init` is the layer of missing mount points (on top of the image's),
-/// `scratch` a private dir for the merged mount point and the etc files.
+/// The longest overlay option string `mount(2)` takes: one page, with its NUL.
+const MAX_MOUNT_OPTIONS: usize = 4095;
+
+/// Builds the plan; `mounts` says where the init layer is (on top of the image's) and where
+/// `/etc` is; `scratch` is a private dir for the merged mount point and the etc files.
 pub fn plan(
     request: &RunRequest<'_>,
-    init: Option<&Path>,
+    image: &LayerStack,
+    mounts: &MountPoints,
     scratch: &Path,
-    empty_lower: &Path,
 ) -> Result<Plan> {
-    let image = LayerStack::new(request.lowers.to_vec());
     let users = UserDb::load(|path| image.read_file(path));
     let identity = if request.user.is_empty() {
         Identity {
@@ -93,15 +101,9 @@ pub fn plan(
         users.resolve_user(request.user)?
     };
     let merged = scratch.join("merged");
-    fs::create_dir_all(&merged).map_err(|e| Error::Io {
-        path: merged.clone(),
-        source: e,
-    })?;
+    fs::create_dir_all(&merged).map_err(io(&merged))?;
     let etc = scratch.join("etc");
-    fs::create_dir_all(&etc).map_err(|e| Error::Io {
-        path: etc.clone(),
-        source: e,
-    })?;
+    fs::create_dir_all(&etc).map_err(io(&etc))?;
     let resolv = match request.network {
         Network::Host => fs::read("/etc/resolv.conf").unwrap_or_default(),
         Network::None => Vec::new(),
@@ -109,36 +111,27 @@ pub fn plan(
     let hosts = format!(
         "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{HOSTNAME}\n"
     );
-    let files: [(&str, Vec<u8>); 3] = [
-        ("resolv.conf", resolv),
-        ("hosts", hosts.into_bytes()),
-        ("hostname", format!("{HOSTNAME}\n").into_bytes()),
+    let contents: [Vec<u8>; 3] = [
+        resolv,
+        hosts.into_bytes(),
+        format!("{HOSTNAME}\n").into_bytes(),
     ];
     let mut etc_binds = Vec::new();
-    for (name, content) in files {
+    for (name, content) in ETC_FILES.iter().zip(contents) {
         let host = etc.join(name);
-        fs::write(&host, content).map_err(|e| Error::Io {
-            path: host.clone(),
-            source: e,
-        })?;
-        etc_binds.push((cpath(&host)?, cpath(&merged.join("etc").join(name))?));
+        fs::write(&host, content).map_err(io(&host))?;
+        let target = merged.join(&mounts.etc).join(name);
+        etc_binds.push((cpath(&host)?, cpath(&target)?));
     }
-    let mut lowers: Vec<&Path> = init.into_iter().collect();
-    lowers.extend(request.lowers.iter().map(|p| p.as_path()));
+    let mut lowers: Vec<PathBuf> = mounts.init.iter().cloned().collect();
+    lowers.extend(request.lowers.iter().cloned());
     if lowers.is_empty() {
         // Overlay needs at least one lower dir: `FROM scratch` gets an empty one.
-        lowers.push(empty_lower);
+        let empty = scratch.join("empty");
+        fs::create_dir_all(&empty).map_err(io(&empty))?;
+        lowers.push(empty);
     }
-    let legacy = format!(
-        "lowerdir={},upperdir={},workdir={},index=off,metacopy=off,redirect_dir=off",
-        lowers
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect::<Vec<_>>()
-            .join(":"),
-        request.upper.display(),
-        request.work.display()
-    );
+    let (legacy_dir, legacy_options) = legacy_options(&lowers, request, scratch)?;
     let dev = merged.join("dev");
     let devices = [
         ("null", 1, 3),
@@ -184,11 +177,14 @@ pub fn plan(
         lowers: lowers.iter().map(|p| cpath(p)).collect::<Result<_>>()?,
         upper: cpath(request.upper)?,
         work: cpath(request.work)?,
-        legacy_options: c(legacy)?,
+        legacy_options: c(legacy_options)?,
+        legacy_dir: legacy_dir.map(|d| cpath(&d)).transpose()?,
+        legacy_only: false,
+        // SAFETY: getpid has no preconditions.
+        parent_pid: unsafe { libc::getpid() },
         proc_dir: cpath(&merged.join("proc"))?,
         dev_dir: cpath(&dev)?,
         sys_dir: cpath(&merged.join("sys"))?,
-        etc_dir: cpath(&merged.join("etc"))?,
         etc_binds,
         devices,
         dev_pts: cpath(&dev.join("pts"))?,
@@ -203,4 +199,63 @@ pub fn plan(
         env,
         merged: cpath(&merged)?,
     })
+}
+
+/// The overlay option string for kernels without `lowerdir+`. Absolute paths when they fit in
+/// a page; otherwise short symlinks `l/0`, `l/1`, … to every lower dir (overlay resolves them
+/// at mount time) and paths relative to `l/`, where the child `chdir`s first — about four bytes
+/// per layer, so even 500 layers fit.
+fn legacy_options(
+    lowers: &[PathBuf],
+    request: &RunRequest<'_>,
+    scratch: &Path,
+) -> Result<(Option<PathBuf>, String)> {
+    let options = |lowers: &[String], upper: &Path, work: &Path| {
+        format!(
+            "lowerdir={},upperdir={},workdir={},index=off,metacopy=off,redirect_dir=off",
+            lowers.join(":"),
+            upper.display(),
+            work.display()
+        )
+    };
+    let absolute: Vec<String> = lowers
+        .iter()
+        .map(|p| escape(&p.display().to_string()))
+        .collect();
+    let text = options(&absolute, request.upper, request.work);
+    if text.len() <= MAX_MOUNT_OPTIONS {
+        return Ok((None, text));
+    }
+    let links = scratch.join("l");
+    fs::create_dir_all(&links).map_err(io(&links))?;
+    let mut short = Vec::with_capacity(lowers.len());
+    for (n, lower) in lowers.iter().enumerate() {
+        let link = links.join(n.to_string());
+        std::os::unix::fs::symlink(lower, &link).map_err(io(&link))?;
+        short.push(n.to_string());
+    }
+    for (name, target) in [("u", request.upper), ("w", request.work)] {
+        let link = links.join(name);
+        std::os::unix::fs::symlink(target, &link).map_err(io(&link))?;
+    }
+    Ok((Some(links), options(&short, Path::new("u"), Path::new("w"))))
+}
+
+/// Escapes the characters overlay's option parser splits on.
+fn escape(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for ch in path.chars() {
+        if matches!(ch, ':' | ',' | '\\') {
+            out.push('\\');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }

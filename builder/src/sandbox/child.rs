@@ -1,0 +1,533 @@
+//! The sandbox's forked side. Everything here runs between `fork` and `exec` in a copy of a
+//! multi-threaded process, where another thread may have held the allocator's lock at the
+//! moment of the fork: so only raw, async-signal-safe syscalls on data the parent prepared
+//! (`prepare.rs`), no allocation, no locks, no `std::io` buffering, no panics.
+//!
+//! The steps are numbered ([`Step`]): when one fails, its number is written to the parent's
+//! status pipe before the error goes back to `Command::spawn`, so the build can say *what*
+//! failed (`mounting the overlay: invalid argument`) and not only the errno.
+
+use std::ffi::CStr;
+use std::io;
+use std::os::fd::RawFd;
+
+use super::prepare::{Plan, KEPT_CAPS};
+
+/// The setup steps, in order; the number is what the child reports on failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Step {
+    /// `unshare` of the namespaces.
+    Namespaces = 1,
+    /// The second fork (pid 1 of the new pid namespace).
+    Fork,
+    /// Making the mount tree private.
+    Private,
+    /// The overlay root.
+    Overlay,
+    /// `/proc`.
+    Proc,
+    /// `/dev`.
+    Dev,
+    /// `/sys`.
+    Sys,
+    /// `/etc/resolv.conf`, `/etc/hosts`, `/etc/hostname`.
+    Etc,
+    /// The hostname.
+    Hostname,
+    /// `pivot_root` into the overlay.
+    PivotRoot,
+    /// Creating and entering the working directory.
+    Workdir,
+    /// Dropping capabilities and setting `no_new_privs`.
+    Capabilities,
+    /// Switching to the step's user.
+    User,
+}
+
+impl Step {
+    const ALL: [Step; 13] = [
+        Step::Namespaces,
+        Step::Fork,
+        Step::Private,
+        Step::Overlay,
+        Step::Proc,
+        Step::Dev,
+        Step::Sys,
+        Step::Etc,
+        Step::Hostname,
+        Step::PivotRoot,
+        Step::Workdir,
+        Step::Capabilities,
+        Step::User,
+    ];
+
+    /// The step a status byte names.
+    pub fn from_byte(byte: u8) -> Option<Step> {
+        Step::ALL.iter().copied().find(|s| *s as u8 == byte)
+    }
+
+    /// What the step does, for error messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Step::Namespaces => "creating the namespaces",
+            Step::Fork => "starting pid 1 of the sandbox",
+            Step::Private => "making the mount tree private",
+            Step::Overlay => "mounting the overlay root",
+            Step::Proc => "mounting /proc",
+            Step::Dev => "populating /dev",
+            Step::Sys => "mounting /sys",
+            Step::Etc => "binding /etc/resolv.conf, /etc/hosts and /etc/hostname",
+            Step::Hostname => "setting the hostname",
+            Step::PivotRoot => "entering the root filesystem (pivot_root)",
+            Step::Workdir => "entering the working directory",
+            Step::Capabilities => "dropping capabilities",
+            Step::User => "switching to the step's user",
+        }
+    }
+}
+
+/// Runs `f`; on failure reports `step` on `status_fd` and returns the errno as an error.
+fn step(status_fd: RawFd, step: Step, f: impl FnOnce() -> io::Result<()>) -> io::Result<()> {
+    f().inspect_err(|_| {
+        let byte = [step as u8];
+        // SAFETY: a one-byte write from a stack buffer; errno was already captured in the error.
+        unsafe {
+            libc::write(status_fd, byte.as_ptr().cast(), 1);
+        }
+    })
+}
+
+fn check(rc: libc::c_int) -> io::Result<()> {
+    if rc < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+fn check_long(rc: libc::c_long) -> io::Result<libc::c_long> {
+    if rc < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(rc)
+    }
+}
+
+const NONE: *const libc::c_char = std::ptr::null();
+
+/// Runs in the forked child (`pre_exec`); returns so that `Command` execs the command.
+pub fn setup(plan: &Plan, status_fd: RawFd) -> io::Result<()> {
+    let mut flags =
+        libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC;
+    if plan.network_none {
+        flags |= libc::CLONE_NEWNET;
+    }
+    // SAFETY (whole function): raw syscalls on NUL-terminated strings and plain values prepared
+    // before the fork.
+    unsafe {
+        step(status_fd, Step::Namespaces, || {
+            check(libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0))?;
+            // The parent may have died before the death signal was armed.
+            if libc::getppid() != plan.parent_pid {
+                libc::_exit(137);
+            }
+            check(libc::unshare(flags))
+        })?;
+        let pid = libc::fork();
+        if pid < 0 {
+            return step(status_fd, Step::Fork, || Err(io::Error::last_os_error()));
+        }
+        if pid > 0 {
+            middle_process(pid);
+        }
+        step(status_fd, Step::Fork, || {
+            check(libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0))
+        })?;
+        step(status_fd, Step::Private, || {
+            check(libc::mount(
+                NONE,
+                c"/".as_ptr(),
+                NONE,
+                libc::MS_REC | libc::MS_PRIVATE,
+                std::ptr::null(),
+            ))
+        })?;
+        step(status_fd, Step::Overlay, || mount_overlay(plan))?;
+        step(status_fd, Step::Proc, || {
+            ensure_dir(plan.proc_dir.as_c_str());
+            check(libc::mount(
+                c"proc".as_ptr(),
+                plan.proc_dir.as_ptr(),
+                c"proc".as_ptr(),
+                libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+                std::ptr::null(),
+            ))
+        })?;
+        step(status_fd, Step::Dev, || mount_dev(plan))?;
+        step(status_fd, Step::Sys, || mount_sys(plan))?;
+        step(status_fd, Step::Etc, || {
+            for (host, target) in &plan.etc_binds {
+                ensure_file(target.as_c_str());
+                check(libc::mount(
+                    host.as_ptr(),
+                    target.as_ptr(),
+                    NONE,
+                    libc::MS_BIND,
+                    std::ptr::null(),
+                ))?;
+            }
+            Ok(())
+        })?;
+        if plan.network_none {
+            loopback_up();
+        }
+        step(status_fd, Step::Hostname, || {
+            check(libc::sethostname(
+                plan.hostname.as_ptr(),
+                plan.hostname.as_bytes().len(),
+            ))
+        })?;
+        step(status_fd, Step::PivotRoot, || {
+            check(libc::chdir(plan.merged.as_ptr()))?;
+            // pivot_root(".", ".") stacks the old root on top of the new one; unmounting it
+            // (detached) leaves only the overlay visible, with no put_old directory needed.
+            check_long(libc::syscall(
+                libc::SYS_pivot_root,
+                c".".as_ptr(),
+                c".".as_ptr(),
+            ))?;
+            check(libc::umount2(c".".as_ptr(), libc::MNT_DETACH))?;
+            check(libc::chdir(c"/".as_ptr()))
+        })?;
+        step(status_fd, Step::Workdir, || {
+            // After pivot_root, so symlinks in the path resolve inside the image.
+            for prefix in &plan.cwd_prefixes {
+                libc::mkdir(prefix.as_ptr(), 0o755);
+            }
+            check(libc::chdir(plan.cwd.as_ptr()))
+        })?;
+        step(status_fd, Step::Capabilities, || drop_capabilities())?;
+        step(status_fd, Step::User, || switch_user(plan))?;
+    }
+    Ok(())
+}
+
+/// The middle process: waits for pid 1 of the new namespace and ends the way it ended.
+///
+/// A signal that killed the command is re-raised here (core dumps off), so the parent sees
+/// "killed by signal N" and not a plain exit code; 128+N is the fallback.
+unsafe fn middle_process(pid: libc::pid_t) -> ! {
+    // SAFETY: raw syscalls; this process never returns into Rust code that could allocate.
+    unsafe {
+        // Close everything but stdio, among it std's exec-error pipe: `spawn` waits for that
+        // pipe to close, and this process never execs (pid 1 keeps its copy until its exec).
+        libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
+        let mut status: libc::c_int = 0;
+        loop {
+            let rc = libc::waitpid(pid, &mut status, 0);
+            if rc == pid {
+                break;
+            }
+            if rc < 0 && *libc::__errno_location() != libc::EINTR {
+                libc::_exit(126);
+            }
+        }
+        if libc::WIFEXITED(status) {
+            libc::_exit(libc::WEXITSTATUS(status));
+        }
+        let signal = libc::WTERMSIG(status);
+        let no_core = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        libc::setrlimit(libc::RLIMIT_CORE, &no_core);
+        libc::signal(signal, libc::SIG_DFL);
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, signal);
+        libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+        libc::kill(libc::getpid(), signal);
+        libc::_exit(128 + signal);
+    }
+}
+
+unsafe fn mount_overlay(plan: &Plan) -> io::Result<()> {
+    if plan.legacy_only {
+        // SAFETY: forwarded preconditions.
+        return unsafe { legacy_overlay(plan) };
+    }
+    // SAFETY: raw syscalls with NUL-terminated strings from the plan.
+    unsafe {
+        let fd = libc::syscall(libc::SYS_fsopen, c"overlay".as_ptr(), 1u32) as libc::c_int;
+        if fd < 0 {
+            return legacy_overlay(plan);
+        }
+        const SET_STRING: u32 = 1;
+        const CMD_CREATE: u32 = 6;
+        let set = |key: &CStr, value: &CStr| {
+            check_long(libc::syscall(
+                libc::SYS_fsconfig,
+                fd,
+                SET_STRING,
+                key.as_ptr(),
+                value.as_ptr(),
+                0,
+            ))
+        };
+        // One `lowerdir+` per layer (Linux 6.8+): no option string, so no page-size limit.
+        for lower in &plan.lowers {
+            if set(c"lowerdir+", lower).is_err() {
+                // Older kernels have no `lowerdir+`: fall back to the option string.
+                libc::close(fd);
+                return legacy_overlay(plan);
+            }
+        }
+        set(c"upperdir", &plan.upper)?;
+        set(c"workdir", &plan.work)?;
+        for key in [c"index", c"metacopy", c"redirect_dir"] {
+            // Unknown options on an old kernel are not fatal: their defaults are off there.
+            let _ = set(key, c"off");
+        }
+        check_long(libc::syscall(
+            libc::SYS_fsconfig,
+            fd,
+            CMD_CREATE,
+            NONE,
+            NONE,
+            0,
+        ))?;
+        let mfd = check_long(libc::syscall(libc::SYS_fsmount, fd, 1u32, 0u32))? as libc::c_int;
+        const MOVE_MOUNT_F_EMPTY_PATH: u32 = 4;
+        check_long(libc::syscall(
+            libc::SYS_move_mount,
+            mfd,
+            c"".as_ptr(),
+            libc::AT_FDCWD,
+            plan.merged.as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH,
+        ))?;
+        libc::close(mfd);
+        libc::close(fd);
+    }
+    Ok(())
+}
+
+/// The classic `mount(2)` with an option string; relative to `legacy_dir` when the plan made
+/// short names for a long chain (the string must fit in one page).
+unsafe fn legacy_overlay(plan: &Plan) -> io::Result<()> {
+    // SAFETY: raw syscalls with NUL-terminated strings.
+    unsafe {
+        if let Some(dir) = &plan.legacy_dir {
+            check(libc::chdir(dir.as_ptr()))?;
+        }
+        check(libc::mount(
+            c"overlay".as_ptr(),
+            plan.merged.as_ptr(),
+            c"overlay".as_ptr(),
+            0,
+            plan.legacy_options.as_ptr().cast(),
+        ))
+    }
+}
+
+unsafe fn mount_dev(plan: &Plan) -> io::Result<()> {
+    // SAFETY: raw syscalls with NUL-terminated strings from the plan.
+    unsafe {
+        ensure_dir(&plan.dev_dir);
+        check(libc::mount(
+            c"tmpfs".as_ptr(),
+            plan.dev_dir.as_ptr(),
+            c"tmpfs".as_ptr(),
+            libc::MS_NOSUID | libc::MS_STRICTATIME,
+            c"mode=755,size=65536k".as_ptr().cast(),
+        ))?;
+        for (path, major, minor) in &plan.devices {
+            check(libc::mknod(
+                path.as_ptr(),
+                libc::S_IFCHR | 0o666,
+                libc::makedev(*major, *minor),
+            ))?;
+            // mknod's mode is filtered by the umask.
+            check(libc::chmod(path.as_ptr(), 0o666))?;
+        }
+        check(libc::mkdir(plan.dev_pts.as_ptr(), 0o755))?;
+        check(libc::mount(
+            c"devpts".as_ptr(),
+            plan.dev_pts.as_ptr(),
+            c"devpts".as_ptr(),
+            libc::MS_NOSUID | libc::MS_NOEXEC,
+            c"newinstance,ptmxmode=0666,mode=0620".as_ptr().cast(),
+        ))?;
+        check(libc::mkdir(plan.dev_shm.as_ptr(), 0o1777))?;
+        check(libc::mount(
+            c"shm".as_ptr(),
+            plan.dev_shm.as_ptr(),
+            c"tmpfs".as_ptr(),
+            libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+            c"mode=1777,size=65536k".as_ptr().cast(),
+        ))?;
+        for (target, link) in &plan.dev_links {
+            check(libc::symlink(target.as_ptr(), link.as_ptr()))?;
+        }
+    }
+    Ok(())
+}
+
+/// sysfs read-only; a read-only recursive bind of the host's when sysfs cannot be mounted.
+unsafe fn mount_sys(plan: &Plan) -> io::Result<()> {
+    let ro = libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
+    // SAFETY: raw syscalls with NUL-terminated strings from the plan.
+    unsafe {
+        ensure_dir(&plan.sys_dir);
+        let sysfs = libc::mount(
+            c"sysfs".as_ptr(),
+            plan.sys_dir.as_ptr(),
+            c"sysfs".as_ptr(),
+            ro,
+            std::ptr::null(),
+        );
+        if sysfs == 0 {
+            return Ok(());
+        }
+        check(libc::mount(
+            c"/sys".as_ptr(),
+            plan.sys_dir.as_ptr(),
+            NONE,
+            libc::MS_BIND | libc::MS_REC,
+            std::ptr::null(),
+        ))?;
+        check(libc::mount(
+            NONE,
+            plan.sys_dir.as_ptr(),
+            NONE,
+            libc::MS_BIND | libc::MS_REMOUNT | ro,
+            std::ptr::null(),
+        ))
+    }
+}
+
+unsafe fn ensure_dir(path: &CStr) {
+    // SAFETY: NUL-terminated path; an existing dir makes mkdir fail harmlessly.
+    unsafe {
+        libc::mkdir(path.as_ptr(), 0o755);
+    }
+}
+
+unsafe fn ensure_file(path: &CStr) {
+    // SAFETY: NUL-terminated path. An existing file is not opened at all: opening a lower
+    // file for writing would copy it (and its directory) up into the layer. The init layer
+    // (`stubs.rs`) normally provides every bind target, so this is a last resort.
+    unsafe {
+        if libc::access(path.as_ptr(), libc::F_OK) == 0 {
+            return;
+        }
+        let fd = libc::open(
+            path.as_ptr(),
+            libc::O_RDONLY | libc::O_CREAT | libc::O_CLOEXEC,
+            0o644,
+        );
+        if fd >= 0 {
+            libc::close(fd);
+        }
+    }
+}
+
+/// Brings `lo` up in a fresh network namespace.
+unsafe fn loopback_up() {
+    // SAFETY: a socket and an ioctl on a stack-allocated ifreq.
+    unsafe {
+        let sock = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+        if sock < 0 {
+            return;
+        }
+        let mut req: libc::ifreq = std::mem::zeroed();
+        req.ifr_name[0] = b'l' as libc::c_char;
+        req.ifr_name[1] = b'o' as libc::c_char;
+        if libc::ioctl(sock, libc::SIOCGIFFLAGS, &mut req) == 0 {
+            req.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
+            libc::ioctl(sock, libc::SIOCSIFFLAGS, &mut req);
+        }
+        libc::close(sock);
+    }
+}
+
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: libc::c_int,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+/// The kept set as the two 32-bit words capset takes.
+fn kept_words() -> [u32; 2] {
+    let mut keep = [0u32; 2];
+    for cap in KEPT_CAPS {
+        keep[(cap / 32) as usize] |= 1 << (cap % 32);
+    }
+    keep
+}
+
+/// Drops every capability outside docker's default set from the bounding set (so nothing the
+/// command execs can regain them) and forbids gaining privileges through exec.
+unsafe fn drop_capabilities() -> io::Result<()> {
+    let keep = kept_words();
+    // SAFETY: prctl calls with plain values.
+    unsafe {
+        for cap in 0..64u32 {
+            let kept = keep[(cap / 32) as usize] & (1 << (cap % 32)) != 0;
+            // PR_CAPBSET_READ fails (EINVAL) past the kernel's last capability.
+            if !kept && libc::prctl(libc::PR_CAPBSET_READ, cap as libc::c_ulong, 0, 0, 0) == 1 {
+                check(libc::prctl(
+                    libc::PR_CAPBSET_DROP,
+                    cap as libc::c_ulong,
+                    0,
+                    0,
+                    0,
+                ))?;
+            }
+        }
+        check(libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+    }
+}
+
+/// Sets groups, gid and uid; root keeps exactly the kept set as effective and permitted
+/// (a non-root uid loses them all on `setuid`, as in docker).
+unsafe fn switch_user(plan: &Plan) -> io::Result<()> {
+    let keep = kept_words();
+    // SAFETY: set*id and capset syscalls on stack data and plan-owned slices.
+    unsafe {
+        let identity = &plan.identity;
+        let groups: &[u32] = &identity.additional_gids;
+        check(libc::setgroups(groups.len(), groups.as_ptr()))?;
+        check(libc::setgid(identity.gid))?;
+        check(libc::setuid(identity.uid))?;
+        if identity.uid == 0 {
+            let header = CapHeader {
+                version: 0x2008_0522, // _LINUX_CAPABILITY_VERSION_3
+                pid: 0,
+            };
+            let data = [
+                CapData {
+                    effective: keep[0],
+                    permitted: keep[0],
+                    inheritable: 0,
+                },
+                CapData {
+                    effective: keep[1],
+                    permitted: keep[1],
+                    inheritable: 0,
+                },
+            ];
+            check_long(libc::syscall(libc::SYS_capset, &header, data.as_ptr()))?;
+        }
+    }
+    Ok(())
+}

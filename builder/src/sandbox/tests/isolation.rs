@@ -1,0 +1,98 @@
+//! What the command can see: its own hostname, pid 1, no host files or processes, a minimal
+//! `/dev`, read-only `/sys`, the chosen network — and nothing stays mounted afterwards.
+
+use std::fs;
+
+use super::*;
+
+#[test]
+fn isolation_hostname_pid_one_and_host_invisible() {
+    let Some(f) = fixture() else { return };
+    let marker = f.dir.path().join("host-only");
+    fs::write(&marker, "secret").unwrap();
+    let run = f.run(&format!(
+        "hostname; cat /etc/hostname; echo $$; ps -o pid= | grep -c . ; \
+         test -e {} && echo visible || echo invisible; grep -c . /etc/hosts",
+        marker.display()
+    ));
+    run.result.unwrap();
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines[0], "buildkitsandbox");
+    assert_eq!(lines[1], "buildkitsandbox");
+    assert_eq!(lines[2], "1", "the command is pid 1 of its namespace");
+    let processes: usize = lines[3].trim().parse().unwrap();
+    assert!(
+        processes <= 4,
+        "host processes are invisible: {processes} processes"
+    );
+    assert_eq!(lines[4], "invisible");
+    assert_eq!(lines[5], "3", "/etc/hosts has localhost and the hostname");
+}
+
+#[test]
+fn network_none_has_only_loopback_and_host_shares_the_hosts() {
+    let Some(f) = fixture() else { return };
+    let run = f
+        .sh("ls /sys/class/net; cat /sys/class/net/lo/operstate /sys/class/net/lo/flags")
+        .network(Network::None)
+        .run();
+    run.result.unwrap();
+    let words: Vec<&str> = run.stdout.split_whitespace().collect();
+    assert_eq!(words[0], "lo", "{}", run.stdout);
+    assert_eq!(words.len(), 3, "only loopback: {}", run.stdout);
+    let flags = u32::from_str_radix(words[2].trim_start_matches("0x"), 16).unwrap();
+    assert_eq!(flags & 1, 1, "lo is up");
+    let host_ifaces = names_in(Path::new("/sys/class/net"));
+    let run = f.run("ls /sys/class/net; echo ---; cat /etc/resolv.conf");
+    run.result.unwrap();
+    let (ifaces, resolv) = run.stdout.split_once("---\n").unwrap();
+    let mut ifaces: Vec<&str> = ifaces.split_whitespace().collect();
+    ifaces.sort();
+    assert_eq!(ifaces, host_ifaces, "the host's network is shared");
+    assert_eq!(
+        resolv,
+        fs::read_to_string("/etc/resolv.conf").unwrap_or_default()
+    );
+}
+
+#[test]
+fn dev_is_minimal_and_sys_is_read_only() {
+    let Some(f) = fixture() else { return };
+    let run = f.run(
+        "ls /dev; echo ---; echo x > /dev/null && echo null-ok; \
+         ls -d /dev/pts/ptmx /dev/shm; touch /dev/shm/ok && echo shm-writable; \
+         touch /sys/kernel/x 2>/dev/null || echo sys-read-only; \
+         grep -E ' /(dev/pts|sys|proc) ' /proc/self/mounts",
+    );
+    run.result.unwrap();
+    let (dev, rest) = run.stdout.split_once("---\n").unwrap();
+    let mut dev: Vec<&str> = dev.split_whitespace().collect();
+    dev.sort();
+    assert_eq!(
+        dev,
+        [
+            "fd", "full", "null", "ptmx", "pts", "random", "shm", "stderr", "stdin", "stdout",
+            "tty", "urandom", "zero"
+        ]
+    );
+    assert!(rest.contains("null-ok\n"), "{rest}");
+    assert!(rest.contains("/dev/pts/ptmx\n/dev/shm\n"), "{rest}");
+    assert!(rest.contains("shm-writable\n"), "{rest}");
+    assert!(rest.contains("sys-read-only\n"), "{rest}");
+    assert!(rest.contains("devpts /dev/pts devpts"), "{rest}");
+    assert!(rest.contains("proc /proc proc"), "{rest}");
+    let sys = rest.lines().find(|l| l.contains(" /sys ")).unwrap();
+    assert!(sys.contains(" ro,"), "{sys}");
+    assert_eq!(names_in(&run.upper), Vec::<String>::new());
+}
+
+#[test]
+fn nothing_stays_mounted() {
+    let Some(f) = fixture() else { return };
+    for network in [Network::Host, Network::None] {
+        f.sh("true").network(network).run().result.unwrap();
+        let failed = f.run("exit 1");
+        assert!(failed.result.is_err());
+    }
+    assert_eq!(leaked_mounts(&f), Vec::<String>::new());
+}
