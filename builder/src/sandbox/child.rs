@@ -31,6 +31,8 @@ pub enum Step {
     Dev,
     /// `/sys`.
     Sys,
+    /// Masking and write-protecting host knobs under `/proc` and `/sys`.
+    Masks,
     /// `/etc/resolv.conf`, `/etc/hosts`, `/etc/hostname`.
     Etc,
     /// The hostname.
@@ -46,7 +48,7 @@ pub enum Step {
 }
 
 impl Step {
-    const ALL: [Step; 13] = [
+    const ALL: [Step; 14] = [
         Step::Namespaces,
         Step::Fork,
         Step::Private,
@@ -54,6 +56,7 @@ impl Step {
         Step::Proc,
         Step::Dev,
         Step::Sys,
+        Step::Masks,
         Step::Etc,
         Step::Hostname,
         Step::PivotRoot,
@@ -77,6 +80,7 @@ impl Step {
             Step::Proc => "mounting /proc",
             Step::Dev => "populating /dev",
             Step::Sys => "mounting /sys",
+            Step::Masks => "masking /proc and /sys paths",
             Step::Etc => "binding /etc/resolv.conf, /etc/hosts and /etc/hostname",
             Step::Hostname => "setting the hostname",
             Step::PivotRoot => "entering the root filesystem (pivot_root)",
@@ -166,6 +170,7 @@ pub fn setup(plan: &Plan, status_fd: RawFd) -> io::Result<()> {
         })?;
         step(status_fd, Step::Dev, || mount_dev(plan))?;
         step(status_fd, Step::Sys, || mount_sys(plan))?;
+        step(status_fd, Step::Masks, || mask_paths(plan))?;
         step(status_fd, Step::Etc, || {
             for (host, target) in &plan.etc_binds {
                 ensure_file(target.as_c_str());
@@ -405,6 +410,62 @@ unsafe fn mount_sys(plan: &Plan) -> io::Result<()> {
             std::ptr::null(),
         ))
     }
+}
+
+/// docker's masked and read-only paths: the sandbox runs as real root, so without them a RUN
+/// could write host-wide knobs (`/proc/sys/...`, `/proc/sysrq-trigger`) or read kernel
+/// memory and keys. Paths this kernel lacks are skipped.
+unsafe fn mask_paths(plan: &Plan) -> io::Result<()> {
+    let ro = libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | libc::MS_NOSUID;
+    // SAFETY: raw syscalls with NUL-terminated strings from the plan and stack buffers.
+    unsafe {
+        for path in &plan.read_only {
+            let rc = libc::mount(
+                path.as_ptr(),
+                path.as_ptr(),
+                NONE,
+                libc::MS_BIND | libc::MS_REC,
+                std::ptr::null(),
+            );
+            if rc != 0 {
+                if *libc::__errno_location() == libc::ENOENT {
+                    continue;
+                }
+                return Err(io::Error::last_os_error());
+            }
+            check(libc::mount(
+                NONE,
+                path.as_ptr(),
+                NONE,
+                ro | libc::MS_NODEV | libc::MS_NOEXEC,
+                std::ptr::null(),
+            ))?;
+        }
+        for path in &plan.masked {
+            let mut st: libc::stat = std::mem::zeroed();
+            if libc::stat(path.as_ptr(), &mut st) != 0 {
+                continue;
+            }
+            if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+                check(libc::mount(
+                    c"tmpfs".as_ptr(),
+                    path.as_ptr(),
+                    c"tmpfs".as_ptr(),
+                    libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+                    c"size=0".as_ptr().cast(),
+                ))?;
+            } else {
+                check(libc::mount(
+                    plan.dev_null.as_ptr(),
+                    path.as_ptr(),
+                    NONE,
+                    libc::MS_BIND,
+                    std::ptr::null(),
+                ))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 unsafe fn ensure_dir(path: &CStr) {

@@ -1,11 +1,37 @@
 //! A fake executor that records what it was asked to run and lets the test decide what the
-//! "command" changes — so scheduler tests are honest without namespaces or root.
+//! "command" changes and prints — so scheduler tests are honest without namespaces or root.
+//!
+//! ```
+//! use strata_builder::sandbox::{Executor, Network, RecordingExecutor, RunRequest};
+//!
+//! let fake = RecordingExecutor::new(|run, upper| {
+//!     std::fs::write(upper.join("built"), run.argv.join(" ")).unwrap();
+//!     Ok(())
+//! })
+//! .printing(b"compiling\n");
+//! let (upper, work) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+//! let argv = vec!["make".to_string()];
+//! let request = RunRequest {
+//!     argv: &argv,
+//!     env: &[],
+//!     cwd: "/src",
+//!     user: "",
+//!     network: Network::None,
+//!     lowers: &[],
+//!     upper: upper.path(),
+//!     work: work.path(),
+//! };
+//! fake.run(&request, &|_, _| {}).unwrap();
+//! assert_eq!(fake.calls()[0].cwd, "/src");
+//! assert_eq!(std::fs::read_to_string(upper.path().join("built")).unwrap(), "make");
+//! ```
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use super::{Executor, OutputSink, RunRequest};
+use super::{Executor, Network, OutputSink, RunRequest};
 use crate::error::Result;
+use crate::progress::Stream;
 
 /// One recorded call.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,16 +44,19 @@ pub struct RecordedRun {
     pub cwd: String,
     /// The user.
     pub user: String,
-    /// How many lower dirs the overlay had.
-    pub lowers: usize,
+    /// The network mode.
+    pub network: Network,
+    /// The lower dirs, topmost first.
+    pub lowers: Vec<PathBuf>,
 }
 
 type Action = dyn Fn(&RecordedRun, &Path) -> Result<()> + Sync + Send;
 
-/// Records every run; `action` plays the command by writing into the upper dir.
+/// Records every run; `action` plays the command by writing into the upper dir (or failing).
 pub struct RecordingExecutor {
     calls: Mutex<Vec<RecordedRun>>,
     action: Box<Action>,
+    output: Vec<u8>,
 }
 
 impl RecordingExecutor {
@@ -36,7 +65,15 @@ impl RecordingExecutor {
         RecordingExecutor {
             calls: Mutex::new(Vec::new()),
             action: Box::new(action),
+            output: Vec::new(),
         }
+    }
+
+    /// Every run also prints `text` on stdout, before the action runs (as a real command's
+    /// output arrives before it exits).
+    pub fn printing(mut self, text: &[u8]) -> Self {
+        self.output = text.to_vec();
+        self
     }
 
     /// The calls so far.
@@ -46,18 +83,71 @@ impl RecordingExecutor {
 }
 
 impl Executor for RecordingExecutor {
-    fn run(&self, request: &RunRequest<'_>, _output: OutputSink<'_>) -> Result<()> {
+    fn run(&self, request: &RunRequest<'_>, output: OutputSink<'_>) -> Result<()> {
         let call = RecordedRun {
             argv: request.argv.to_vec(),
             env: request.env.to_vec(),
             cwd: request.cwd.to_string(),
             user: request.user.to_string(),
-            lowers: request.lowers.len(),
+            network: request.network,
+            lowers: request.lowers.to_vec(),
         };
         self.calls
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(call.clone());
+        if !self.output.is_empty() {
+            output(Stream::Stdout, &self.output);
+        }
         (self.action)(&call, request.upper)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Error;
+
+    #[test]
+    fn records_calls_prints_and_fails_as_told() {
+        let fake = RecordingExecutor::new(|run, _upper| {
+            if run.argv[0] == "false" {
+                return Err(Error::CommandFailed {
+                    argv: run.argv.clone(),
+                    code: 1,
+                    signal: None,
+                });
+            }
+            Ok(())
+        })
+        .printing(b"hi\n");
+        let dirs = tempfile::tempdir().unwrap();
+        let lowers = vec![dirs.path().join("l1"), dirs.path().join("l0")];
+        let printed = Mutex::new(Vec::new());
+        for program in ["true", "false"] {
+            let argv = vec![program.to_string()];
+            let env = vec![("A".to_string(), "1".to_string())];
+            let request = RunRequest {
+                argv: &argv,
+                env: &env,
+                cwd: "/w",
+                user: "app",
+                network: Network::Host,
+                lowers: &lowers,
+                upper: dirs.path(),
+                work: dirs.path(),
+            };
+            let result = fake.run(&request, &|stream, data| {
+                printed.lock().unwrap().push((stream, data.to_vec()))
+            });
+            assert_eq!(result.is_ok(), program == "true");
+        }
+        let calls = fake.calls();
+        assert_eq!(calls.len(), 2);
+        assert_eq!(calls[1].argv, ["false"]);
+        assert_eq!(calls[0].lowers, lowers);
+        assert_eq!(calls[0].user, "app");
+        assert_eq!(calls[0].network, Network::Host);
+        assert_eq!(printed.into_inner().unwrap().len(), 2);
     }
 }

@@ -19,7 +19,9 @@
 //! 3. pid 1 mounts the overlay (`fsopen`/`fsconfig` with one `lowerdir+` per layer, so
 //!    hundreds of layers never hit the one-page mount-option limit; the classic option string,
 //!    with short relative names for long chains, on kernels before 6.8), `/proc`, a minimal
-//!    `/dev`, read-only `/sys`, binds `/etc/resolv.conf`, `/etc/hosts`, `/etc/hostname`,
+//!    `/dev`, read-only `/sys`, masks docker's masked paths and write-protects its read-only
+//!    ones (`/proc/sys`, `/proc/sysrq-trigger`…: the command is real root, so host-wide knobs
+//!    must be out of reach), binds `/etc/resolv.conf`, `/etc/hosts`, `/etc/hostname`,
 //!    `pivot_root`s into the overlay, creates and enters the working directory, drops
 //!    capabilities, sets `no_new_privs`, switches user, and returns so that `Command` execs the
 //!    command. A failing step writes its number to a status pipe, so errors say what failed.
@@ -27,8 +29,9 @@
 //! # Nothing left behind
 //!
 //! Both children die with their parent (`PR_SET_PDEATHSIG`, armed before anything else and
-//! checked against a parent that died first); when pid 1 dies the kernel kills the rest of its
-//! pid namespace. Everything mounted lives only in the child's mount namespace, which dies with
+//! checked against a parent that died first; it fires when the forking *thread* ends, and
+//! [`Executor::run`] waits on that same thread, so never early); when pid 1 dies the kernel
+//! kills the rest of its pid namespace. Everything mounted lives only in the child's mount namespace, which dies with
 //! its last process: Ctrl-C or `kill -9` of a build leaves no mounts and no processes. The
 //! per-run directory lives under the store's `tmp/`, which the store empties on open.
 //!

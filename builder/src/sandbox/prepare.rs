@@ -34,6 +34,32 @@ pub const KEPT_CAPS: [u32; 14] = [
     31, // CAP_SETFCAP
 ];
 
+/// Hidden from the command, as docker hides them (kernel memory, keys, timers, firmware).
+pub const MASKED_PATHS: [&str; 12] = [
+    "proc/asound",
+    "proc/acpi",
+    "proc/interrupts",
+    "proc/kcore",
+    "proc/keys",
+    "proc/latency_stats",
+    "proc/timer_list",
+    "proc/timer_stats",
+    "proc/sched_debug",
+    "proc/scsi",
+    "sys/firmware",
+    "sys/devices/virtual/powercap",
+];
+
+/// Read-only for the command, as docker makes them: host-wide knobs a root process could
+/// otherwise turn (sysctls, `sysrq-trigger`, IRQ affinity).
+pub const READ_ONLY_PATHS: [&str; 5] = [
+    "proc/bus",
+    "proc/fs",
+    "proc/irq",
+    "proc/sys",
+    "proc/sysrq-trigger",
+];
+
 /// The child's plan.
 pub struct Plan {
     pub merged: CString,
@@ -50,6 +76,12 @@ pub struct Plan {
     /// Device nodes to create in `/dev`: (path in merged, major, minor).
     pub devices: Vec<(CString, u32, u32)>,
     pub dev_pts: CString,
+    /// `/dev/null` in merged, bound over masked files.
+    pub dev_null: CString,
+    /// Paths (in merged) hidden: files under `/dev/null`, directories under an empty tmpfs.
+    pub masked: Vec<CString>,
+    /// Paths (in merged) made read-only.
+    pub read_only: Vec<CString>,
     pub dev_shm: CString,
     /// (target, link path) symlinks in `/dev`.
     pub dev_links: Vec<(CString, CString)>,
@@ -188,6 +220,15 @@ pub fn plan(
         etc_binds,
         devices,
         dev_pts: cpath(&dev.join("pts"))?,
+        dev_null: cpath(&dev.join("null"))?,
+        masked: MASKED_PATHS
+            .iter()
+            .map(|p| cpath(&merged.join(p)))
+            .collect::<Result<_>>()?,
+        read_only: READ_ONLY_PATHS
+            .iter()
+            .map(|p| cpath(&merged.join(p)))
+            .collect::<Result<_>>()?,
         dev_shm: cpath(&dev.join("shm"))?,
         dev_links,
         cwd_prefixes,

@@ -96,3 +96,36 @@ fn nothing_stays_mounted() {
     }
     assert_eq!(leaked_mounts(&f), Vec::<String>::new());
 }
+
+#[test]
+fn host_knobs_are_read_only_and_kernel_secrets_masked() {
+    let Some(f) = fixture() else { return };
+    // domainname is per UTS namespace: harmless even if the protection failed.
+    let run = f.run(
+        "echo x > /proc/sys/kernel/domainname 2>/dev/null && echo wrote || echo refused; \
+         grep -E ' /proc/(sys|sysrq-trigger|bus|fs|irq) ' /proc/self/mounts | grep -c ' ro,'",
+    );
+    run.result.unwrap();
+    let lines: Vec<&str> = run.stdout.lines().map(str::trim).collect();
+    assert_eq!(lines[0], "refused", "{}", run.stdout);
+    let read_only: usize = lines[1].parse().unwrap();
+    assert!(read_only >= 4, "read-only /proc paths: {}", run.stdout);
+    // Masked files read as /dev/null, masked directories as an empty tmpfs.
+    for (path, dir) in [
+        ("/proc/keys", false),
+        ("/proc/timer_list", false),
+        ("/proc/acpi", true),
+    ] {
+        if !Path::new(path).exists() {
+            continue;
+        }
+        let script = if dir {
+            format!("ls -A {path} | wc -l")
+        } else {
+            format!("wc -c < {path}")
+        };
+        let run = f.run(&script);
+        run.result.unwrap();
+        assert_eq!(run.stdout.trim(), "0", "{path} is masked");
+    }
+}

@@ -12,9 +12,9 @@ use std::sync::Mutex;
 
 use super::*;
 
-const APPLETS: [&str; 22] = [
+const APPLETS: [&str; 23] = [
     "sh", "echo", "cat", "id", "hostname", "ps", "rm", "mkdir", "touch", "chmod", "chown", "ls",
-    "test", "grep", "true", "false", "sleep", "stat", "mount", "ln", "mv", "pwd",
+    "test", "grep", "true", "false", "sleep", "stat", "mount", "ln", "mv", "pwd", "wc",
 ];
 
 /// A temp dir with a busybox base layer in `base/`.
