@@ -7,14 +7,17 @@ use strata_cache::gc::usage;
 use crate::store::{human_size, open};
 use crate::Global;
 
+/// What `du --help` says after the options: how to read the table.
+const AFTER_HELP: &str = "\
+Rows: blobs (manifests, configs, compressed layers), snapshots (unpacked layers), the index
+database, and the build cache: the part of the blobs and snapshots that only cache entries hold
+on to (not a separate pile, do not add it to the others). RECLAIMABLE is what `strata prune`
+would free; --all frees the same bytes (it drops more cache entries, but the layers tagged
+images use stay either way).";
+
 /// Arguments of `strata du`.
-///
-/// Rows: blobs (manifests, configs, compressed layers), snapshots (unpacked layers), the index
-/// database, and the build cache — the part of the blobs and snapshots that only cache entries
-/// hold on to (not a separate pile: do not add it to the others). RECLAIMABLE is what
-/// `strata prune` would free; `--all` frees the same bytes (it drops more cache entries, but
-/// the layers tagged images use stay either way).
 #[derive(Debug, clap::Args)]
+#[command(after_help = AFTER_HELP)]
 pub struct Args {
     /// Output format: `table` or `json`.
     #[arg(long, value_name = "FORMAT", value_parser = ["table", "json"], default_value = "table")]
@@ -47,7 +50,8 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let row = |kind: &str, count: String, size: String, reclaimable: String| {
-        println!("{kind:<12}{count:>8}{size:>12}{reclaimable:>13}");
+        let line = format!("{kind:<12}{count:>8}{size:>12}{reclaimable:>13}");
+        println!("{}", line.trim_end());
     };
     let none = String::new;
     row("KIND", "COUNT".into(), "SIZE".into(), "RECLAIMABLE".into());

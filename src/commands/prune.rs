@@ -7,14 +7,17 @@ use strata_cache::gc::{prune, PruneOptions};
 use crate::store::{human_size, open, parse_size};
 use crate::Global;
 
+/// What `prune --help` says after the options: the semantics, as `docker builder prune`.
+const AFTER_HELP: &str = "\
+Without --all, drops build cache that no tagged image uses (least recently used first), then
+deletes every blob and snapshot that neither a tagged image nor a remaining cache entry reaches.
+--all also drops the cache entries of steps whose layers tagged images use (the layers stay:
+the images need them), the file-hash index and index data of older strata versions.
+--keep-storage sizes are docker's (10GB = 10 GiB). Tagged images are never removed: `rmi` first.";
+
 /// Arguments of `strata prune` (as `docker builder prune`).
-///
-/// Without `--all`, drops build cache that no tagged image uses (least recently used first),
-/// then deletes every blob and snapshot that neither a tagged image nor a remaining cache entry
-/// reaches. `--all` also drops the cache entries of steps whose layers tagged images use (the
-/// layers stay: the images need them), the file-hash index and index data of older strata
-/// versions. Tagged images are never removed.
 #[derive(Debug, clap::Args)]
+#[command(after_help = AFTER_HELP)]
 pub struct Args {
     /// Remove all build cache, not just cache no tagged image uses.
     #[arg(short, long)]
