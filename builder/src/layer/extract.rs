@@ -90,10 +90,14 @@ pub fn extract_layer(input: impl Read, dest: &Path) -> Result<ExtractReport> {
                 continue;
             }
             let header = entry.header().clone();
-            let mode = header.mode().map_err(|e| bad(e.to_string()))? & 0o7777;
-            let uid = header.uid().map_err(|e| bad(e.to_string()))?;
-            let gid = header.gid().map_err(|e| bad(e.to_string()))?;
-            let mtime = header.mtime().map_err(|e| bad(e.to_string()))? as i64;
+            let raw = header.as_bytes();
+            let field = |value: io::Result<u64>, range: std::ops::Range<usize>, what: &str| {
+                numeric(value, &raw[range], what, &rel)
+            };
+            let mode = field(header.mode().map(u64::from), 100..108, "mode")? as u32 & 0o7777;
+            let uid = field(header.uid(), 108..116, "uid")?;
+            let gid = field(header.gid(), 116..124, "gid")?;
+            let mtime = field(header.mtime(), 136..148, "mtime")? as i64;
             let kind = header.entry_type();
             if !kind.is_dir() {
                 remove_existing(&target)?;
@@ -202,6 +206,16 @@ pub fn extract_layer(input: impl Read, dest: &Path) -> Result<ExtractReport> {
         diff_id: reader.hasher.finish(),
         size,
     })
+}
+
+/// A numeric header field. Go's archive/tar (docker, BuildKit) reads an empty one (all NULs or
+/// spaces) as 0, so tars other tools accept are accepted here too; garbage is an error.
+fn numeric(value: io::Result<u64>, raw: &[u8], what: &str, rel: &Path) -> Result<u64> {
+    match value {
+        Ok(value) => Ok(value),
+        Err(_) if raw.iter().all(|&b| b == 0 || b == b' ') => Ok(0),
+        Err(e) => Err(bad(format!("entry `{}`: bad {what}: {e}", rel.display()))),
+    }
 }
 
 /// A tar path as a relative path with no `..`; absolute paths are refused.

@@ -480,3 +480,28 @@ fn overlay_xattrs_in_a_tar_are_dropped() {
         Some(&b"1"[..])
     );
 }
+
+#[test]
+fn empty_numeric_fields_read_as_zero_and_garbage_is_named() {
+    let mut header = tar::Header::new_old();
+    header.as_old_mut().name[..4].copy_from_slice(b"file");
+    header.set_size(0);
+    header.set_entry_type(tar::EntryType::Regular);
+    // mode, uid, gid, mtime left as NULs, as some tools write them.
+    header.set_cksum();
+    let mut bytes = header.as_bytes().to_vec();
+    bytes.extend_from_slice(&[0u8; 1024]);
+    let dest = tempfile::tempdir().unwrap();
+    extract_layer(&bytes[..], dest.path()).unwrap();
+    assert!(dest.path().join("file").is_file());
+
+    header.as_old_mut().uid.copy_from_slice(b"12x4567\0");
+    header.set_cksum();
+    let mut bytes = header.as_bytes().to_vec();
+    bytes.extend_from_slice(&[0u8; 1024]);
+    let dest = tempfile::tempdir().unwrap();
+    let err = extract_layer(&bytes[..], dest.path())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("entry `file`: bad uid"), "{err}");
+}
