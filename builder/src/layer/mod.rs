@@ -14,7 +14,7 @@ pub(crate) mod tar_format;
 mod write;
 mod xattr;
 
-pub use compress::{compress, Compression};
+pub use compress::{compress, compress_level, Compression};
 pub use extract::{extract_layer, ExtractReport};
 pub use write::{write_layer, LayerOptions, LayerSummary};
 

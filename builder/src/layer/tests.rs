@@ -251,15 +251,36 @@ fn hostile_layers_are_refused_and_write_nothing_outside() {
 }
 
 #[test]
-fn compression_is_deterministic() {
+fn compression_is_deterministic_per_level_and_decompresses() {
+    let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
     for compression in [Compression::Gzip, Compression::Zstd] {
-        let data = vec![42u8; 50_000];
-        let mut one = Vec::new();
-        let mut two = Vec::new();
-        compress(compression, &mut &data[..], &mut one).unwrap();
-        compress(compression, &mut &data[..], &mut two).unwrap();
-        assert_eq!(one, two, "{}", compression.name());
-        assert!(one.len() < data.len());
+        for level in [None, Some(1), Some(9)] {
+            let mut one = Vec::new();
+            let mut two = Vec::new();
+            let n = compress_level(compression, level, &mut &data[..], &mut one).unwrap();
+            compress_level(compression, level, &mut &data[..], &mut two).unwrap();
+            assert_eq!(n, data.len() as u64);
+            assert_eq!(one, two, "{} {level:?}", compression.name());
+            assert!(one.len() < data.len());
+            let mut back = Vec::new();
+            match compression {
+                Compression::Gzip => std::io::Read::read_to_end(
+                    &mut flate2::read::GzDecoder::new(&one[..]),
+                    &mut back,
+                ),
+                Compression::Zstd => std::io::Read::read_to_end(
+                    &mut zstd::stream::read::Decoder::new(&one[..]).unwrap(),
+                    &mut back,
+                ),
+            }
+            .unwrap();
+            assert_eq!(back, data);
+        }
+        let mut default = Vec::new();
+        compress(compression, &mut &data[..], &mut default).unwrap();
+        let mut explicit = Vec::new();
+        compress_level(compression, None, &mut &data[..], &mut explicit).unwrap();
+        assert_eq!(default, explicit);
     }
 }
 
