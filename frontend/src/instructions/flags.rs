@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::Invalid;
+use crate::error::ErrorKind;
 
 /// The kind of value a flag takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,9 +49,10 @@ impl Flags {
             };
             let seen = flags.bools.contains_key(name) || flags.strings.contains_key(name);
             if seen {
-                return Err(Invalid::flag(
-                    name,
+                return Err(Invalid::new(
+                    ErrorKind::Flag,
                     format!("duplicate flag specified: --{name}"),
+                    super::Spot::Last(format!("--{name}")),
                 ));
             }
             let missing = || Invalid::flag(name, format!("missing a value on flag: --{name}"));

@@ -245,7 +245,7 @@ fn validate(mount: &Mount) -> Check<()> {
             return Err("secret mount should not define sharing".into());
         }
         if mount.source.is_none() && mount.target.is_none() && mount.id.is_none() {
-            return Err("invalid secret mount. one of source, target required".into());
+            return Err("invalid secret mount: one of source, target required".into());
         }
         if mount.source.is_some() && mount.id.is_some() {
             return Err("both source and id can't be set".into());
@@ -451,7 +451,7 @@ mod tests {
         );
         assert_eq!(
             err("type=secret"),
-            "invalid secret mount. one of source, target required"
+            "invalid secret mount: one of source, target required"
         );
         assert_eq!(
             err("type=secret,id=a,src=b"),

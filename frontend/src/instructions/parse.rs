@@ -288,7 +288,7 @@ fn copy(node: &Node, keyword: &str, words: &[String]) -> Parsed<CopyArgs> {
     };
     if words.len() < 2 {
         return Err(Invalid::argument(
-            format!("{keyword} requires at least two arguments, but only one was provided. Destination could not be determined"),
+            format!("{keyword} requires at least two arguments, but only one was provided: destination could not be determined"),
             Spot::Everywhere,
         ));
     }
@@ -340,7 +340,7 @@ fn onbuild(node: &Node) -> Parsed<Kind> {
     match trigger_keyword.as_str() {
         "ONBUILD" => {
             return Err(Invalid::argument(
-                "Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed",
+                "chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed",
                 Spot::Last(child.keyword.clone()),
             ))
         }
@@ -426,13 +426,13 @@ fn health(node: &Node, words: &[String]) -> Parsed<Health> {
     )?;
     if kind != "CMD" {
         return Err(Invalid::argument(
-            format!("Unknown type {kind:?} in HEALTHCHECK (try CMD)"),
+            format!("unknown type {kind:?} in HEALTHCHECK (try CMD)"),
             Spot::First(words[0].clone()),
         ));
     }
     if words.len() < 2 {
         return Err(Invalid::argument(
-            "Missing command after HEALTHCHECK CMD",
+            "missing command after HEALTHCHECK CMD",
             Spot::Everywhere,
         ));
     }

@@ -285,7 +285,7 @@ fn healthcheck_options_and_none() {
             retries: 0,
         })
     );
-    assert!(err("HEALTHCHECK CONNECT TCP 7000").contains("Unknown type"));
+    assert!(err("HEALTHCHECK CONNECT TCP 7000").contains("unknown type"));
     assert!(err("HEALTHCHECK --interval=5 CMD x").contains("missing unit"));
     assert!(err("HEALTHCHECK --timeout=1us CMD x").contains("cannot be less than 1ms"));
     assert!(err("HEALTHCHECK --retries=-1 CMD x").contains("cannot be negative"));
@@ -294,7 +294,7 @@ fn healthcheck_options_and_none() {
     assert!(err("HEALTHCHECK --interval=1s NONE").starts_with("unknown flag: --interval"));
     assert_eq!(
         err("HEALTHCHECK CMD"),
-        "Missing command after HEALTHCHECK CMD"
+        "missing command after HEALTHCHECK CMD"
     );
     assert_eq!(
         err("HEALTHCHECK"),

@@ -210,7 +210,7 @@ fn name_values(rest: &str, keyword: &str, escape: char) -> Result<Vec<String>, L
         let Some((key, value)) = word.split_once('=') else {
             return Err(LineError::new(
                 ErrorKind::Argument,
-                format!("syntax error - can't find = in {word:?}. Must be of the form: name=value"),
+                format!("syntax error - can't find = in {word:?}: must be of the form name=value"),
                 Some(word),
             ));
         };
