@@ -105,7 +105,8 @@ impl BuildContext {
 
     /// Resolves one COPY/ADD source as written (may contain `*`, `?`, `[..]`) to the paths it
     /// names. A missing source is an error; if it exists but `.dockerignore` hides it, the error
-    /// says so.
+    /// says so. A wildcard that matches nothing is not an error here (docker accepts it beside
+    /// other sources); the caller refuses a copy with no sources at all.
     pub fn resolve_source(&self, source: &str) -> Result<Vec<SourceMatch>> {
         let cleaned = clean_relative(source);
         let has_wildcard = cleaned.contains(['*', '?', '[']);
@@ -114,10 +115,15 @@ impl BuildContext {
         } else {
             self.lookup(&cleaned)?.into_iter().collect()
         };
-        if matches.is_empty() {
+        if matches.is_empty() && !has_wildcard {
             return Err(self.not_found(source, &cleaned));
         }
         Ok(matches)
+    }
+
+    /// The error for a source that names nothing (with the `.dockerignore` hint if it applies).
+    pub fn source_not_found(&self, source: &str) -> Error {
+        self.not_found(source, &clean_relative(source))
     }
 
     fn lookup(&self, rel: &str) -> Result<Option<SourceMatch>> {

@@ -71,6 +71,21 @@ impl BuildContext {
         excludes: &PatternSet,
         out: &mut Vec<SourceEntry>,
     ) -> Result<bool> {
+        let children = self.walk_children(source, rel, excludes)?;
+        let any = !children.is_empty();
+        out.extend(children);
+        Ok(any)
+    }
+
+    /// The entries below `source/rel`, in order. Siblings are examined in parallel: a big
+    /// context is mostly `stat` calls, and they overlap well.
+    fn walk_children(
+        &self,
+        source: &SourceMatch,
+        rel: &str,
+        excludes: &PatternSet,
+    ) -> Result<Vec<SourceEntry>> {
+        use rayon::prelude::*;
         let dir = if rel.is_empty() {
             source.host_path.clone()
         } else {
@@ -97,57 +112,64 @@ impl BuildContext {
             }
         }
         names.sort();
-        let mut any = false;
-        for name in names {
-            let child_rel = if rel.is_empty() {
-                name.clone()
-            } else {
-                format!("{rel}/{name}")
-            };
-            let context_rel = if source.rel.is_empty() {
-                child_rel.clone()
-            } else {
-                format!("{}/{child_rel}", source.rel)
-            };
-            let ignored = self.ignore().is_excluded(&context_rel);
-            let excluded = ignored || excludes.is_excluded(&child_rel);
-            let host_path = dir.join(&name);
-            let meta = metadata(&host_path)?;
-            let Some(kind) = kind_of(&host_path, &meta)? else {
-                continue;
-            };
-            let is_dir = kind == EntryKind::Dir;
-            if excluded {
-                // A later `!pattern` may re-include something below an excluded directory.
-                let may_reinclude = self.ignore().has_negations() || excludes.has_negations();
-                if is_dir && may_reinclude {
-                    let mark = out.len();
-                    out.push(SourceEntry {
-                        rel: child_rel.clone(),
-                        host_path,
-                        meta,
-                        kind,
-                    });
-                    if self.walk_dir(source, &child_rel, excludes, out)? {
-                        any = true;
-                    } else {
-                        out.truncate(mark);
-                    }
+        let subtrees: Vec<Vec<SourceEntry>> = names
+            .par_iter()
+            .map(|name| self.walk_child(source, rel, &dir, name, excludes))
+            .collect::<Result<_>>()?;
+        Ok(subtrees.into_iter().flatten().collect())
+    }
+
+    /// One child and, for a directory, everything below it (empty when left out).
+    fn walk_child(
+        &self,
+        source: &SourceMatch,
+        rel: &str,
+        dir: &std::path::Path,
+        name: &str,
+        excludes: &PatternSet,
+    ) -> Result<Vec<SourceEntry>> {
+        let child_rel = if rel.is_empty() {
+            name.to_string()
+        } else {
+            format!("{rel}/{name}")
+        };
+        let context_rel = if source.rel.is_empty() {
+            child_rel.clone()
+        } else {
+            format!("{}/{child_rel}", source.rel)
+        };
+        let ignored = self.ignore().is_excluded(&context_rel);
+        let excluded = ignored || excludes.is_excluded(&child_rel);
+        let host_path = dir.join(name);
+        let meta = metadata(&host_path)?;
+        let Some(kind) = kind_of(&host_path, &meta)? else {
+            return Ok(Vec::new());
+        };
+        let is_dir = kind == EntryKind::Dir;
+        let entry = SourceEntry {
+            rel: child_rel.clone(),
+            host_path,
+            meta,
+            kind,
+        };
+        if excluded {
+            // A later `!pattern` may re-include something below an excluded directory.
+            let may_reinclude = self.ignore().has_negations() || excludes.has_negations();
+            if is_dir && may_reinclude {
+                let below = self.walk_children(source, &child_rel, excludes)?;
+                if !below.is_empty() {
+                    let mut out = vec![entry];
+                    out.extend(below);
+                    return Ok(out);
                 }
-                continue;
             }
-            out.push(SourceEntry {
-                rel: child_rel.clone(),
-                host_path,
-                meta,
-                kind,
-            });
-            any = true;
-            if is_dir {
-                self.walk_dir(source, &child_rel, excludes, out)?;
-            }
+            return Ok(Vec::new());
         }
-        Ok(any)
+        let mut out = vec![entry];
+        if is_dir {
+            out.extend(self.walk_children(source, &child_rel, excludes)?);
+        }
+        Ok(out)
     }
 }
 

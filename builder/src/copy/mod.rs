@@ -176,9 +176,10 @@ impl LayerWriter<'_> {
                     })
                 }
                 (None, Some(source)) => {
+                    // A destination directory the copy creates is 0755 whatever the source
+                    // directory's mode or --chmod (docker/BuildKit do the same).
                     let (uid, gid) = self.options.chown.unwrap_or((0, 0));
-                    let mode = self.options.chmod.unwrap_or(source.meta.mode() & 0o7777);
-                    (mode, uid, gid, Some(source.meta.mtime()))
+                    (0o755, uid, gid, Some(source.meta.mtime()))
                 }
                 (None, None) => {
                     let (uid, gid) = self.options.chown.unwrap_or((0, 0));

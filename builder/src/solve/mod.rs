@@ -383,12 +383,17 @@ impl<'a> Builder<'a> {
                     copy_into_layer(&plain, &options, &view, upper.path())?;
                 }
                 for source in archives {
+                    // The destination is made like a copy's (parents mirror the image, new
+                    // directories belong to the --chown user), then the archive goes in.
                     let dest = crate::copy::absolute_dest(&op.dest, &op.workdir);
-                    let dest_host = upper.path().join(dest.trim_start_matches('/'));
-                    std::fs::create_dir_all(&dest_host).map_err(|e| Error::Io {
-                        path: dest_host.clone(),
-                        source: e,
-                    })?;
+                    let dir_options = CopyOptions {
+                        dest: format!("{}/", dest.trim_end_matches('/')),
+                        ..options.clone()
+                    };
+                    crate::copy::ensure_dir_in_layer(&dir_options, &view, upper.path())?;
+                    let dest_host = upper
+                        .path()
+                        .join(view.resolve(&dest)?.trim_start_matches('/'));
                     let path = &source.entries[0].host_path;
                     let compression = archive::detect(path)?.expect("detected above");
                     archive::unpack(path, compression, &dest_host, chown)?;
@@ -398,17 +403,25 @@ impl<'a> Builder<'a> {
                 let options = CopyOptions {
                     dest: format!("{}/", path.trim_end_matches('/')),
                     workdir: "/".into(),
+                    // Owned by the USER as `--chown` would resolve it (a bare uid is also the
+                    // gid); a user the image does not know leaves it to root, as BuildKit does.
                     chown: if user.is_empty() {
                         None
                     } else {
-                        let identity = UserDb::load(|p| view.read_file(p)).resolve_user(user)?;
-                        Some((identity.uid, identity.gid))
+                        UserDb::load(|p| view.read_file(p)).resolve_chown(user).ok()
                     },
                     chmod: None,
                     parents: false,
                 };
-                if view.lookup(&view.resolve(path)?)?.is_none() {
-                    crate::copy::ensure_dir_in_layer(&options, &view, upper.path())?;
+                match view.lookup(&view.resolve(path)?)? {
+                    None => crate::copy::ensure_dir_in_layer(&options, &view, upper.path())?,
+                    Some(found) if !found.meta.is_dir() => {
+                        return Err(Error::CopyDestination {
+                            dest: path.clone(),
+                            reason: "WORKDIR exists in the image and is not a directory".into(),
+                        })
+                    }
+                    Some(_) => {}
                 }
             }
             _ => unreachable!("only filesystem steps come here"),
@@ -448,11 +461,16 @@ impl<'a> Builder<'a> {
         state
     }
 
+    /// The layered view of a chain, topmost first. A layer that occurs twice (`COPY d /x/`
+    /// then `ADD d /x/` make the same layer) is kept only at its topmost place: overlay refuses
+    /// the same directory twice, and the lower copy adds nothing the upper one does not.
     fn view(&self, layers: &[Digest]) -> LayerStack {
+        let mut seen = std::collections::BTreeSet::new();
         LayerStack::new(
             layers
                 .iter()
                 .rev()
+                .filter(|d| seen.insert(**d))
                 .map(|d| self.store.snapshots().path(d))
                 .collect(),
         )

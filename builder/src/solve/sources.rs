@@ -140,6 +140,22 @@ pub fn resolve(op: &CopyOp, origin: &Origin<'_>, inline_dir: &Path) -> Result<Ve
             },
         }
     }
+    if sources.is_empty() {
+        // Every source was a wildcard that matched nothing: nothing to copy is an error.
+        let first = op.sources.iter().find_map(|s| match s {
+            SourceSpec::Path(p) => Some(p.as_str()),
+            SourceSpec::Inline { .. } => None,
+        });
+        if let (Some(first), Origin::Context(context)) = (first, origin) {
+            return Err(context.source_not_found(first));
+        }
+        if let Some(first) = first {
+            return Err(Error::SourceNotFound {
+                source_path: first.to_string(),
+                ignored_by: None,
+            });
+        }
+    }
     Ok(sources)
 }
 
