@@ -24,4 +24,4 @@ pub mod stages;
 
 pub use error::{Error, ErrorKind, Result};
 pub use graph::Graph;
-pub use stages::{compile, BaseImages, BuildOptions, UnknownBaseImages};
+pub use stages::{compile, compile_text, BaseImages, BuildOptions, UnknownBaseImages};

@@ -1,62 +1,92 @@
-//! Build arguments: the predefined ones BuildKit supplies, proxy args, and `EXPOSE` port specs.
+//! Build arguments BuildKit supplies itself: the platform args (usable in FROM lines without
+//! a declaration, inside a stage after `ARG NAME`), `TARGETSTAGE`, and the proxy args (passed
+//! to RUN without a declaration, kept out of cache keys and history).
 
-/// Build args that may be passed without an `ARG` declaration (BuildKit's proxy args). They
-/// reach RUN's environment but not the image config or history.
-pub const PROXY_ARGS: [&str; 8] = [
+/// The proxy build args (BuildKit matches them case-insensitively).
+pub const PROXY_ARGS: [&str; 5] = [
     "HTTP_PROXY",
-    "http_proxy",
     "HTTPS_PROXY",
-    "https_proxy",
     "FTP_PROXY",
-    "ftp_proxy",
     "NO_PROXY",
-    "no_proxy",
+    "ALL_PROXY",
 ];
 
-/// `ALL_PROXY` is a proxy arg too; kept apart to keep the array name honest about docker's list.
-pub const ALL_PROXY_ARGS: [&str; 2] = ["ALL_PROXY", "all_proxy"];
-
-/// Whether `name` is one of the proxy build args.
+/// Whether `name` is one of the proxy build args (`http_proxy`, `HTTPS_PROXY`, …).
 pub fn is_proxy_arg(name: &str) -> bool {
-    PROXY_ARGS.contains(&name) || ALL_PROXY_ARGS.contains(&name)
+    PROXY_ARGS.iter().any(|p| p.eq_ignore_ascii_case(name))
 }
 
-/// The automatic platform args for building `target` on this machine (always linux/amd64 here:
-/// strata builds natively). Usable in FROM lines without a declaration, and inside a stage
-/// after `ARG NAME`.
+/// The names of the automatic args, in BuildKit's order.
+const PREDEFINED: [&str; 11] = [
+    "BUILDPLATFORM",
+    "BUILDOS",
+    "BUILDOSVERSION",
+    "BUILDARCH",
+    "BUILDVARIANT",
+    "TARGETPLATFORM",
+    "TARGETOS",
+    "TARGETOSVERSION",
+    "TARGETARCH",
+    "TARGETVARIANT",
+    "TARGETSTAGE",
+];
+
+/// Whether `name` is one of the automatic args.
+pub fn is_platform_arg(name: &str) -> bool {
+    PREDEFINED.contains(&name)
+}
+
+/// The automatic platform args for building `target` on this machine, without `TARGETSTAGE`
+/// (see [`predefined_args`]).
 pub fn platform_args(target: &str) -> Vec<(String, String)> {
     let (os, arch, variant) = split_platform(target);
-    let build = (
-        "linux",
-        std::env::consts::ARCH
-            .replace("x86_64", "amd64")
-            .replace("aarch64", "arm64"),
-    );
-    vec![
-        ("BUILDPLATFORM".into(), format!("{}/{}", build.0, build.1)),
-        ("BUILDOS".into(), build.0.into()),
-        ("BUILDARCH".into(), build.1.clone()),
-        ("BUILDVARIANT".into(), String::new()),
-        ("TARGETPLATFORM".into(), target.to_string()),
-        ("TARGETOS".into(), os),
-        ("TARGETARCH".into(), arch),
-        ("TARGETVARIANT".into(), variant),
-    ]
+    let build_arch = host_arch();
+    let values = [
+        format!("linux/{build_arch}"),
+        "linux".to_string(),
+        String::new(),
+        build_arch,
+        String::new(),
+        target.to_string(),
+        os,
+        String::new(),
+        arch,
+        variant,
+    ];
+    PREDEFINED
+        .iter()
+        .zip(values)
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
 }
 
-/// Whether `name` is one of the automatic platform args.
-pub fn is_platform_arg(name: &str) -> bool {
-    matches!(
-        name,
-        "BUILDPLATFORM"
-            | "BUILDOS"
-            | "BUILDARCH"
-            | "BUILDVARIANT"
-            | "TARGETPLATFORM"
-            | "TARGETOS"
-            | "TARGETARCH"
-            | "TARGETVARIANT"
-    )
+/// Every automatic arg: the platform args and `TARGETSTAGE` (the stage being built). A
+/// `--build-arg` of the same name replaces the value, as in BuildKit.
+pub fn predefined_args(
+    platform: &str,
+    target_stage: &str,
+    overrides: &std::collections::BTreeMap<String, String>,
+) -> Vec<(String, String)> {
+    let mut args = platform_args(platform);
+    args.push(("TARGETSTAGE".into(), target_stage.to_string()));
+    for (key, value) in &mut args {
+        if let Some(given) = overrides.get(key.as_str()) {
+            *value = given.clone();
+        }
+    }
+    args
+}
+
+/// The machine's architecture in OCI terms.
+fn host_arch() -> String {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        "powerpc64" => "ppc64le",
+        other => other,
+    }
+    .to_string()
 }
 
 fn split_platform(platform: &str) -> (String, String, String) {
@@ -67,29 +97,35 @@ fn split_platform(platform: &str) -> (String, String, String) {
     (os, arch, variant)
 }
 
-/// Parses one EXPOSE word (`80`, `80/udp`, `8000-8002/tcp`) into `port/proto` keys.
-pub fn expose_ports(spec: &str) -> Result<Vec<String>, String> {
-    let (ports, proto) = match spec.split_once('/') {
-        Some((ports, proto)) => (ports, proto.to_lowercase()),
-        None => (spec, "tcp".to_string()),
+/// Checks and normalises a `--platform` value (`linux/amd64`, `linux/arm64/v8`, `amd64`,
+/// `linux`), as containerd's `platforms.Parse` does for the common forms.
+pub fn normalize_platform(text: &str) -> Result<String, String> {
+    const OSES: [&str; 6] = ["linux", "windows", "darwin", "freebsd", "netbsd", "openbsd"];
+    let lower = text.to_lowercase();
+    let parts: Vec<&str> = lower.split('/').collect();
+    let valid = |p: &str| {
+        !p.is_empty()
+            && p.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
     };
-    if !matches!(proto.as_str(), "tcp" | "udp" | "sctp") {
-        return Err(format!("invalid proto: {proto}"));
+    if !parts.iter().all(|p| valid(p)) || parts.len() > 3 {
+        return Err(format!(
+            "failed to parse platform {text}: {text:?}: unknown operating system or architecture: invalid argument"
+        ));
     }
-    let parse = |p: &str| -> Result<u32, String> {
-        p.parse::<u32>()
-            .ok()
-            .filter(|n| *n <= 65535)
-            .ok_or_else(|| format!("invalid containerPort: {p}"))
+    let arch = |a: &str| match a {
+        "x86_64" | "x86-64" => "amd64".to_string(),
+        "aarch64" => "arm64".to_string(),
+        "i386" => "386".to_string(),
+        other => other.to_string(),
     };
-    let (start, end) = match ports.split_once('-') {
-        Some((a, b)) => (parse(a)?, parse(b)?),
-        None => (parse(ports)?, parse(ports)?),
-    };
-    if end < start {
-        return Err(format!("invalid port range: {ports}"));
-    }
-    Ok((start..=end).map(|p| format!("{p}/{proto}")).collect())
+    Ok(match parts.as_slice() {
+        [single] if OSES.contains(single) => format!("{single}/{}", host_arch()),
+        [single] => format!("linux/{}", arch(single)),
+        [os, a] => format!("{os}/{}", arch(a)),
+        [os, a, variant] => format!("{os}/{}/{variant}", arch(a)),
+        _ => unreachable!("one to three parts"),
+    })
 }
 
 #[cfg(test)]
@@ -97,20 +133,42 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ports_default_to_tcp_and_ranges_expand() {
-        assert_eq!(expose_ports("80").unwrap(), ["80/tcp"]);
-        assert_eq!(expose_ports("53/UDP").unwrap(), ["53/udp"]);
-        assert_eq!(expose_ports("8000-8002").unwrap().len(), 3);
-        assert!(expose_ports("http").is_err());
-        assert!(expose_ports("80/icmp").is_err());
-    }
-
-    #[test]
     fn platform_args_split_the_target() {
         let args = platform_args("linux/arm/v7");
         let get = |k: &str| args.iter().find(|(n, _)| n == k).unwrap().1.clone();
         assert_eq!(get("TARGETARCH"), "arm");
         assert_eq!(get("TARGETVARIANT"), "v7");
+        assert_eq!(get("TARGETPLATFORM"), "linux/arm/v7");
         assert_eq!(get("BUILDOS"), "linux");
+        assert_eq!(get("BUILDPLATFORM"), format!("linux/{}", get("BUILDARCH")));
+    }
+
+    #[test]
+    fn build_args_override_predefined_values() {
+        let overrides = [("TARGETARCH".to_string(), "riscv64".to_string())].into();
+        let args = predefined_args("linux/amd64", "final", &overrides);
+        let get = |k: &str| args.iter().find(|(n, _)| n == k).unwrap().1.clone();
+        assert_eq!(get("TARGETARCH"), "riscv64");
+        assert_eq!(get("TARGETSTAGE"), "final");
+        assert_eq!(get("TARGETOS"), "linux");
+    }
+
+    #[test]
+    fn proxy_args_match_in_any_case() {
+        assert!(
+            is_proxy_arg("http_proxy") && is_proxy_arg("HTTP_PROXY") && is_proxy_arg("All_Proxy")
+        );
+        assert!(!is_proxy_arg("PROXY"));
+    }
+
+    #[test]
+    fn platforms_normalise() {
+        assert_eq!(normalize_platform("linux/AMD64").unwrap(), "linux/amd64");
+        assert_eq!(normalize_platform("linux/x86_64").unwrap(), "linux/amd64");
+        assert_eq!(normalize_platform("arm64").unwrap(), "linux/arm64");
+        assert_eq!(normalize_platform("linux/arm/v7").unwrap(), "linux/arm/v7");
+        assert!(normalize_platform("linux//amd64").is_err());
+        assert!(normalize_platform("a/b/c/d").is_err());
+        assert!(normalize_platform("").is_err());
     }
 }

@@ -1,370 +1,349 @@
-//! Compiling one stage: its base, its base image's ONBUILD triggers, then each instruction in
-//! turn — expanding words with the ARGs and ENV in effect, updating the image config, and adding
-//! a vertex for each step that touches the filesystem.
+//! Compiling one stage: its base, its inherited ONBUILD triggers, then each instruction in
+//! turn. This module handles the stage's start and the config-only instructions; RUN and
+//! COPY/ADD have their own modules.
+//!
+//! Where BuildKit expands variables, so does this: ENV and LABEL keys and values, USER,
+//! WORKDIR, VOLUME, EXPOSE, STOPSIGNAL, ARG defaults, COPY/ADD sources, destination and
+//! flags, RUN mount values. CMD, ENTRYPOINT, SHELL, HEALTHCHECK, ONBUILD, MAINTAINER and the
+//! text of RUN are kept as written: the shell in the container sees variables at run time.
+//! An instruction's words are all expanded before it takes effect (`ENV A=1 B=$A` gives B the
+//! A from before the line, as in docker), except ARG's, which apply one by one.
 
-use super::args::{expose_ports, is_platform_arg, platform_args};
-use super::{expand, Compiler};
-use crate::config::{HealthConfig, HistoryEntry, ImageConfig};
-use crate::error::{Error, Result};
-use crate::graph::{CopyFrom, CopyOp, CopySource, ExecOp, Op, Stage, VertexId};
-use crate::instructions::{parse_node, CommandLine, CopyArgs, Health, Instruction, Kind, RunArgs};
+use super::history::{healthcheck, plain, quoted, uppercase_keyword};
+use super::plan::Base;
+use super::ports::expose_ports;
+use super::state::{Inherited, StageState};
+use super::{copy, error_at, run, suggest, Compiler};
+use crate::config::{HealthConfig, ImageConfig};
+use crate::error::Result;
+use crate::graph::{Op, Stage};
+use crate::instructions::{CommandLine, Health, Instruction, Kind};
 
-/// PATH for RUN when the image sets none (BuildKit's `system.DefaultPathEnv` on Linux).
+/// PATH for stages whose image sets none (BuildKit's `system.DefaultPathEnv` on Linux).
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-/// The mutable state of a stage while its instructions are dispatched.
-struct StageState {
-    config: ImageConfig,
-    /// ARGs declared in this stage, with values (unset ones are absent).
-    args: Vec<(String, String)>,
-    /// Whether CMD was set in this stage (a later ENTRYPOINT then keeps it).
-    cmd_set: bool,
-    last: VertexId,
-    history: Vec<(HistoryEntry, Option<VertexId>)>,
-    step: usize,
-    steps: usize,
-    prefix: String,
-}
+/// BuildKit does not put these args in the environment (they steer SBOM scanning).
+const NON_ENV_ARGS: [&str; 2] = ["BUILDKIT_SBOM_SCAN_CONTEXT", "BUILDKIT_SBOM_SCAN_STAGE"];
 
-impl StageState {
-    /// Variables for expanding words: ARGs, overridden by ENV of the same name.
-    fn scope(&self) -> Vec<(String, String)> {
-        self.args.iter().chain(&self.config.env).cloned().collect()
-    }
-
-    fn next_name(&mut self, text: &str) -> String {
-        self.step += 1;
-        format!("[{}{}/{}] {}", self.prefix, self.step, self.steps, text)
-    }
-}
-
-pub(super) fn compile_stage(compiler: &mut Compiler<'_>, index: usize) -> Result<usize> {
-    let raw = &compiler.raw[index];
-    let (mut config, base_vertex, base_image) = base_of(compiler, index)?;
-    let triggers: Vec<Instruction> = std::mem::take(&mut config.onbuild)
-        .iter()
-        .map(|text| trigger(text, raw.from))
-        .collect::<Result<_>>()?;
-    let counted =
-        |i: &Instruction| matches!(i.kind, Kind::Run(_) | Kind::Copy(_) | Kind::Workdir(_));
-    let steps = 1
-        + triggers.iter().filter(|i| counted(i)).count()
-        + raw.body.iter().filter(|i| counted(i)).count();
-    let prefix = match (&raw.name, compiler.raw.len()) {
-        (Some(name), _) => format!("{name} "),
-        (None, 1) => String::new(),
-        (None, _) => format!("stage-{index} "),
+/// Compiles one needed stage (its dependencies are compiled already); returns its slot in
+/// `graph.stages`.
+pub(super) fn compile_stage(c: &mut Compiler<'_>, index: usize) -> Result<usize> {
+    let plans = c.plan;
+    let plan = &plans.stages[index];
+    let lines = (plan.from.start_line, plan.from.end_line);
+    let mut state = StageState {
+        config: ImageConfig::default(),
+        env: Vec::new(),
+        build_args: Vec::new(),
+        cmd_set: false,
+        last: 0,
+        history: Vec::new(),
+        display: plan.display.clone(),
+        step: 0,
+        total: plan.total_steps(),
+        in_trigger: false,
     };
-    let from_name = format!("[{prefix}1/{steps}] FROM {}", raw.base);
-    if let Some(vertex) = compiler.graph.vertices.get_mut(base_vertex) {
-        if vertex.name.is_empty() {
-            vertex.name = from_name;
+    let mut base_image = None;
+    match &plan.base {
+        Base::Stage(base) => {
+            let inherited = c.results[base].clone();
+            state.config = inherited.config;
+            state.env = inherited.env;
+            state.build_args = inherited.build_args;
+            state.last = inherited.last;
+        }
+        Base::Scratch => {
+            state.last = c.add_vertex(Op::Scratch, Vec::new(), String::new(), lines);
+        }
+        Base::Image(reference) => {
+            state.config = plan.base_config.clone();
+            let name = state.step_name(&format!("FROM {}", normalize_reference(reference)));
+            state.last = c.image_vertex(reference, &plan.platform, name, lines);
+            base_image = Some(reference.clone());
         }
     }
-    let mut state = StageState {
-        config,
-        args: Vec::new(),
-        cmd_set: false,
-        last: base_vertex,
-        history: Vec::new(),
-        step: 1,
-        steps,
-        prefix,
-    };
-    for instruction in triggers.iter().chain(raw.body.iter()) {
-        dispatch(compiler, &mut state, index, instruction)?;
+    let base_vertex = state.last;
+    // Triggers run once, in the stage that inherits them.
+    state.config.onbuild.clear();
+    if !state.config.env.iter().any(|(k, _)| k == "PATH") {
+        state.config.set_env("PATH", DEFAULT_PATH);
     }
-    let slot = compiler.graph.stages.len();
-    compiler.graph.stages.push(Stage {
+    for (key, value) in state.config.env.clone() {
+        state.set_env(&key, &value);
+    }
+    if !state.config.workdir.is_empty() {
+        state.config.workdir = clean_path(&format!("/{}", state.config.workdir));
+    }
+    state.in_trigger = true;
+    for trigger in &plan.triggers {
+        dispatch(c, &mut state, index, trigger)?;
+    }
+    state.in_trigger = false;
+    for instruction in plan.body {
+        dispatch(c, &mut state, index, instruction)?;
+    }
+    let slot = c.graph.stages.len();
+    c.results.insert(
         index,
-        name: raw.name.clone(),
+        Inherited {
+            config: state.config.clone(),
+            env: state.env.clone(),
+            build_args: state.build_args.clone(),
+            last: state.last,
+        },
+    );
+    c.graph.stages.push(Stage {
+        index,
+        name: plan.name.clone(),
         base: base_vertex,
         last: state.last,
         config: state.config,
         history: state.history,
         base_image,
+        platform: plan.platform.clone(),
     });
     Ok(slot)
 }
 
-/// The stage's starting config and vertex.
-fn base_of(
-    compiler: &mut Compiler<'_>,
-    index: usize,
-) -> Result<(ImageConfig, VertexId, Option<String>)> {
-    let raw = &compiler.raw[index];
-    let lines = (raw.from.start_line, raw.from.end_line);
-    if let Some(other) = compiler
-        .find_stage(&raw.base)
-        .filter(|_| raw.base.parse::<usize>().is_err())
-    {
-        let slot = compiler.compile_stage(other)?;
-        let stage = &compiler.graph.stages[slot];
-        return Ok((stage.config.clone(), stage.last, None));
-    }
-    if raw.base.eq_ignore_ascii_case("scratch") {
-        let vertex = compiler.add_vertex(Op::Scratch, Vec::new(), String::new(), lines);
-        let mut config = ImageConfig::default();
-        config.set_env("PATH", DEFAULT_PATH);
-        return Ok((config, vertex, None));
-    }
-    let config = compiler
-        .images
-        .config(&raw.base, &raw.platform)
-        .map_err(|message| Error::at(message, lines.0, lines.1))?
-        .unwrap_or_default();
-    let op = Op::Image {
-        reference: raw.base.clone(),
-        platform: raw.platform.clone(),
-    };
-    let vertex = compiler.add_vertex(op, Vec::new(), String::new(), lines);
-    Ok((config, vertex, Some(raw.base.clone())))
-}
-
-/// Parses an inherited ONBUILD trigger; errors point at the FROM that inherited it.
-fn trigger(text: &str, from: &Instruction) -> Result<Instruction> {
-    let fail = |message: String| {
-        Error::at(
-            format!("ONBUILD trigger {text:?} of the base image: {message}"),
-            from.start_line,
-            from.end_line,
-        )
-    };
-    let ast = crate::parser::parse(text).map_err(|e| fail(e.message().to_string()))?;
-    let mut node = ast
-        .nodes
-        .into_iter()
-        .next()
-        .ok_or_else(|| fail("empty".into()))?;
-    node.start_line = from.start_line;
-    node.end_line = from.end_line;
-    parse_node(&node).map_err(|e| fail(e.message().to_string()))
-}
-
 fn dispatch(
-    compiler: &mut Compiler<'_>,
+    c: &mut Compiler<'_>,
     state: &mut StageState,
-    stage_index: usize,
+    stage: usize,
     instruction: &Instruction,
 ) -> Result<()> {
-    let lines = (instruction.start_line, instruction.end_line);
-    let lexer = compiler.lexer;
-    let at = |message: String| Error::at(message, lines.0, lines.1);
-    let x = |word: &str, state: &StageState| expand(&lexer, word, &state.scope(), instruction);
-    let words = |word: &str, state: &StageState| {
-        lexer
-            .expand_words(word, &state.scope())
-            .map_err(|err| at(err.to_string()))
-    };
     match &instruction.kind {
         Kind::From { .. } => unreachable!("FROM starts a stage"),
-        Kind::Env(pairs) => {
+        Kind::Run(run) => run::dispatch_run(c, state, stage, instruction, run),
+        Kind::Copy(copy) => copy::dispatch_copy(c, state, stage, instruction, copy),
+        Kind::Workdir(path) => workdir(c, state, instruction, path),
+        Kind::Arg(decls) => {
             let mut recorded = Vec::new();
-            for pair in pairs {
-                let key = x(&pair.key, state)?;
-                let value = x(&pair.value, state)?;
-                recorded.push(format!("{key}={value}"));
-                state.config.set_env(&key, &value);
+            for decl in decls {
+                c.consumed.insert(decl.name.clone());
+                let value = match (c.options.build_args.get(&decl.name), &decl.default) {
+                    (Some(given), _) => Some(given.clone()),
+                    (None, Some(default)) => Some(word(c, state, default, instruction)?),
+                    (None, None) => c.globals.get(&decl.name).map(str::to_string),
+                };
+                if let Some(value) = &value {
+                    if !NON_ENV_ARGS.contains(&decl.name.as_str()) {
+                        state.set_env(&decl.name, value);
+                    }
+                }
+                recorded.push(match &value {
+                    Some(value) => format!("{}={value}", decl.name),
+                    None => decl.name.clone(),
+                });
+                state.build_args.push((decl.name.clone(), value));
             }
-            config_step(
-                compiler,
-                state,
-                format!("ENV {}", recorded.join(" ")),
-                lines,
-            );
+            config_step(c, state, format!("ARG {}", recorded.join(" ")), instruction);
+            Ok(())
+        }
+        Kind::Env(pairs) => {
+            let mut expanded = Vec::new();
+            for pair in pairs {
+                let key = word(c, state, &pair.key, instruction)?;
+                let value = word(c, state, &pair.value, instruction)?;
+                expanded.push((key, value));
+            }
+            let mut recorded = Vec::new();
+            for (key, value) in expanded {
+                state.config.set_env(&key, &value);
+                state.set_env(&key, &value);
+                recorded.push(format!("{key}={value}"));
+            }
+            config_step(c, state, format!("ENV {}", recorded.join(" ")), instruction);
+            Ok(())
         }
         Kind::Label(pairs) => {
-            let mut recorded = Vec::new();
+            let mut expanded = Vec::new();
             for pair in pairs {
-                let key = x(&pair.key, state)?;
-                let value = x(&pair.value, state)?;
+                let key = word(c, state, &pair.key, instruction)?;
+                let value = word(c, state, &pair.value, instruction)?;
+                expanded.push((key, value));
+            }
+            let mut recorded = Vec::new();
+            for (key, value) in expanded {
                 recorded.push(format!("{key}={value}"));
                 state.config.labels.insert(key, value);
             }
             config_step(
-                compiler,
+                c,
                 state,
                 format!("LABEL {}", recorded.join(" ")),
-                lines,
+                instruction,
             );
+            Ok(())
         }
         Kind::Maintainer(name) => {
             state.config.author = Some(name.clone());
-            config_step(compiler, state, format!("MAINTAINER {name}"), lines);
+            config_step(c, state, format!("MAINTAINER {name}"), instruction);
+            Ok(())
         }
         Kind::Expose(specs) => {
             let mut ports = Vec::new();
             for spec in specs {
-                for word in words(spec, state)? {
-                    ports.extend(expose_ports(&word).map_err(at)?);
+                let words = c
+                    .lexer
+                    .expand_words(spec, &state.env)
+                    .map_err(|e| error_at(e.to_string(), instruction))?;
+                for word in words {
+                    ports.extend(expose_ports(&word).map_err(|e| error_at(e, instruction))?);
                 }
             }
             state.config.exposed_ports.extend(ports.iter().cloned());
-            config_step(
-                compiler,
-                state,
-                format!("EXPOSE {}", ports.join(" ")),
-                lines,
-            );
+            config_step(c, state, format!("EXPOSE {}", plain(&ports)), instruction);
+            Ok(())
         }
         Kind::Volume(paths) => {
-            let mut added = Vec::new();
+            let mut volumes = Vec::new();
             for path in paths {
-                let value = x(path, state)?;
-                if value.trim().is_empty() {
-                    return Err(at("VOLUME specified can not be an empty string".into()));
-                }
-                added.push(value);
+                volumes.push(word(c, state, path, instruction)?);
             }
-            state.config.volumes.extend(added.iter().cloned());
-            config_step(
-                compiler,
-                state,
-                format!("VOLUME [{}]", added.join(" ")),
-                lines,
-            );
+            if volumes.iter().any(String::is_empty) {
+                return Err(error_at(
+                    "VOLUME specified can not be an empty string",
+                    instruction,
+                ));
+            }
+            state.config.volumes.extend(volumes.iter().cloned());
+            config_step(c, state, format!("VOLUME {}", plain(&volumes)), instruction);
+            Ok(())
         }
         Kind::User(user) => {
-            state.config.user = x(user, state)?;
+            state.config.user = word(c, state, user, instruction)?;
             let text = format!("USER {}", state.config.user);
-            config_step(compiler, state, text, lines);
-        }
-        Kind::Workdir(path) => {
-            let path = x(path, state)?;
-            let joined = if path.starts_with('/') {
-                path
-            } else {
-                format!("{}/{}", state.config.workdir_or_root(), path)
-            };
-            state.config.workdir = clean_path(&joined);
-            let op = Op::Mkdir {
-                path: state.config.workdir.clone(),
-                user: state.config.user.clone(),
-            };
-            let text = format!("WORKDIR {}", state.config.workdir);
-            let name = state.next_name(&text);
-            let vertex = compiler.add_vertex(op, vec![state.last], name, lines);
-            state.last = vertex;
-            state.history.push((history(&text, false), Some(vertex)));
+            config_step(c, state, text, instruction);
+            Ok(())
         }
         Kind::StopSignal(signal) => {
-            let signal = x(signal, state)?;
-            validate_signal(&signal).map_err(at)?;
+            let signal = word(c, state, signal, instruction)?;
+            validate_signal(&signal).map_err(|e| error_at(e, instruction))?;
             state.config.stop_signal = Some(signal.clone());
-            config_step(compiler, state, format!("STOPSIGNAL {signal}"), lines);
+            config_step(c, state, format!("STOPSIGNAL {signal}"), instruction);
+            Ok(())
         }
         Kind::Cmd(command) => {
-            state.config.cmd = Some(argv_of(command, &state.config));
+            let argv = with_shell(command, &state.config);
+            let text = format!("CMD {}", quoted(&argv));
+            state.config.cmd = Some(argv);
             state.cmd_set = true;
-            let text = format!("CMD {:?}", state.config.cmd.as_deref().unwrap_or_default());
-            config_step(compiler, state, text, lines);
+            config_step(c, state, text, instruction);
+            Ok(())
         }
         Kind::Entrypoint(command) => {
-            state.config.entrypoint = Some(argv_of(command, &state.config));
+            let argv = with_shell(command, &state.config);
+            let text = format!("ENTRYPOINT {}", quoted(&argv));
+            state.config.entrypoint = Some(argv);
             if !state.cmd_set {
-                // A new ENTRYPOINT makes an inherited CMD meaningless (docker resets it).
+                // An inherited CMD was meant for the old entrypoint (docker drops it).
                 state.config.cmd = None;
             }
-            let text = format!(
-                "ENTRYPOINT {:?}",
-                state.config.entrypoint.as_deref().unwrap_or_default()
-            );
-            config_step(compiler, state, text, lines);
+            config_step(c, state, text, instruction);
+            Ok(())
         }
         Kind::Shell(shell) => {
             state.config.shell = shell.clone();
-            config_step(compiler, state, format!("SHELL {shell:?}"), lines);
+            config_step(c, state, format!("SHELL {}", plain(shell)), instruction);
+            Ok(())
         }
         Kind::Healthcheck(health) => {
-            let config = match health {
-                Health::None => HealthConfig {
-                    test: vec!["NONE".into()],
-                    ..HealthConfig::default()
-                },
-                Health::Check {
-                    command,
-                    interval,
-                    timeout,
-                    start_period,
-                    start_interval,
-                    retries,
-                } => HealthConfig {
-                    test: match command {
-                        CommandLine::Exec(args) => std::iter::once("CMD".to_string())
-                            .chain(args.iter().cloned())
-                            .collect(),
-                        CommandLine::Shell(cmd) => vec!["CMD-SHELL".into(), cmd.clone()],
-                    },
-                    interval: *interval,
-                    timeout: *timeout,
-                    start_period: *start_period,
-                    start_interval: *start_interval,
-                    retries: *retries,
-                },
-            };
-            let text = format!("HEALTHCHECK {:?}", config.test);
+            let config = health_config(health);
+            let text = healthcheck(&config);
             state.config.healthcheck = Some(config);
-            config_step(compiler, state, text, lines);
+            config_step(c, state, text, instruction);
+            Ok(())
         }
         Kind::Onbuild { text, .. } => {
+            // Recorded for images built on this one; BuildKit writes no history for it.
             state.config.onbuild.push(text.clone());
-            config_step(compiler, state, format!("ONBUILD {text}"), lines);
+            Ok(())
         }
-        Kind::Arg(decls) => {
-            for decl in decls {
-                compiler.consumed.insert(decl.name.clone());
-                let value = match (compiler.options.build_args.get(&decl.name), &decl.default) {
-                    (Some(value), _) => Some(value.clone()),
-                    (None, Some(default)) => Some(x(default, state)?),
-                    (None, None) => compiler
-                        .global
-                        .iter()
-                        .rev()
-                        .find(|(k, _)| *k == decl.name)
-                        .map(|(_, v)| v.clone())
-                        .or_else(|| {
-                            is_platform_arg(&decl.name).then(|| {
-                                platform_args(&compiler.options.platform)
-                                    .into_iter()
-                                    .find(|(k, _)| *k == decl.name)
-                                    .map(|(_, v)| v)
-                                    .unwrap_or_default()
-                            })
-                        }),
-                };
-                state.args.retain(|(k, _)| *k != decl.name);
-                if let Some(value) = value {
-                    state.args.push((decl.name.clone(), value));
-                }
-            }
-        }
-        Kind::Run(run) => run_step(compiler, state, instruction, run)?,
-        Kind::Copy(copy) => copy_step(compiler, state, stage_index, instruction, copy)?,
     }
+}
+
+/// WORKDIR: the path joins the current one; anything but `/` is created (owned by the USER)
+/// in a layer of its own, as BuildKit's `mkdir -p` file op.
+fn workdir(
+    c: &mut Compiler<'_>,
+    state: &mut StageState,
+    instruction: &Instruction,
+    path: &str,
+) -> Result<()> {
+    let path = word(c, state, path, instruction)?;
+    if path.is_empty() {
+        return Err(error_at(
+            "normalizing workdir: cannot normalize empty path",
+            instruction,
+        ));
+    }
+    let joined = if path.starts_with('/') {
+        path
+    } else {
+        format!("{}/{path}", state.config.workdir_or_root())
+    };
+    let dir = clean_path(&joined);
+    state.config.workdir = dir.clone();
+    if dir == "/" {
+        state.record(format!("WORKDIR {dir}"), None);
+        return Ok(());
+    }
+    let shown = c
+        .lexer
+        .expand(&instruction.original, &state.env)
+        .unwrap_or_else(|_| instruction.original.clone());
+    let name = state.step_name(&uppercase_keyword(&shown));
+    let op = Op::Mkdir {
+        path: dir.clone(),
+        user: state.config.user.clone(),
+    };
+    let lines = (instruction.start_line, instruction.end_line);
+    let vertex = c.add_vertex(op, vec![state.last], name, lines);
+    state.last = vertex;
+    state.record(format!("WORKDIR {dir}"), Some(vertex));
     Ok(())
 }
 
-fn config_step(
-    compiler: &mut Compiler<'_>,
-    state: &mut StageState,
-    text: String,
-    lines: (usize, usize),
-) {
+/// Expands one word with the build environment; unset variables that are not declared ARGs
+/// are reported (BuildKit's `UndefinedVar`).
+pub(super) fn word(
+    c: &mut Compiler<'_>,
+    state: &StageState,
+    text: &str,
+    at: &Instruction,
+) -> Result<String> {
+    let found = c
+        .lexer
+        .process(text, &state.env)
+        .map_err(|e| error_at(e.to_string(), at))?;
+    for name in found.unmatched {
+        if state.build_args.iter().any(|(k, _)| *k == name) {
+            continue;
+        }
+        let hint = suggest(&name, state.env.iter().map(|(k, _)| k.as_str()))
+            .map(|n| format!(" (did you mean ${n}?)"))
+            .unwrap_or_default();
+        c.warn(
+            "UndefinedVar",
+            format!("Usage of undefined variable '${name}'{hint}"),
+            at,
+        );
+    }
+    Ok(found.result)
+}
+
+/// A config-only step: a vertex that chains the config change, and an empty history entry.
+fn config_step(c: &mut Compiler<'_>, state: &mut StageState, text: String, at: &Instruction) {
     let op = Op::Config {
         created_by: text.clone(),
     };
-    state.last = compiler.add_vertex(op, vec![state.last], String::new(), lines);
-    state.history.push((history(&text, true), None));
+    let lines = (at.start_line, at.end_line);
+    state.last = c.add_vertex(op, vec![state.last], String::new(), lines);
+    state.record(text, None);
 }
 
-fn history(created_by: &str, empty_layer: bool) -> HistoryEntry {
-    HistoryEntry {
-        created_by: created_by.to_string(),
-        empty_layer,
-    }
-}
-
-fn argv_of(command: &CommandLine, config: &ImageConfig) -> Vec<String> {
+/// CMD/ENTRYPOINT argv: the exec form as is, the shell form inside the stage's SHELL.
+pub(super) fn with_shell(command: &CommandLine, config: &ImageConfig) -> Vec<String> {
     match command {
         CommandLine::Exec(args) => args.clone(),
         CommandLine::Shell(text) => {
@@ -375,179 +354,33 @@ fn argv_of(command: &CommandLine, config: &ImageConfig) -> Vec<String> {
     }
 }
 
-fn run_step(
-    compiler: &mut Compiler<'_>,
-    state: &mut StageState,
-    instruction: &Instruction,
-    run: &RunArgs,
-) -> Result<()> {
-    let lines = (instruction.start_line, instruction.end_line);
-    let argv = match &run.command {
-        CommandLine::Exec(args) => args.clone(),
-        CommandLine::Shell(text) => {
-            let mut argv = state.config.shell_or_default();
-            argv.push(shell_script(text, &run.heredocs));
-            argv
-        }
-    };
-    // RUN sees the stage's ENV and, where ENV does not set them, the ARGs in scope; proxy
-    // build args are passed through without a declaration, as docker does.
-    let mut env = state.config.env.clone();
-    let mut used_args = Vec::new();
-    for (name, value) in &state.args {
-        if !env.iter().any(|(k, _)| k == name) {
-            env.push((name.clone(), value.clone()));
-            used_args.push(format!("{name}={value}"));
-        }
+fn health_config(health: &Health) -> HealthConfig {
+    match health {
+        Health::None => HealthConfig {
+            test: vec!["NONE".into()],
+            ..HealthConfig::default()
+        },
+        Health::Check {
+            command,
+            interval,
+            timeout,
+            start_period,
+            start_interval,
+            retries,
+        } => HealthConfig {
+            test: match command {
+                CommandLine::Exec(args) => std::iter::once("CMD".to_string())
+                    .chain(args.iter().cloned())
+                    .collect(),
+                CommandLine::Shell(cmd) => vec!["CMD-SHELL".into(), cmd.clone()],
+            },
+            interval: *interval,
+            timeout: *timeout,
+            start_period: *start_period,
+            start_interval: *start_interval,
+            retries: *retries,
+        },
     }
-    for (name, value) in &compiler.options.build_args {
-        if super::is_proxy_arg(name) && !env.iter().any(|(k, _)| k == name) {
-            env.push((name.clone(), value.clone()));
-        }
-    }
-    if !env.iter().any(|(k, _)| k == "PATH") {
-        env.push(("PATH".into(), DEFAULT_PATH.into()));
-    }
-    let network = match run.network.as_deref() {
-        None | Some("default") => compiler.options.network.clone(),
-        Some(mode) => mode.to_string(),
-    };
-    let op = Op::Exec(ExecOp {
-        argv: argv.clone(),
-        env,
-        cwd: state.config.workdir_or_root(),
-        user: state.config.user.clone(),
-        network,
-        security: run.security.clone().unwrap_or_else(|| "sandbox".into()),
-        mounts: run.mounts.clone(),
-    });
-    let shown = instruction.original.trim();
-    let name = state.next_name(shown);
-    let vertex = compiler.add_vertex(op, vec![state.last], name, lines);
-    state.last = vertex;
-    let args_prefix = if used_args.is_empty() {
-        String::new()
-    } else {
-        format!("|{} {} ", used_args.len(), used_args.join(" "))
-    };
-    let text = format!("RUN {args_prefix}{} # buildkit", argv.join(" "));
-    state.history.push((history(&text, false), Some(vertex)));
-    Ok(())
-}
-
-/// A shell-form RUN with heredocs: a lone `<<EOF` runs the body as the script; otherwise the
-/// shell gets the line and the bodies together and does the redirection itself.
-fn shell_script(line: &str, heredocs: &[crate::ast::Heredoc]) -> String {
-    if heredocs.is_empty() {
-        return line.to_string();
-    }
-    let words = crate::parser::heredoc_words(line);
-    if words.len() == 1 && heredocs.len() == 1 {
-        return heredocs[0].content.clone();
-    }
-    let mut script = line.to_string();
-    for doc in heredocs {
-        script.push('\n');
-        script.push_str(&doc.content);
-        script.push_str(&doc.name);
-    }
-    script
-}
-
-fn copy_step(
-    compiler: &mut Compiler<'_>,
-    state: &mut StageState,
-    stage_index: usize,
-    instruction: &Instruction,
-    copy: &CopyArgs,
-) -> Result<()> {
-    let lines = (instruction.start_line, instruction.end_line);
-    let lexer = compiler.lexer;
-    let at = |message: String| Error::at(message, lines.0, lines.1);
-    let x = |word: &str, state: &StageState| expand(&lexer, word, &state.scope(), instruction);
-    let (from, source_vertex) = match &copy.from {
-        None => {
-            let vertex = compiler.add_vertex(Op::Context, Vec::new(), String::new(), (0, 0));
-            (CopyFrom::Context, vertex)
-        }
-        Some(from) => {
-            let from = x(from, state)?;
-            match compiler.find_stage(&from) {
-                Some(other) if other == stage_index => {
-                    return Err(at(format!("COPY --from={from} refers to its own stage")))
-                }
-                Some(other) => {
-                    let slot = compiler.compile_stage(other)?;
-                    (CopyFrom::Stage(slot), compiler.graph.stages[slot].last)
-                }
-                None => {
-                    let op = Op::Image {
-                        reference: from.clone(),
-                        platform: compiler.options.platform.clone(),
-                    };
-                    let vertex = compiler.add_vertex(op, Vec::new(), format!("FROM {from}"), lines);
-                    (CopyFrom::Image(from), vertex)
-                }
-            }
-        }
-    };
-    let mut sources = Vec::new();
-    for source in &copy.sources {
-        let heredoc = source
-            .strip_prefix("<<")
-            .map(|name| name.trim_start_matches('-').trim_matches(['"', '\'']))
-            .and_then(|name| copy.heredocs.iter().find(|d| d.name == name));
-        match heredoc {
-            Some(doc) => sources.push(CopySource::Inline {
-                name: doc.name.clone(),
-                content: if doc.expand {
-                    x(&doc.content, state)?
-                } else {
-                    doc.content.clone()
-                },
-            }),
-            None => sources.push(CopySource::Path(x(source, state)?)),
-        }
-    }
-    let chmod = match &copy.chmod {
-        Some(mode) => Some(
-            u32::from_str_radix(mode, 8)
-                .map_err(|_| at(format!("invalid chmod parameter {mode:?}")))?,
-        ),
-        None => None,
-    };
-    let chown = copy.chown.as_deref().map(|c| x(c, state)).transpose()?;
-    let exclude = copy
-        .exclude
-        .iter()
-        .map(|p| x(p, state))
-        .collect::<Result<Vec<_>>>()?;
-    let op = Op::Copy(CopyOp {
-        add: copy.add,
-        sources,
-        dest: x(&copy.dest, state)?,
-        workdir: state.config.workdir_or_root(),
-        from,
-        chown,
-        chmod,
-        exclude,
-        parents: copy.parents,
-        link: copy.link,
-        checksum: copy.checksum.clone(),
-        keep_git_dir: copy.keep_git_dir,
-    });
-    let shown = instruction.original.trim();
-    let name = state.next_name(shown);
-    let vertex = compiler.add_vertex(op, vec![state.last, source_vertex], name, lines);
-    state.last = vertex;
-    let keyword = if copy.add { "ADD" } else { "COPY" };
-    let text = format!(
-        "{keyword} {} {} # buildkit",
-        copy.sources.join(" "),
-        copy.dest
-    );
-    state.history.push((history(&text, false), Some(vertex)));
-    Ok(())
 }
 
 /// `path.Clean` for absolute paths.
@@ -565,24 +398,115 @@ pub fn clean_path(path: &str) -> String {
     format!("/{}", parts.join("/"))
 }
 
-fn validate_signal(signal: &str) -> std::result::Result<(), String> {
-    const NAMES: [&str; 31] = [
-        "HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1", "SEGV", "USR2",
-        "PIPE", "ALRM", "TERM", "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU", "URG",
-        "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "PWR", "SYS",
-    ];
-    if let Ok(number) = signal.parse::<u32>() {
-        return if (1..=64).contains(&number) {
-            Ok(())
-        } else {
-            Err(format!("invalid signal: {signal}"))
-        };
+/// What BuildKit shows for `FROM x`: the fully qualified name, `:latest` when untagged
+/// (`busybox` → `docker.io/library/busybox:latest`).
+pub fn normalize_reference(reference: &str) -> String {
+    let (name, digest) = match reference.split_once('@') {
+        Some((name, digest)) => (name, Some(digest)),
+        None => (reference, None),
+    };
+    let last_part = name.rsplit('/').next().unwrap_or(name);
+    let tagged = last_part.contains(':');
+    let first = name.split('/').next().unwrap_or(name);
+    let has_domain =
+        name.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
+    let mut full = if has_domain {
+        name.to_string()
+    } else if name.contains('/') {
+        format!("docker.io/{name}")
+    } else {
+        format!("docker.io/library/{name}")
+    };
+    if !tagged && digest.is_none() {
+        full.push_str(":latest");
     }
-    let name = signal.to_uppercase();
-    let name = name.strip_prefix("SIG").unwrap_or(&name);
-    if NAMES.contains(&name) || name.starts_with("RTMIN") || name.starts_with("RTMAX") {
+    if let Some(digest) = digest {
+        full.push('@');
+        full.push_str(digest);
+    }
+    full
+}
+
+/// moby's `signal.ParseSignal`: a non-zero number, or a Linux signal name with or without
+/// `SIG`.
+fn validate_signal(signal: &str) -> std::result::Result<(), String> {
+    const NAMES: [&str; 36] = [
+        "ABRT", "ALRM", "BUS", "CHLD", "CLD", "CONT", "FPE", "HUP", "ILL", "INT", "IO", "IOT",
+        "KILL", "PIPE", "POLL", "PROF", "PWR", "QUIT", "SEGV", "STKFLT", "STOP", "SYS", "TERM",
+        "TRAP", "TSTP", "TTIN", "TTOU", "UNUSED", "URG", "USR1", "USR2", "VTALRM", "WINCH", "XCPU",
+        "XFSZ", "RTMIN",
+    ];
+    let invalid = || Err(format!("invalid signal: {signal}"));
+    if let Ok(number) = signal.parse::<i64>() {
+        return if number == 0 { invalid() } else { Ok(()) };
+    }
+    let upper = signal.to_uppercase();
+    let name = upper.strip_prefix("SIG").unwrap_or(&upper);
+    let realtime = |prefix: &str, sign: char| {
+        name.strip_prefix(prefix)
+            .and_then(|rest| rest.strip_prefix(sign))
+            .and_then(|n| n.parse::<u32>().ok())
+            .is_some_and(|n| (1..=15).contains(&n) && !(sign == '-' && n == 15))
+    };
+    if NAMES.contains(&name) || name == "RTMAX" || realtime("RTMIN", '+') || realtime("RTMAX", '-')
+    {
         Ok(())
     } else {
-        Err(format!("invalid signal: {signal}"))
+        invalid()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_are_shown_fully_qualified() {
+        assert_eq!(
+            normalize_reference("busybox"),
+            "docker.io/library/busybox:latest"
+        );
+        assert_eq!(
+            normalize_reference("alpine:3.20"),
+            "docker.io/library/alpine:3.20"
+        );
+        assert_eq!(normalize_reference("me/app"), "docker.io/me/app:latest");
+        assert_eq!(
+            normalize_reference("localhost:5000/app:1"),
+            "localhost:5000/app:1"
+        );
+        assert_eq!(normalize_reference("ghcr.io/o/r"), "ghcr.io/o/r:latest");
+        assert_eq!(
+            normalize_reference("alpine@sha256:abc"),
+            "docker.io/library/alpine@sha256:abc"
+        );
+    }
+
+    #[test]
+    fn signals_as_moby_parses_them() {
+        for ok in [
+            "SIGTERM",
+            "term",
+            "9",
+            "SIGRTMIN+3",
+            "RTMAX-1",
+            "RTMAX",
+            "64",
+        ] {
+            assert!(validate_signal(ok).is_ok(), "{ok}");
+        }
+        for bad in ["0", "SIGNOPE", "RTMIN+16", "RTMAX-15", ""] {
+            assert_eq!(
+                validate_signal(bad).unwrap_err(),
+                format!("invalid signal: {bad}")
+            );
+        }
+    }
+
+    #[test]
+    fn paths_clean() {
+        assert_eq!(clean_path("/a/./b/../c//"), "/a/c");
+        assert_eq!(clean_path("/../x"), "/x");
+        assert_eq!(clean_path("/"), "/");
     }
 }

@@ -1,35 +1,59 @@
 //! Stage resolution: typed instructions + build options → [`Graph`].
 //!
-//! Global ARGs (before the first FROM) are resolved first and only FROM lines see them; each
-//! stage then starts from its base (an image, `scratch`, or another stage), runs its base
-//! image's ONBUILD triggers, and dispatches its instructions in order, expanding words with the
-//! ARGs and ENV in effect at that point, as BuildKit's `dockerfile2llb` does. Only the stages the
-//! target needs are compiled; stages may refer to each other in any order, but not in a cycle.
+//! As BuildKit's `dockerfile2llb`:
+//!
+//! 1. Global ARGs (before the first FROM) are resolved with `--build-arg`s and the automatic
+//!    platform args; only FROM lines see them ([`globals`]).
+//! 2. Each stage's FROM is expanded and its base found: an *earlier* stage by name
+//!    (case-insensitive), `scratch`, or an image. `COPY --from` and `RUN --mount from=` name
+//!    a stage (any stage by name, or by index) or an image; they cannot use variables.
+//! 3. The stages the target needs are found (following bases, `--from`s and the ONBUILD
+//!    triggers of base images and base stages); the others are dropped, and their base images
+//!    are never looked up ([`plan`]).
+//! 4. Needed stages are compiled in Dockerfile order ([`dispatch`]): each instruction's words
+//!    are expanded with the ARGs and ENV in effect at that point, the image config and history
+//!    are updated, and steps that touch the filesystem become vertices.
+//!
+//! ```
+//! use strata_frontend::{compile, parser, BuildOptions, UnknownBaseImages};
+//! let ast = parser::parse("ARG V=1\nFROM alpine:$V AS build\nRUN make\nFROM scratch\nCOPY --from=build /out /\n").unwrap();
+//! let graph = compile(&ast, &BuildOptions::default(), &UnknownBaseImages).unwrap();
+//! assert_eq!(graph.stages.len(), 2);
+//! assert_eq!(graph.vertices[0].name, "[build 1/2] FROM docker.io/library/alpine:1");
+//! ```
 
 mod args;
+mod copy;
 mod dispatch;
+mod globals;
+mod history;
+mod plan;
+mod ports;
+mod run;
+mod state;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::ast::Ast;
 use crate::config::ImageConfig;
 use crate::error::{Error, Result};
-use crate::graph::{digest_of, Graph, Op, Vertex, VertexId};
-use crate::instructions::{parse_all, Instruction, Kind};
+use crate::graph::{digest_of, Graph, Op, Vertex, VertexId, Warning};
+use crate::instructions::{parse_all, Instruction};
 use crate::shell::Lexer;
 
-pub use args::{expose_ports, is_platform_arg, is_proxy_arg, platform_args};
+pub use args::{is_platform_arg, is_proxy_arg, normalize_platform, platform_args, PROXY_ARGS};
+pub use ports::expose_ports;
 
 /// What the user asked for besides the Dockerfile.
 #[derive(Debug, Clone)]
 pub struct BuildOptions {
     /// `--build-arg` values (already resolved: `K` alone takes the value from the environment).
     pub build_args: BTreeMap<String, String>,
-    /// `--target`.
+    /// `--target`: the stage to build (case-insensitive); the last stage when `None`.
     pub target: Option<String>,
     /// The platform to build for (`linux/amd64`).
     pub platform: String,
-    /// The build's default network for RUN (`host` or `none`); `--network=default` means this.
+    /// The build's network for RUN (`host` or `none`); `RUN --network=default` means this.
     pub network: String,
 }
 
@@ -45,9 +69,11 @@ impl Default for BuildOptions {
 }
 
 /// How the frontend learns the config of the images stages start from (their ENV, WORKDIR,
-/// USER, ONBUILD triggers…). The builder answers from its store.
+/// USER, ONBUILD triggers…). The builder answers from its store. Only images of stages the
+/// target needs are asked for.
 pub trait BaseImages {
-    /// The config of `reference`, or `Ok(None)` when it is not known (yet).
+    /// The config of `reference`, or `Ok(None)` when it is not known (the stage then starts
+    /// from an empty config); `Err` stops the build with that message at the FROM line.
     fn config(
         &self,
         reference: &str,
@@ -65,215 +91,95 @@ impl BaseImages for UnknownBaseImages {
     }
 }
 
-/// A stage before compilation.
-struct RawStage<'a> {
-    name: Option<String>,
-    /// FROM's image after expansion with the global args.
-    base: String,
-    platform: String,
-    from: &'a Instruction,
-    body: &'a [Instruction],
-}
-
 /// Compiles a parsed Dockerfile into the graph for `options.target`.
 pub fn compile(ast: &Ast, options: &BuildOptions, images: &dyn BaseImages) -> Result<Graph> {
     let instructions = parse_all(&ast.nodes)?;
     let lexer = Lexer::new(ast.escape);
-    let first_from = instructions
-        .iter()
-        .position(|i| matches!(i.kind, Kind::From { .. }))
-        .ok_or_else(|| {
-            let line = instructions.first().map_or(1, |i| i.start_line);
-            Error::at(
-                "no FROM instruction: a Dockerfile must start a build stage with FROM",
-                line,
-                line,
-            )
-        })?;
-    let mut consumed = BTreeSet::new();
-    let predefined = platform_args(&options.platform);
-    let mut global: Vec<(String, String)> = Vec::new();
-    for instruction in &instructions[..first_from] {
-        let Kind::Arg(decls) = &instruction.kind else {
-            return Err(Error::at(
-                "only ARG may come before the first FROM",
-                instruction.start_line,
-                instruction.end_line,
-            ));
-        };
-        for decl in decls {
-            consumed.insert(decl.name.clone());
-            let value = match (options.build_args.get(&decl.name), &decl.default) {
-                (Some(value), _) => Some(value.clone()),
-                (None, Some(default)) => {
-                    let scope: Vec<(String, String)> =
-                        predefined.iter().chain(&global).cloned().collect();
-                    Some(expand(&lexer, default, &scope, instruction)?)
-                }
-                (None, None) => predefined
-                    .iter()
-                    .find(|(k, _)| *k == decl.name)
-                    .map(|(_, v)| v.clone()),
-            };
-            global.retain(|(k, _)| *k != decl.name);
-            if let Some(value) = value {
-                global.push((decl.name.clone(), value));
-            }
-        }
-    }
-    let from_scope: Vec<(String, String)> = predefined.iter().chain(&global).cloned().collect();
-    let raw = split_stages(&instructions[first_from..], &lexer, &from_scope, options)?;
-    let target = match &options.target {
-        Some(name) => raw
-            .iter()
-            .position(|s| s.name.as_deref() == Some(name.to_lowercase().as_str()))
-            .ok_or_else(|| Error::Request {
-                message: format!("target stage {name:?} could not be found"),
-            })?,
-        None => raw.len() - 1,
-    };
-    let mut compiler = Compiler {
-        raw: &raw,
-        lexer,
+    let mut warnings = Vec::new();
+    let globals = globals::resolve(&instructions, &lexer, options)?;
+    let plan = plan::plan(
+        &instructions[globals.first_from..],
+        &globals,
+        &lexer,
         options,
         images,
-        global,
-        consumed,
+        &mut warnings,
+    )?;
+    let mut compiler = Compiler {
+        lexer,
+        options,
+        globals: &globals,
+        plan: &plan,
         graph: Graph {
             vertices: Vec::new(),
             stages: Vec::new(),
             target: 0,
             unused_build_args: Vec::new(),
+            context_paths: Vec::new(),
+            warnings,
         },
-        compiled: BTreeMap::new(),
-        visiting: BTreeSet::new(),
+        slots: BTreeMap::new(),
+        results: BTreeMap::new(),
         by_digest: BTreeMap::new(),
+        consumed: globals.declared.clone(),
+        context_paths: BTreeSet::new(),
     };
-    let target_slot = compiler.compile_stage(target)?;
-    compiler.graph.target = target_slot;
+    for &index in &plan.needed {
+        let slot = dispatch::compile_stage(&mut compiler, index)?;
+        compiler.slots.insert(index, slot);
+    }
     let Compiler {
         mut graph,
         consumed,
+        slots,
+        context_paths,
         ..
     } = compiler;
+    graph.target = slots[&plan.target];
     graph.unused_build_args = options
         .build_args
         .keys()
-        .filter(|k| !consumed.contains(*k) && !is_proxy_arg(k))
+        .filter(|k| !consumed.contains(*k) && !is_proxy_arg(k) && !is_platform_arg(k))
         .cloned()
         .collect();
+    graph.context_paths = if context_paths.contains("/") {
+        vec![".".into()]
+    } else {
+        context_paths
+            .iter()
+            .map(|p| p.trim_start_matches('/').to_string())
+            .collect()
+    };
+    graph.warnings.sort_by_key(|w| w.lines);
+    graph.warnings.dedup();
     Ok(graph)
 }
 
-fn split_stages<'a>(
-    instructions: &'a [Instruction],
-    lexer: &Lexer,
-    scope: &[(String, String)],
-    options: &BuildOptions,
-) -> Result<Vec<RawStage<'a>>> {
-    let mut stages = Vec::new();
-    let mut index = 0;
-    while index < instructions.len() {
-        let from = &instructions[index];
-        let Kind::From {
-            image,
-            name,
-            platform,
-        } = &from.kind
-        else {
-            unreachable!("stages start at FROM");
-        };
-        let end = instructions[index + 1..]
-            .iter()
-            .position(|i| matches!(i.kind, Kind::From { .. }))
-            .map_or(instructions.len(), |p| index + 1 + p);
-        let base = expand(lexer, image, scope, from)?;
-        if base.is_empty() {
-            return Err(Error::at(
-                format!("base name ({image}) should not be blank"),
-                from.start_line,
-                from.end_line,
-            ));
-        }
-        let platform = match platform {
-            Some(p) => expand(lexer, p, scope, from)?,
-            None => options.platform.clone(),
-        };
-        if let Some(name) = name {
-            if stages
-                .iter()
-                .any(|s: &RawStage| s.name.as_deref() == Some(name))
-            {
-                return Err(Error::at(
-                    format!("duplicate stage name {name:?}"),
-                    from.start_line,
-                    from.end_line,
-                ));
-            }
-        }
-        stages.push(RawStage {
-            name: name.clone(),
-            base,
-            platform,
-            from,
-            body: &instructions[index + 1..end],
-        });
-        index = end;
-    }
-    Ok(stages)
+/// Compiles Dockerfile text without base image configs (as `strata debug graph` does).
+pub fn compile_text(text: &str, options: &BuildOptions) -> Result<Graph> {
+    compile(&crate::parser::parse(text)?, options, &UnknownBaseImages)
 }
 
 /// Compilation state shared by all stages.
 struct Compiler<'a> {
-    raw: &'a [RawStage<'a>],
     lexer: Lexer,
     options: &'a BuildOptions,
-    images: &'a dyn BaseImages,
-    global: Vec<(String, String)>,
-    consumed: BTreeSet<String>,
+    globals: &'a globals::Globals,
+    plan: &'a plan::Plan<'a>,
     graph: Graph,
     /// Dockerfile stage index → index in `graph.stages`.
-    compiled: BTreeMap<usize, usize>,
-    visiting: BTreeSet<usize>,
+    slots: BTreeMap<usize, usize>,
+    /// Dockerfile stage index → what a stage built on it inherits.
+    results: BTreeMap<usize, state::Inherited>,
     /// Identical vertices are made once.
     by_digest: BTreeMap<String, VertexId>,
+    /// ARG names some needed stage (or the global scope) declared.
+    consumed: BTreeSet<String>,
+    /// Absolute paths the build reads from the context.
+    context_paths: BTreeSet<String>,
 }
 
 impl Compiler<'_> {
-    /// Finds a stage by name (case-insensitive) or index, as FROM and `COPY --from` refer to one.
-    fn find_stage(&self, reference: &str) -> Option<usize> {
-        let lower = reference.to_lowercase();
-        self.raw
-            .iter()
-            .position(|s| s.name.as_deref() == Some(lower.as_str()))
-            .or_else(|| {
-                reference
-                    .parse::<usize>()
-                    .ok()
-                    .filter(|i| *i < self.raw.len())
-            })
-    }
-
-    /// Compiles a stage (and, first, the stages it needs); returns its index in `graph.stages`.
-    fn compile_stage(&mut self, index: usize) -> Result<usize> {
-        if let Some(&slot) = self.compiled.get(&index) {
-            return Ok(slot);
-        }
-        let raw = &self.raw[index];
-        if !self.visiting.insert(index) {
-            let name = raw.name.clone().unwrap_or_else(|| index.to_string());
-            return Err(Error::at(
-                format!("circular dependency detected on stage: {name}"),
-                raw.from.start_line,
-                raw.from.end_line,
-            ));
-        }
-        let slot = dispatch::compile_stage(self, index)?;
-        self.visiting.remove(&index);
-        self.compiled.insert(index, slot);
-        Ok(slot)
-    }
-
     /// Adds a vertex unless an identical one exists; returns its id.
     fn add_vertex(
         &mut self,
@@ -301,17 +207,71 @@ impl Compiler<'_> {
         self.by_digest.insert(digest, id);
         id
     }
+
+    /// The vertex of an image source (`FROM`, `--from`, mount `from=`).
+    fn image_vertex(
+        &mut self,
+        reference: &str,
+        platform: &str,
+        name: String,
+        lines: (usize, usize),
+    ) -> VertexId {
+        let op = Op::Image {
+            reference: reference.to_string(),
+            platform: platform.to_string(),
+        };
+        let id = self.add_vertex(op, Vec::new(), String::new(), lines);
+        if self.graph.vertices[id].name.is_empty() {
+            self.graph.vertices[id].name = name;
+        }
+        id
+    }
+
+    /// The build context's vertex.
+    fn context_vertex(&mut self) -> VertexId {
+        self.add_vertex(Op::Context, Vec::new(), String::new(), (0, 0))
+    }
+
+    fn warn(&mut self, rule: &'static str, message: String, at: &Instruction) {
+        self.graph.warnings.push(Warning {
+            rule,
+            message,
+            lines: (at.start_line, at.end_line),
+        });
+    }
 }
 
-fn expand(
-    lexer: &Lexer,
-    word: &str,
-    scope: &[(String, String)],
-    at: &Instruction,
-) -> Result<String> {
-    lexer
-        .expand(word, &scope.to_vec())
-        .map_err(|err| Error::at(err.to_string(), at.start_line, at.end_line))
+/// An error at an instruction's lines.
+fn error_at(message: impl Into<String>, at: &Instruction) -> Error {
+    Error::at(message, at.start_line, at.end_line)
+}
+
+/// BuildKit's "did you mean": the closest candidate within a third of the name's length.
+fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let limit = (name.chars().count() / 3).max(1);
+    candidates
+        .into_iter()
+        .map(|c| (edit_distance(&name.to_lowercase(), &c.to_lowercase()), c))
+        .filter(|(d, _)| *d <= limit)
+        .min()
+        .map(|(_, c)| c)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let next = (row[j + 1] + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != *cb));
+            diagonal = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
 }
 
 #[cfg(test)]
