@@ -54,6 +54,8 @@ pub(super) fn compile_stage(c: &mut Compiler<'_>, index: usize) -> Result<usize>
         }
         Base::Scratch => {
             state.last = c.add_vertex(Op::Scratch, Vec::new(), String::new(), lines);
+            // BuildKit's empty image has WorkingDir "/" (docker shows it in the config).
+            state.config.workdir = "/".into();
         }
         Base::Image(reference) => {
             state.config = plan.base_config.clone();
@@ -277,13 +279,17 @@ fn workdir(
             instruction,
         ));
     }
-    let joined = if path.starts_with('/') {
-        path
+    // BuildKit's NormalizeWorkdir: a relative path joins (and so cleans) onto the current
+    // one; an absolute path is kept exactly as written in the config. The directory made is
+    // the cleaned path either way.
+    let (recorded, dir) = if path.starts_with('/') {
+        let dir = clean_path(&path);
+        (path, dir)
     } else {
-        format!("{}/{path}", state.config.workdir_or_root())
+        let dir = clean_path(&format!("{}/{path}", state.config.workdir_or_root()));
+        (dir.clone(), dir)
     };
-    let dir = clean_path(&joined);
-    state.config.workdir = dir.clone();
+    state.config.workdir = recorded;
     if dir == "/" {
         state.record(format!("WORKDIR {dir}"), None);
         return Ok(());
