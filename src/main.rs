@@ -49,19 +49,19 @@ enum Command {
     /// Load images from a tarball.
     Load(commands::load::Args),
     /// Make a one-layer image from a root filesystem tarball.
-    Import(commands::transfer::ImportArgs),
+    Import(commands::import::Args),
     /// Write an image's flattened filesystem as a tarball.
-    Export(commands::transfer::ExportArgs),
+    Export(commands::export::Args),
     /// List images.
-    Images(commands::images::ImagesArgs),
+    Images(commands::images::Args),
     /// Give an image another name.
-    Tag(commands::images::TagArgs),
+    Tag(commands::tag::Args),
     /// Remove image names (the data goes at the next prune).
-    Rmi(commands::images::RmiArgs),
+    Rmi(commands::rmi::Args),
     /// Show an image's details as JSON (docker's shape).
-    Inspect(commands::inspect::InspectArgs),
+    Inspect(commands::inspect::Args),
     /// Show an image's history.
-    History(commands::inspect::HistoryArgs),
+    History(commands::history::Args),
     /// Reclaim space: build cache and unreferenced blobs and snapshots.
     Prune(commands::prune::Args),
     /// Show what the store holds and what could be reclaimed.
@@ -82,13 +82,13 @@ fn main() -> ExitCode {
         Command::Debug(cmd) => commands::debug::run(&cli.global, cmd),
         Command::Save(args) => commands::save::run(&cli.global, args),
         Command::Load(args) => commands::load::run(&cli.global, args),
-        Command::Import(args) => commands::transfer::import_cmd(&cli.global, args),
-        Command::Export(args) => commands::transfer::export_cmd(&cli.global, args),
-        Command::Images(args) => commands::images::images(&cli.global, args),
-        Command::Tag(args) => commands::images::tag(&cli.global, args),
-        Command::Rmi(args) => commands::images::rmi(&cli.global, args),
-        Command::Inspect(args) => commands::inspect::inspect(&cli.global, args),
-        Command::History(args) => commands::inspect::history(&cli.global, args),
+        Command::Import(args) => commands::import::run(&cli.global, args),
+        Command::Export(args) => commands::export::run(&cli.global, args),
+        Command::Images(args) => commands::images::run(&cli.global, args),
+        Command::Tag(args) => commands::tag::run(&cli.global, args),
+        Command::Rmi(args) => commands::rmi::run(&cli.global, args),
+        Command::Inspect(args) => commands::inspect::run(&cli.global, args),
+        Command::History(args) => commands::history::run(&cli.global, args),
         Command::Prune(args) => commands::prune::run(&cli.global, args),
         Command::Du(args) => commands::du::run(&cli.global, args),
     };

@@ -115,6 +115,20 @@ pub enum Error {
         /// Where the loop was detected.
         path: PathBuf,
     },
+    /// An image tarball that is malformed, inconsistent or hostile (`strata load`).
+    #[error("invalid image archive: {reason}")]
+    Archive {
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A `--change` instruction that cannot be applied (`strata import`).
+    #[error("--change `{change}`: {reason}")]
+    Change {
+        /// The instruction as given.
+        change: String,
+        /// Why it cannot be applied.
+        reason: String,
+    },
 }
 
 fn signal_text(signal: Option<i32>) -> String {

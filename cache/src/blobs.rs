@@ -188,6 +188,7 @@ mod tests {
         let mut writer = store.blobs().writer().unwrap();
         writer.write_all(b"hello ").unwrap();
         writer.write_all(b"world").unwrap();
+        assert_eq!(writer.digest(), Digest::of(b"hello world"));
         let (digest, size) = writer.commit(None).unwrap();
         assert_eq!(digest, Digest::of(b"hello world"));
         assert_eq!(size, 11);

@@ -11,7 +11,7 @@ use crate::Global;
 /// Arguments of `strata load`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Read from this file instead of stdin.
+    /// Read from this file instead of stdin (a tar, or a gzip/zstd-compressed one).
     #[arg(short, long, value_name = "FILE")]
     pub input: Option<PathBuf>,
     /// Print nothing.
@@ -21,20 +21,30 @@ pub struct Args {
 
 /// Runs `strata load`.
 pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
-    let store = crate::store::open(global)?;
     let loaded = match &args.input {
         Some(path) => {
             let file = std::fs::File::open(path)
                 .with_context(|| format!("opening `{}`", path.display()))?;
+            let store = crate::store::open(global)?;
             load(&store, file).with_context(|| format!("loading `{}`", path.display()))?
         }
-        None => load(&store, std::io::stdin().lock()).context("loading from stdin")?,
+        None => {
+            // SAFETY: isatty has no preconditions.
+            if unsafe { libc::isatty(0) } == 1 {
+                anyhow::bail!(
+                    "requested load from stdin, but stdin is a terminal: use -i FILE or a pipe"
+                );
+            }
+            let store = crate::store::open(global)?;
+            load(&store, std::io::stdin().lock()).context("loading from stdin")?
+        }
     };
     if !args.quiet {
-        for name in loaded {
-            if name.starts_with("sha256:") {
-                println!("Loaded image ID: {name}");
-            } else {
+        for image in loaded {
+            if image.names.is_empty() {
+                println!("Loaded image ID: {}", image.id);
+            }
+            for name in image.names {
                 println!("Loaded image: {name}");
             }
         }

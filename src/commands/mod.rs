@@ -3,9 +3,13 @@
 pub mod build;
 pub mod debug;
 pub mod du;
+pub mod export;
+pub mod history;
 pub mod images;
+pub mod import;
 pub mod inspect;
 pub mod load;
 pub mod prune;
+pub mod rmi;
 pub mod save;
-pub mod transfer;
+pub mod tag;

@@ -6,8 +6,9 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use strata_builder::archive::{save, SaveOptions};
-use strata_builder::image::{self, reference::normalize};
+use strata_builder::image::{self, reference::Reference, StoredImage};
 use strata_builder::layer::Compression;
+use strata_cache::Store;
 
 use crate::Global;
 
@@ -17,31 +18,51 @@ pub struct Args {
     /// Write to this file instead of stdout.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// Layer compression.
+    /// Layer compression (`none` as `docker save`; compressed forms are made once and kept).
     #[arg(long, value_parser = ["none", "gzip", "zstd"], default_value = "none")]
     pub compression: String,
-    /// Images to save (names, tags or IDs).
-    #[arg(required = true)]
+    /// Images to save: `name[:tag]`, `name@sha256:…` or an image ID. A name without a tag
+    /// saves every tag of that repository, as docker does.
+    #[arg(required = true, value_name = "IMAGE")]
     pub images: Vec<String>,
+}
+
+/// The images one argument means, each with the names it is saved under.
+fn resolve(store: &Store, reference: &str) -> anyhow::Result<Vec<(Vec<String>, StoredImage)>> {
+    if let Ok(parsed) = Reference::parse(reference) {
+        if parsed.tag.is_none() && parsed.digest.is_none() {
+            let mut found = Vec::new();
+            for (key, manifest) in image::names(store)? {
+                if image::reference::split_key(&key).0 == parsed.name {
+                    found.push((vec![key], image::load(store, &manifest)?));
+                }
+            }
+            if !found.is_empty() {
+                return Ok(found);
+            }
+        } else if parsed.digest.is_none() {
+            if let Some(manifest) = store.index().tag(&parsed.key())? {
+                return Ok(vec![(vec![parsed.key()], image::load(store, &manifest)?)]);
+            }
+        }
+    }
+    // A digest reference or an image ID: saved without a name, as docker does.
+    match image::find(store, reference)? {
+        Some(found) => Ok(vec![(Vec::new(), found)]),
+        None => anyhow::bail!("no such image: `{reference}`"),
+    }
 }
 
 /// Runs `strata save`.
 pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
+    // SAFETY: isatty has no preconditions.
+    if args.output.is_none() && unsafe { libc::isatty(1) } == 1 {
+        anyhow::bail!("cowardly refusing to save to a terminal: use -o FILE or redirect stdout");
+    }
     let store = crate::store::open(global)?;
     let mut images = Vec::new();
     for reference in &args.images {
-        let found = image::find(&store, reference)?
-            .ok_or_else(|| anyhow::anyhow!("no such image: `{reference}`"))?;
-        let names = if found
-            .id
-            .hex()
-            .starts_with(reference.trim_start_matches("sha256:"))
-        {
-            Vec::new()
-        } else {
-            vec![normalize(reference)]
-        };
-        images.push((names, found));
+        images.extend(resolve(&store, reference)?);
     }
     let options = SaveOptions {
         compression: match args.compression.as_str() {
@@ -61,7 +82,8 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("creating a file in `{}`", dir.display()))?;
             {
                 let mut out = BufWriter::with_capacity(1 << 20, tmp.as_file_mut());
-                save(&store, &images, &options, &mut out)?;
+                save(&store, &images, &options, &mut out)
+                    .with_context(|| format!("saving to `{}`", path.display()))?;
                 out.flush()?;
             }
             tmp.persist(path)

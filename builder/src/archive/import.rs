@@ -1,66 +1,148 @@
 //! `strata import`: a root filesystem tarball becomes a one-layer image, as `docker import`.
 //! The tar is unpacked into a snapshot and the layer regenerated deterministically from it,
-//! so the image's layer is like any layer strata built.
+//! so the image's layer is like any layer strata built. `--change` lines are Dockerfile
+//! instructions applied to an empty config, with the frontend's own parser.
 
 use std::io::{BufRead, BufReader, Read};
 
 use strata_cache::Store;
 use strata_frontend::config::ImageConfig;
+use strata_frontend::{compile, parser, BuildOptions, UnknownBaseImages};
 
 use crate::commit::commit_dir;
 use crate::error::{Error, Result};
 use crate::image::{self, config as image_config, StoredImage};
 use crate::layer::{extract_layer, LayerOptions};
 
-/// Imports a (possibly gzip/zstd/bzip2/xz-compressed) rootfs tar with the given config.
-pub fn import(
-    store: &Store,
-    input: impl Read,
-    config: &ImageConfig,
-    created_by: &str,
-) -> Result<StoredImage> {
+/// The instructions `docker import --change` accepts.
+pub const CHANGE_INSTRUCTIONS: [&str; 10] = [
+    "CMD",
+    "ENTRYPOINT",
+    "ENV",
+    "EXPOSE",
+    "LABEL",
+    "ONBUILD",
+    "STOPSIGNAL",
+    "USER",
+    "VOLUME",
+    "WORKDIR",
+];
+
+/// The container config `--change` lines give (in order; later lines see earlier ENVs).
+pub fn config_from_changes(changes: &[String]) -> Result<ImageConfig> {
+    let mut dockerfile = String::from("FROM scratch\n");
+    for change in changes {
+        let change_err = |reason: String| Error::Change {
+            change: change.clone(),
+            reason,
+        };
+        let keyword = change
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .to_uppercase();
+        if !CHANGE_INSTRUCTIONS.contains(&keyword.as_str()) {
+            return Err(change_err(format!(
+                "{} is not allowed (allowed: {})",
+                if keyword.is_empty() {
+                    "an empty line"
+                } else {
+                    &keyword
+                },
+                CHANGE_INSTRUCTIONS.join(", ")
+            )));
+        }
+        if change.contains('\n') {
+            return Err(change_err("one instruction per --change".into()));
+        }
+        // Each line on its own first, so an error names the line it is about.
+        let alone = format!("FROM scratch\n{change}\n");
+        parser::parse(&alone)
+            .and_then(|ast| compile(&ast, &BuildOptions::default(), &UnknownBaseImages))
+            .map_err(|e| change_err(e.message().to_string()))?;
+        dockerfile.push_str(change);
+        dockerfile.push('\n');
+    }
+    let ast = parser::parse(&dockerfile).map_err(|e| Error::Change {
+        change: changes.join("; "),
+        reason: e.message().to_string(),
+    })?;
+    let graph =
+        compile(&ast, &BuildOptions::default(), &UnknownBaseImages).map_err(|e| Error::Change {
+            change: changes.join("; "),
+            reason: e.message().to_string(),
+        })?;
+    let mut config = graph.target_stage().config.clone();
+    // `FROM scratch` gives a default PATH; an import has only what --change says.
+    let sets_path = changes.iter().any(|c| {
+        let upper = c.trim_start().to_uppercase();
+        upper.starts_with("ENV") && c.contains("PATH")
+    });
+    if !sets_path {
+        config.env.retain(|(k, _)| k != "PATH");
+    }
+    Ok(config)
+}
+
+/// What to import.
+#[derive(Debug, Clone, Default)]
+pub struct ImportOptions {
+    /// The container config (see [`config_from_changes`]).
+    pub config: ImageConfig,
+    /// The history comment and config `comment` (`-m`); `Imported from SOURCE` without one.
+    pub message: Option<String>,
+    /// Where the tarball came from (`-` for stdin), for the default comment.
+    pub source: String,
+}
+
+/// Imports a (possibly gzip/zstd/bzip2/xz-compressed) rootfs tar.
+pub fn import(store: &Store, input: impl Read, options: &ImportOptions) -> Result<StoredImage> {
+    let input_err = |e: std::io::Error| Error::Io {
+        path: options.source.clone().into(),
+        source: e,
+    };
     let mut buffered = BufReader::with_capacity(1 << 20, input);
-    let magic = buffered
-        .fill_buf()
-        .map_err(|e| Error::Io {
-            path: "<input>".into(),
-            source: e,
-        })?
-        .to_vec();
+    let magic = buffered.fill_buf().map_err(input_err)?.to_vec();
     let reader: Box<dyn Read> = if magic.starts_with(&[0x1f, 0x8b]) {
-        Box::new(flate2::read::MultiGzDecoder::new(buffered))
+        Box::new(flate2::bufread::MultiGzDecoder::new(buffered))
     } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        Box::new(
-            zstd::stream::read::Decoder::with_buffer(buffered).map_err(|e| Error::Io {
-                path: "<input>".into(),
-                source: e,
-            })?,
-        )
+        Box::new(zstd::stream::read::Decoder::with_buffer(buffered).map_err(input_err)?)
     } else if magic.starts_with(b"BZh") {
-        Box::new(bzip2::read::MultiBzDecoder::new(buffered))
+        Box::new(bzip2::bufread::MultiBzDecoder::new(buffered))
     } else if magic.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
-        Box::new(xz2::read::XzDecoder::new_multi_decoder(buffered))
+        Box::new(xz2::bufread::XzDecoder::new_multi_decoder(buffered))
     } else {
         Box::new(buffered)
     };
     let scratch = store.snapshots().scratch("import")?;
-    extract_layer(reader, scratch.path())?;
+    extract_layer(reader, scratch.path()).map_err(|e| match e {
+        Error::BadLayer { reason } => Error::BadLayer {
+            reason: format!("`{}`: {reason}", options.source),
+        },
+        other => other,
+    })?;
     let diff_id = commit_dir(store, scratch, &LayerOptions::default())?;
-    let now = strata_cache::now();
-    let created = image_config::rfc3339(now);
+    let created = image_config::rfc3339(strata_cache::now());
     let diff_ids: Vec<_> = diff_id.into_iter().collect();
+    let comment = options
+        .message
+        .clone()
+        .unwrap_or_else(|| format!("Imported from {}", options.source));
     let history = vec![image_config::History {
         created: created.clone(),
-        created_by: created_by.to_string(),
+        created_by: String::new(),
         empty_layer: diff_ids.is_empty(),
-        comment: Some("Imported from tarball".into()),
+        comment: Some(comment),
     }];
-    let json = image_config::to_json(&image_config::ConfigParts {
-        config,
+    let mut json = image_config::to_json(&image_config::ConfigParts {
+        config: &options.config,
         diff_ids: &diff_ids,
         history: &history,
         created: &created,
     });
+    if let Some(message) = &options.message {
+        json["comment"] = serde_json::Value::String(message.clone());
+    }
     let mut layers = Vec::new();
     for d in &diff_ids {
         let record = store.index().layer(d)?.ok_or_else(|| Error::Image {

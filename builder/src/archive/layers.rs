@@ -25,7 +25,7 @@ pub fn uncompressed_layer(store: &Store, record: &LayerRecord, out: &mut dyn Wri
     {
         let file = io::BufReader::new(store.blobs().open(&blob.digest)?);
         let mut reader: Box<dyn Read> = if name == "gzip" {
-            Box::new(flate2::read::GzDecoder::new(file))
+            Box::new(flate2::bufread::MultiGzDecoder::new(file))
         } else {
             Box::new(
                 zstd::stream::read::Decoder::with_buffer(file)

@@ -1,15 +1,34 @@
 //! Image tarballs: `strata save` writes one tar that is both an OCI image layout and a
 //! docker-archive; `strata load` reads that, docker's formats (25+ and legacy), plain OCI
-//! archives, and compressed tarballs, verifying every digest.
+//! archives, and compressed tarballs, verifying every digest; `import`/`export` move root
+//! filesystem tarballs in and out.
+//!
+//! In the data flow this sits after the builder: it reads images from the store (manifests,
+//! configs, layer records, snapshots) and writes new ones into it.
+//!
+//! ```no_run
+//! # fn main() -> strata_builder::Result<()> {
+//! use strata_builder::{archive, image};
+//! let store = strata_cache::Store::open("/var/lib/strata".as_ref(), &Default::default())?;
+//! let app = image::find(&store, "app:1")?.expect("app:1 is in the store");
+//! let mut out = std::fs::File::create("app.tar").unwrap();
+//! archive::save(&store, &[(vec!["app:1".into()], app)], &Default::default(), &mut out)?;
+//! # Ok(()) }
+//! ```
 
 mod export;
 mod import;
 mod layers;
 mod load;
+mod plan;
 mod save;
+mod spool;
+
+#[cfg(test)]
+mod tests;
 
 pub use export::export;
-pub use import::import;
-pub use layers::uncompressed_layer;
-pub use load::load;
+pub use import::{config_from_changes, import, ImportOptions, CHANGE_INSTRUCTIONS};
+pub use layers::{compressed_blob, uncompressed_layer};
+pub use load::{load, Loaded};
 pub use save::{save, SaveOptions};

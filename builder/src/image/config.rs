@@ -104,7 +104,9 @@ pub fn to_json(parts: &ConfigParts<'_>) -> Value {
         .map(|h| {
             let mut entry = Map::new();
             entry.insert("created".into(), json!(h.created));
-            entry.insert("created_by".into(), json!(h.created_by));
+            if !h.created_by.is_empty() {
+                entry.insert("created_by".into(), json!(h.created_by));
+            }
             if let Some(comment) = &h.comment {
                 entry.insert("comment".into(), json!(comment));
             }

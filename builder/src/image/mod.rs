@@ -1,19 +1,39 @@
 //! Images in the store: a manifest blob naming a config blob and layers, found by tag.
 //!
 //! Locally built images use uncompressed layer descriptors (`…layer.v1.tar`, digest = DiffID):
-//! no tar is stored for them, the layer is regenerated from its snapshot when exported.
-//! The image ID is the config digest, as docker's.
+//! no tar is stored for them, the layer is regenerated from its snapshot when exported. A
+//! loaded image keeps the manifest it came with (and its layer blobs). The image ID is the
+//! config digest, as docker's.
+//!
+//! Names live in the index's tag tree (`name:tag` → manifest digest). An image loaded without
+//! a name is kept under an *untagged* key (`<none>@sha256:<manifest>`), which docker would
+//! call a dangling image: `images` lists it as `<none>`, it is found by ID, and it stays until
+//! `rmi` of its ID.
+//!
+//! ```no_run
+//! # fn main() -> strata_builder::Result<()> {
+//! let store = strata_cache::Store::open("/var/lib/strata".as_ref(), &Default::default())?;
+//! if let Some(image) = strata_builder::image::find(&store, "busybox")? {
+//!     println!("{} has {} layers", image.id, image.diff_ids.len());
+//! }
+//! # Ok(()) }
+//! ```
 
 pub mod config;
+pub mod manifest;
 pub mod reference;
+pub mod template;
+pub mod view;
 
-use std::str::FromStr;
-
-use oci_spec::image::{DescriptorBuilder, ImageManifestBuilder, MediaType};
 use serde_json::Value;
 use strata_cache::{Digest, Store};
 
 use crate::error::{Error, Result};
+use manifest::Desc;
+use reference::Reference;
+
+/// The prefix of the index keys that keep untagged images.
+pub const UNTAGGED_PREFIX: &str = "<none>@";
 
 /// An image the store holds.
 #[derive(Debug, Clone)]
@@ -28,45 +48,67 @@ pub struct StoredImage {
     pub diff_ids: Vec<Digest>,
 }
 
-/// Finds an image by reference (normalised) or by ID / unique ID prefix.
+/// Finds an image as docker resolves a reference: a full image ID (`sha256:…`), a name
+/// (`name` is `name:latest`), `name@sha256:<manifest digest>`, or a unique ID prefix.
 pub fn find(store: &Store, reference: &str) -> Result<Option<StoredImage>> {
-    if let Some(manifest) = store.index().tag(&reference::normalize(reference))? {
-        return load(store, &manifest).map(Some);
+    let reference = reference.trim();
+    if let Ok(id) = reference.parse::<Digest>() {
+        return find_by_id_prefix(store, &id.hex(), reference);
+    }
+    if let Ok(parsed) = Reference::parse(reference) {
+        match parsed.digest {
+            None => {
+                if let Some(manifest) = store.index().tag(&parsed.key())? {
+                    return load(store, &manifest).map(Some);
+                }
+            }
+            Some(digest) => {
+                for (key, manifest) in names(store)? {
+                    if manifest == digest && reference::split_key(&key).0 == parsed.name {
+                        return load(store, &manifest).map(Some);
+                    }
+                }
+                return Ok(None);
+            }
+        }
     }
     let hex = reference.strip_prefix("sha256:").unwrap_or(reference);
-    if hex.len() >= 4 && hex.chars().all(|c| c.is_ascii_hexdigit()) {
-        let mut found = None;
-        for (_, manifest) in store.index().tags()? {
-            let image = load(store, &manifest)?;
-            if image.id.hex().starts_with(hex) {
-                if found
-                    .as_ref()
-                    .is_some_and(|f: &StoredImage| f.id != image.id)
-                {
+    if hex.len() >= 4 && hex.len() <= 64 && hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        return find_by_id_prefix(store, &hex.to_ascii_lowercase(), reference);
+    }
+    Ok(None)
+}
+
+fn find_by_id_prefix(store: &Store, hex: &str, reference: &str) -> Result<Option<StoredImage>> {
+    let mut found: Option<StoredImage> = None;
+    let mut seen = std::collections::BTreeSet::new();
+    for (_, manifest) in store.index().tags()? {
+        if !seen.insert(manifest) {
+            continue;
+        }
+        let image = load(store, &manifest)?;
+        if image.id.hex().starts_with(hex) {
+            if let Some(other) = &found {
+                if other.id != image.id {
                     return Err(Error::Image {
                         reason: format!("image ID prefix `{reference}` is ambiguous"),
                     });
                 }
-                found = Some(image);
+                continue;
             }
+            found = Some(image);
         }
-        return Ok(found);
     }
-    Ok(None)
+    Ok(found)
 }
 
 /// Loads an image by manifest digest.
 pub fn load(store: &Store, manifest: &Digest) -> Result<StoredImage> {
     let bytes = store.blobs().read(manifest)?;
-    let manifest_json: Value = serde_json::from_slice(&bytes).map_err(|e| Error::Image {
+    let parsed = manifest::parse_manifest(&bytes).map_err(|e| Error::Image {
         reason: format!("manifest {manifest}: {e}"),
     })?;
-    let config_digest: Digest = manifest_json["config"]["digest"]
-        .as_str()
-        .and_then(|d| d.parse().ok())
-        .ok_or_else(|| Error::Image {
-            reason: format!("manifest {manifest} has no config digest"),
-        })?;
+    let config_digest = parsed.config.digest;
     let config_bytes = store.blobs().read(&config_digest)?;
     let config: Value = serde_json::from_slice(&config_bytes).map_err(|e| Error::Image {
         reason: format!("config {config_digest}: {e}"),
@@ -80,13 +122,89 @@ pub fn load(store: &Store, manifest: &Digest) -> Result<StoredImage> {
     })
 }
 
+/// The store's names (`name:tag` → manifest), untagged keys left out, sorted by name.
+pub fn names(store: &Store) -> Result<Vec<(String, Digest)>> {
+    Ok(store
+        .index()
+        .tags()?
+        .into_iter()
+        .filter(|(key, _)| !key.starts_with(UNTAGGED_PREFIX))
+        .collect())
+}
+
+/// The names of one image (by manifest).
+pub fn names_of(store: &Store, manifest: &Digest) -> Result<Vec<String>> {
+    Ok(names(store)?
+        .into_iter()
+        .filter(|(_, m)| m == manifest)
+        .map(|(k, _)| k)
+        .collect())
+}
+
+/// The manifests of untagged images kept in the store.
+pub fn untagged(store: &Store) -> Result<Vec<Digest>> {
+    Ok(store
+        .index()
+        .tags()?
+        .into_iter()
+        .filter(|(key, _)| key.starts_with(UNTAGGED_PREFIX))
+        .map(|(_, m)| m)
+        .collect())
+}
+
+/// Points a name (a store key, see [`reference::normalize`]) at an image; the image stops
+/// being untagged.
+pub fn name(store: &Store, key: &str, manifest: &Digest) -> Result<()> {
+    store.index().put_tag(key, manifest)?;
+    store
+        .index()
+        .remove_tag(&format!("{UNTAGGED_PREFIX}{manifest}"))?;
+    Ok(())
+}
+
+/// Keeps an image that has no name (unless it has one already).
+pub fn keep_untagged(store: &Store, manifest: &Digest) -> Result<()> {
+    if names_of(store, manifest)?.is_empty() {
+        store
+            .index()
+            .put_tag(&format!("{UNTAGGED_PREFIX}{manifest}"), manifest)?;
+    }
+    Ok(())
+}
+
+/// Forgets every name of an image (its data goes at the next prune); returns the names.
+pub fn forget(store: &Store, manifest: &Digest) -> Result<Vec<String>> {
+    let mut removed = Vec::new();
+    for (key, m) in store.index().tags()? {
+        if m == *manifest {
+            store.index().remove_tag(&key)?;
+            if !key.starts_with(UNTAGGED_PREFIX) {
+                removed.push(key);
+            }
+        }
+    }
+    Ok(removed)
+}
+
+/// The uncompressed size of an image's layers (what `images` and `inspect` call its size).
+pub fn size(store: &Store, image: &StoredImage) -> Result<u64> {
+    let mut total = 0;
+    for diff_id in &image.diff_ids {
+        if let Some(record) = store.index().layer(diff_id)? {
+            total += record.size;
+        }
+    }
+    Ok(total)
+}
+
 /// Stores a new image from its config JSON; layers are (DiffID, uncompressed size).
 pub fn store_image(store: &Store, config: &Value, layers: &[(Digest, u64)]) -> Result<StoredImage> {
     let config_bytes = serde_json::to_vec(config).expect("configs serialise");
     store_image_raw(store, &config_bytes, layers)
 }
 
-/// Stores an image whose config bytes must be kept exactly (a loaded image keeps its ID).
+/// Stores an image whose config bytes must be kept exactly (a loaded image keeps its ID),
+/// with a manifest of uncompressed layers (digest = DiffID).
 pub fn store_image_raw(
     store: &Store,
     config_bytes: &[u8],
@@ -96,35 +214,7 @@ pub fn store_image_raw(
         reason: format!("image config: {e}"),
     })?;
     let config_digest = store.blobs().put(config_bytes)?;
-    let descriptor = |media: MediaType, digest: &Digest, size: u64| {
-        DescriptorBuilder::default()
-            .media_type(media)
-            .digest(oci_spec::image::Digest::from_str(&digest.to_string()).expect("valid digest"))
-            .size(size)
-            .build()
-            .map_err(|e| Error::Image {
-                reason: e.to_string(),
-            })
-    };
-    let layer_descriptors = layers
-        .iter()
-        .map(|(diff_id, size)| descriptor(MediaType::ImageLayer, diff_id, *size))
-        .collect::<Result<Vec<_>>>()?;
-    let manifest = ImageManifestBuilder::default()
-        .schema_version(2u32)
-        .media_type(MediaType::ImageManifest)
-        .config(descriptor(
-            MediaType::ImageConfig,
-            &config_digest,
-            config_bytes.len() as u64,
-        )?)
-        .layers(layer_descriptors)
-        .build()
-        .map_err(|e| Error::Image {
-            reason: e.to_string(),
-        })?;
-    let manifest_value = serde_json::to_value(&manifest).expect("manifests serialise");
-    let manifest_bytes = serde_json::to_vec(&manifest_value).expect("manifests serialise");
+    let manifest_bytes = uncompressed_manifest(&config_digest, config_bytes.len() as u64, layers)?;
     let manifest_digest = store.blobs().put(&manifest_bytes)?;
     Ok(StoredImage {
         manifest: manifest_digest,
@@ -132,4 +222,29 @@ pub fn store_image_raw(
         config,
         diff_ids: layers.iter().map(|(d, _)| *d).collect(),
     })
+}
+
+/// The manifest strata writes for a config and uncompressed layers (DiffID, size): the
+/// layers' descriptors are their DiffIDs, since the tars are regenerated from snapshots.
+pub fn uncompressed_manifest(
+    config: &Digest,
+    config_size: u64,
+    layers: &[(Digest, u64)],
+) -> Result<Vec<u8>> {
+    let layer_descs: Vec<Desc> = layers
+        .iter()
+        .map(|(diff_id, size)| Desc {
+            media_type: manifest::layer_media_type(None).to_string(),
+            digest: *diff_id,
+            size: *size,
+        })
+        .collect();
+    manifest::build_manifest(
+        &Desc {
+            media_type: "application/vnd.oci.image.config.v1+json".into(),
+            digest: *config,
+            size: config_size,
+        },
+        &layer_descs,
+    )
 }

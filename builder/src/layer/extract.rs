@@ -87,6 +87,10 @@ pub fn extract_layer(input: impl Read, dest: &Path) -> Result<ExtractReport> {
                 let victim = parent.join(std::ffi::OsStr::from_bytes(hidden));
                 remove_existing(&victim)?;
                 mknod(&victim, libc::S_IFCHR, 0)?;
+                // The marker keeps its mtime, so the layer regenerated from the snapshot is
+                // the tar that was read (a loaded layer then needs no stored copy).
+                let mtime = entry.header().mtime().unwrap_or(0) as i64;
+                apply_meta(&victim, 0, 0, 0, mtime, false)?;
                 continue;
             }
             let header = entry.header().clone();

@@ -71,6 +71,15 @@ impl BlobWriter {
         Ok((hasher.finish(), size))
     }
 
+    /// The digest of everything written so far, without committing: lets a caller see whether
+    /// the store already holds this content (and so must not count it as its own) before it
+    /// commits or discards.
+    pub fn digest(&self) -> Digest {
+        let mut hasher = self.hasher.clone();
+        hasher.update(&self.buffer);
+        hasher.finish()
+    }
+
     /// Bytes written so far.
     pub fn len(&self) -> u64 {
         self.hasher.len() + self.buffer.len() as u64

@@ -1,0 +1,378 @@
+//! Reading an image tarball once, in whatever order its entries come: every file goes into
+//! the blob store as it streams by (verified against its name when the name is a digest), and
+//! anything that looks like a layer is unpacked into a scratch dir at the same time, so a
+//! layer is read once, not spooled and then read again.
+
+use std::collections::BTreeMap;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::path::{Component, Path};
+
+use strata_cache::{BlobWriter, Digest, ScratchDir, Store};
+
+use super::load::{bad, Written};
+use crate::error::Result;
+use crate::layer::{extract_layer, write_layer, ExtractReport, LayerOptions};
+
+/// What the archive held.
+#[derive(Default)]
+pub(super) struct Spooled {
+    /// Archive path → content digest (links resolved to what they point at).
+    pub files: BTreeMap<String, Digest>,
+    /// Every content digest seen, with its size (stored as a blob or not).
+    pub sizes: BTreeMap<Digest, u64>,
+    /// Layers unpacked while they streamed in, by content digest.
+    pub unpacked: BTreeMap<Digest, Unpacked>,
+}
+
+/// A layer unpacked into a scratch dir while its blob was being spooled.
+pub(super) struct Unpacked {
+    pub dir: ScratchDir,
+    pub report: ExtractReport,
+    /// `none`, `gzip` or `zstd`: the blob's form.
+    pub compression: &'static str,
+    /// An uncompressed tar exactly as strata writes it from the snapshot: no blob is kept.
+    pub canonical: bool,
+}
+
+/// Gzip and zstd magic numbers.
+pub(super) fn compression_of(head: &[u8]) -> Option<&'static str> {
+    if head.starts_with(&[0x1f, 0x8b]) {
+        Some("gzip")
+    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Some("zstd")
+    } else {
+        None
+    }
+}
+
+/// A decompressing reader for `compression` (`none`, `gzip`, `zstd`).
+pub(super) fn decompress<'a>(
+    compression: &str,
+    input: impl BufRead + 'a,
+) -> io::Result<Box<dyn Read + 'a>> {
+    Ok(match compression {
+        "gzip" => Box::new(flate2::bufread::MultiGzDecoder::new(input)),
+        "zstd" => Box::new(zstd::stream::read::Decoder::with_buffer(input)?),
+        _ => Box::new(input),
+    })
+}
+
+/// The outer tarball, decompressed if it is gzip or zstd.
+fn open_archive<'a>(input: impl Read + 'a) -> Result<Box<dyn Read + 'a>> {
+    let mut buffered = BufReader::with_capacity(1 << 20, input);
+    let head = buffered
+        .fill_buf()
+        .map_err(|e| bad(format!("reading: {e}")))?;
+    let compression = compression_of(head).unwrap_or("none");
+    decompress(compression, buffered).map_err(|e| bad(format!("reading: {e}")))
+}
+
+fn clean(path: &Path) -> Result<String> {
+    let mut parts = Vec::new();
+    for component in path.components() {
+        match component {
+            Component::Normal(p) => parts.push(p.to_string_lossy().into_owned()),
+            Component::CurDir => {}
+            _ => {
+                return Err(bad(format!(
+                    "entry `{}` escapes the archive",
+                    path.display()
+                )))
+            }
+        }
+    }
+    Ok(parts.join("/"))
+}
+
+/// `a/b` + `../c` → `a/c`; `None` if it climbs out or is absolute.
+fn normalize_join(base: &str, target: &Path) -> Option<String> {
+    if target.is_absolute() {
+        return None;
+    }
+    let mut parts: Vec<String> = base
+        .split('/')
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+        .collect();
+    for component in target.components() {
+        match component {
+            Component::Normal(p) => parts.push(p.to_string_lossy().into_owned()),
+            Component::CurDir => {}
+            Component::ParentDir => {
+                parts.pop()?;
+            }
+            _ => return None,
+        }
+    }
+    Some(parts.join("/"))
+}
+
+/// Reads the whole archive into the store.
+pub(super) fn spool(store: &Store, input: impl Read, written: &mut Written) -> Result<Spooled> {
+    let mut archive = tar::Archive::new(open_archive(input)?);
+    let mut spooled = Spooled::default();
+    let mut links: BTreeMap<String, String> = BTreeMap::new();
+    for entry in archive
+        .entries()
+        .map_err(|e| bad(format!("reading: {e}")))?
+    {
+        let mut entry = entry.map_err(|e| bad(format!("reading: {e}")))?;
+        let path = clean(&entry.path().map_err(|e| bad(e.to_string()))?)?;
+        let kind = entry.header().entry_type();
+        if !kind.is_dir()
+            && !path.is_empty()
+            && (spooled.files.contains_key(&path) || links.contains_key(&path))
+        {
+            return Err(bad(format!("entry `{path}` appears twice")));
+        }
+        match kind {
+            tar::EntryType::Directory | tar::EntryType::XGlobalHeader => {}
+            tar::EntryType::Regular | tar::EntryType::Continuous => {
+                let digest = spool_file(store, &path, &mut entry, &mut spooled, written)?;
+                spooled.files.insert(path, digest);
+            }
+            tar::EntryType::Symlink | tar::EntryType::Link => {
+                let target = entry
+                    .link_name()
+                    .map_err(|e| bad(e.to_string()))?
+                    .ok_or_else(|| bad(format!("link `{path}` has no target")))?;
+                let base = if kind == tar::EntryType::Symlink {
+                    path.rsplit_once('/').map_or("", |(dir, _)| dir)
+                } else {
+                    ""
+                };
+                let joined = normalize_join(base, &target).ok_or_else(|| {
+                    bad(format!(
+                        "link `{path}` points outside the archive: `{}`",
+                        target.display()
+                    ))
+                })?;
+                links.insert(path, joined);
+            }
+            other => {
+                return Err(bad(format!(
+                    "entry `{path}` has an unsupported type {other:?}"
+                )))
+            }
+        }
+    }
+    for (link, target) in &links {
+        // Follow chains of links (a legacy archive links layer.tar files to each other).
+        let mut current = target.clone();
+        let mut hops = 0;
+        let digest = loop {
+            if let Some(digest) = spooled.files.get(&current) {
+                break *digest;
+            }
+            match links.get(&current) {
+                Some(next) if hops < 16 => {
+                    current = next.clone();
+                    hops += 1;
+                }
+                _ => {
+                    return Err(bad(format!(
+                        "link `{link}` points at `{target}`, which the archive lacks"
+                    )))
+                }
+            }
+        };
+        spooled.files.insert(link.clone(), digest);
+    }
+    Ok(spooled)
+}
+
+/// Spools one regular file; returns its content digest.
+fn spool_file(
+    store: &Store,
+    path: &str,
+    entry: &mut impl Read,
+    spooled: &mut Spooled,
+    written: &mut Written,
+) -> Result<Digest> {
+    let expected = match path.strip_prefix("blobs/") {
+        Some(rest) => match rest.split_once('/') {
+            Some(("sha256", hex)) => Some(
+                Digest::from_hex(hex)
+                    .map_err(|_| bad(format!("`{path}` is not named by a sha256 digest")))?,
+            ),
+            Some((algorithm, _)) => {
+                return Err(bad(format!(
+                    "`{path}`: digest algorithm `{algorithm}` is not supported (only sha256)"
+                )))
+            }
+            None => None,
+        },
+        None => None,
+    };
+    if let Some(digest) = expected.filter(|d| store.blobs().exists(d)) {
+        // Already stored (and verified when it was): the copy in the archive is not needed.
+        let size =
+            io::copy(entry, &mut io::sink()).map_err(|e| bad(format!("reading `{path}`: {e}")))?;
+        if size != store.blobs().size(&digest)? {
+            return Err(bad(format!("`{path}` does not match its digest")));
+        }
+        spooled.sizes.insert(digest, size);
+        return Ok(digest);
+    }
+    let mut writer = store.blobs().writer()?.without_writeback();
+    let prepared = spool_and_unpack(store, entry, &mut writer)
+        .map_err(|e| bad(format!("reading `{path}`: {e}")))?;
+    let digest = writer.digest();
+    if expected.is_some_and(|e| e != digest) {
+        return Err(bad(format!(
+            "`{path}` does not match its digest (its content is {digest})"
+        )));
+    }
+    let canonical = prepared.as_ref().is_some_and(|p| p.canonical);
+    let size = if canonical || store.blobs().exists(&digest) {
+        // strata regenerates a canonical tar from the snapshot; a blob already stored is not
+        // this load's to remove.
+        writer.discard()?.1
+    } else {
+        let (_, size) = writer.commit(Some(digest))?;
+        written.blobs.insert(digest);
+        size
+    };
+    spooled.sizes.insert(digest, size);
+    if let Some(prepared) = prepared {
+        spooled.unpacked.insert(digest, prepared);
+    }
+    Ok(digest)
+}
+
+/// True when the first tar header is shaped as strata writes them (ustar `00`, no user or
+/// group names, no prefix, `%06o\0 ` checksum): only then is it worth regenerating the tar to
+/// see if the blob can be dropped.
+fn looks_canonical(head: &[u8]) -> bool {
+    head.len() >= 512
+        && &head[257..265] == b"ustar\x0000"
+        && head[265..329].iter().all(|&b| b == 0)
+        && head[345..500].iter().all(|&b| b == 0)
+        && head[154] == 0
+        && head[155] == b' '
+}
+
+/// Copies an archive entry into its blob writer and, when the entry looks like a layer (a tar,
+/// or gzip/zstd), unpacks it at the same time on another thread: spooling and unpacking then
+/// overlap instead of reading every layer twice. A failed speculative unpack is dropped; the
+/// layer is unpacked again from its blob if an image uses it, and fails there if it must.
+fn spool_and_unpack(
+    store: &Store,
+    entry: &mut impl Read,
+    writer: &mut BlobWriter,
+) -> io::Result<Option<Unpacked>> {
+    let mut head = vec![0u8; 512];
+    let mut filled = 0;
+    while filled < head.len() {
+        let n = entry.read(&mut head[filled..])?;
+        if n == 0 {
+            break;
+        }
+        filled += n;
+    }
+    head.truncate(filled);
+    writer.write_all(&head)?;
+    let compression = match compression_of(&head) {
+        Some(c) => c,
+        None if head.len() == 512 && &head[257..262] == b"ustar" => "none",
+        None => {
+            io::copy(entry, writer)?;
+            return Ok(None);
+        }
+    };
+    let maybe_canonical = compression == "none" && looks_canonical(&head);
+    let Ok(dir) = store.snapshots().scratch("load") else {
+        io::copy(entry, writer)?;
+        return Ok(None);
+    };
+    let (reader, mut pipe) = io::pipe()?;
+    let target = dir.path().to_path_buf();
+    let report = std::thread::scope(|scope| -> io::Result<Option<(ExtractReport, bool)>> {
+        let unpacker = scope.spawn(move || {
+            let reader = BufReader::with_capacity(1 << 20, reader);
+            let mut stream = decompress(compression, reader).ok()?;
+            let result = extract_layer(&mut stream, &target).ok();
+            // Drain so the spooling side never blocks on a full pipe.
+            let _ = io::copy(&mut stream, &mut io::sink());
+            let report = result?;
+            let canonical = maybe_canonical
+                && write_layer(&target, &LayerOptions::default(), &mut io::sink())
+                    .is_ok_and(|regenerated| regenerated.diff_id == report.diff_id);
+            Some((report, canonical))
+        });
+        let mut pipe_open = true;
+        let mut feed = |bytes: &[u8]| {
+            if pipe_open && pipe.write_all(bytes).is_err() {
+                pipe_open = false;
+            }
+        };
+        feed(&head);
+        let mut buf = vec![0u8; 1 << 20];
+        let copied = loop {
+            let n = match entry.read(&mut buf) {
+                Ok(0) => break Ok(()),
+                Ok(n) => n,
+                Err(e) => break Err(e),
+            };
+            if let Err(e) = writer.write_all(&buf[..n]) {
+                break Err(e);
+            }
+            feed(&buf[..n]);
+        };
+        drop(pipe);
+        let report = unpacker.join().unwrap_or(None);
+        copied.map(|()| report)
+    })?;
+    Ok(report.map(|(report, canonical)| Unpacked {
+        dir,
+        report,
+        compression,
+        canonical,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_resolve_inside_the_archive_only() {
+        assert_eq!(
+            normalize_join("a/b", Path::new("../c/layer.tar")).as_deref(),
+            Some("a/c/layer.tar")
+        );
+        assert_eq!(normalize_join("", Path::new("../x")), None);
+        assert_eq!(normalize_join("a", Path::new("/etc/passwd")), None);
+        assert_eq!(
+            normalize_join("a", Path::new("./b")).as_deref(),
+            Some("a/b")
+        );
+    }
+
+    #[test]
+    fn strata_headers_look_canonical_and_gnu_ones_do_not() {
+        let mut ours = Vec::new();
+        crate::layer::tar_format::write_header(
+            &mut ours,
+            &crate::layer::tar_format::Entry {
+                path: "a".into(),
+                kind: crate::layer::tar_format::EntryType::File,
+                mode: 0o644,
+                uid: 0,
+                gid: 0,
+                size: 0,
+                mtime: 0,
+                link: String::new(),
+                dev: (0, 0),
+                xattrs: Vec::new(),
+            },
+        )
+        .unwrap();
+        assert!(looks_canonical(&ours));
+        let mut header = tar::Header::new_gnu();
+        header.set_path("a").unwrap();
+        header.set_username("root").unwrap();
+        header.set_cksum();
+        assert!(!looks_canonical(header.as_bytes()));
+    }
+}
