@@ -81,6 +81,13 @@ pub fn config_from_changes(changes: &[String]) -> Result<ImageConfig> {
     if !sets_path {
         config.env.retain(|(k, _)| k != "PATH");
     }
+    // Nor the empty image's WorkingDir "/": `docker import` leaves it unset.
+    let sets_workdir = changes
+        .iter()
+        .any(|c| c.trim_start().to_uppercase().starts_with("WORKDIR"));
+    if !sets_workdir {
+        config.workdir.clear();
+    }
     Ok(config)
 }
 
