@@ -74,7 +74,7 @@ pub(super) fn compile_stage(c: &mut Compiler<'_>, index: usize) -> Result<usize>
         state.set_env(&key, &value);
     }
     if !state.config.workdir.is_empty() {
-        state.config.workdir = clean_path(&format!("/{}", state.config.workdir));
+        state.config.workdir = normalize_workdir("", &state.config.workdir);
     }
     state.in_trigger = true;
     for trigger in &plan.triggers {
@@ -264,8 +264,8 @@ fn dispatch(
     }
 }
 
-/// WORKDIR: the path joins the current one; anything but `/` is created (owned by the USER)
-/// in a layer of its own, as BuildKit's `mkdir -p` file op.
+/// WORKDIR: a relative path joins the current one; anything but `/` is created (owned by the
+/// USER) in a layer of its own, as BuildKit's `mkdir -p` file op.
 fn workdir(
     c: &mut Compiler<'_>,
     state: &mut StageState,
@@ -279,19 +279,10 @@ fn workdir(
             instruction,
         ));
     }
-    // BuildKit's NormalizeWorkdir: a relative path joins (and so cleans) onto the current
-    // one; an absolute path is kept exactly as written in the config. The directory made is
-    // the cleaned path either way.
-    let (recorded, dir) = if path.starts_with('/') {
-        let dir = clean_path(&path);
-        (path, dir)
-    } else {
-        let dir = clean_path(&format!("{}/{path}", state.config.workdir_or_root()));
-        (dir.clone(), dir)
-    };
-    state.config.workdir = recorded;
-    if dir == "/" {
-        state.record(format!("WORKDIR {dir}"), None);
+    let recorded = normalize_workdir(&state.config.workdir, &path);
+    state.config.workdir = recorded.clone();
+    if recorded == "/" {
+        state.record(format!("WORKDIR {recorded}"), None);
         return Ok(());
     }
     let shown = c
@@ -300,14 +291,24 @@ fn workdir(
         .unwrap_or_else(|_| instruction.original.clone());
     let name = state.step_name(&uppercase_keyword(&shown));
     let op = Op::Mkdir {
-        path: dir.clone(),
+        path: clean_path(&recorded),
         user: state.config.user.clone(),
     };
     let lines = (instruction.start_line, instruction.end_line);
     let vertex = c.add_vertex(op, vec![state.last], name, lines);
     state.last = vertex;
-    state.record(format!("WORKDIR {dir}"), Some(vertex));
+    state.record(format!("WORKDIR {recorded}"), Some(vertex));
     Ok(())
+}
+
+/// BuildKit's `NormalizeWorkdir`: a relative path joins onto the current one (and is cleaned
+/// by the join); an absolute path is kept exactly as written, in the config and the history.
+fn normalize_workdir(current: &str, requested: &str) -> String {
+    if requested.starts_with('/') {
+        requested.to_string()
+    } else {
+        clean_path(&format!("/{current}/{requested}"))
+    }
 }
 
 /// Expands one word with the build environment; unset variables that are not declared ARGs

@@ -189,7 +189,7 @@ fn display_is_readable_and_stable() {
             "    history [v2] RUN |1 MODE=debug /bin/sh -c make $MODE # buildkit",
             "stage 1 - (target) linux/amd64: v3 .. v5",
             "    env [\"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\"]",
-            "    cmd=[\"/app\"]",
+            "    workdir=/ cmd=[\"/app\"]",
             "    history [v4] COPY --chown=1:1 /out /app # buildkit",
             "    history [empty] CMD [\"/app\"]",
         ]

@@ -143,7 +143,19 @@ fn workdir_joins_creates_and_rejects_empty_paths() {
         [("/a", "app"), ("/a/c", "app"), ("/x/y", "app")],
         "`/` makes nothing"
     );
-    assert_eq!(g.target_stage().config.workdir, "/x/y");
+    // BuildKit keeps an absolute WORKDIR as written (config and history), and joins a
+    // relative one onto it cleanly.
+    assert_eq!(g.target_stage().config.workdir, "/x/./y/");
+    assert_eq!(history(&g).last().unwrap(), "WORKDIR /x/./y/");
+    let g = graph("FROM scratch\nWORKDIR /x/./y/\nWORKDIR ../z\nRUN pwd\n");
+    assert_eq!(g.target_stage().config.workdir, "/x/z");
+    assert_eq!(execs(&g)[0].cwd, "/x/z");
+    let empty = graph("FROM scratch\n");
+    assert_eq!(
+        empty.target_stage().config.workdir,
+        "/",
+        "as BuildKit's empty image"
+    );
     let e = err("FROM scratch\nARG EMPTY\nWORKDIR $EMPTY\n");
     assert_eq!(
         e.message(),
