@@ -116,6 +116,11 @@ fn target_selects_a_stage_and_unneeded_stages_are_dropped() {
         e.to_string(),
         "target stage \"cc\" could not be found (did you mean c?)"
     );
+    let e = graph_with(text, target("C-"), &UnknownBaseImages).unwrap_err();
+    assert!(e.to_string().ends_with("(did you mean c?)"), "{e}");
+    let swapped = "FROM scratch AS test\nFROM scratch\n";
+    let e = graph_with(swapped, target("tset"), &UnknownBaseImages).unwrap_err();
+    assert!(e.to_string().ends_with("(did you mean test?)"), "{e}");
     let e = graph_with(text, target("nothing-like-it"), &UnknownBaseImages).unwrap_err();
     assert_eq!(
         e.to_string(),
