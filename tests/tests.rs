@@ -4,5 +4,6 @@ mod build;
 mod differential;
 mod exchange;
 mod frontend;
+mod frontend_graph;
 mod store;
 mod util;

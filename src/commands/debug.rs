@@ -25,6 +25,9 @@ pub enum Command {
         /// A build-time variable (`K=V`, or `K` to take it from the environment).
         #[arg(long = "build-arg", value_name = "K[=V]")]
         build_args: Vec<String>,
+        /// The platform to build for.
+        #[arg(long, default_value = "linux/amd64")]
+        platform: String,
         /// The Dockerfile to read, or a directory holding one.
         dockerfile: PathBuf,
     },
@@ -41,17 +44,31 @@ pub fn run(_global: &Global, cmd: Command) -> anyhow::Result<ExitCode> {
         Command::Graph {
             target,
             build_args,
+            platform,
             dockerfile,
         } => {
             let (name, text) = read_dockerfile(&dockerfile)?;
             let ast = parser::parse(&text).map_err(|e| e.in_file(&name, &text))?;
+            let platform = strata_frontend::stages::normalize_platform(&platform)
+                .map_err(|e| anyhow::anyhow!("--platform: {e}"))?;
             let options = BuildOptions {
                 build_args: super::build::resolve_build_args(&build_args)?,
                 target,
+                platform,
                 ..BuildOptions::default()
             };
             let graph =
                 compile(&ast, &options, &UnknownBaseImages).map_err(|e| e.in_file(&name, &text))?;
+            // The graph on stdout; what BuildKit would warn about on stderr.
+            for unused in &graph.unused_build_args {
+                eprintln!("warning: build-arg {unused} was not consumed");
+            }
+            for warning in &graph.warnings {
+                eprintln!(
+                    "warning: {name}:{}: {}: {}",
+                    warning.lines.0, warning.rule, warning.message
+                );
+            }
             print!("{graph}");
         }
     }
