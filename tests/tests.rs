@@ -5,5 +5,6 @@ mod differential;
 mod exchange;
 mod frontend;
 mod frontend_graph;
+mod frontend_parser;
 mod store;
 mod util;

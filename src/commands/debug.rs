@@ -39,6 +39,10 @@ pub fn run(_global: &Global, cmd: Command) -> anyhow::Result<ExitCode> {
         Command::Dump { dockerfile } => {
             let (name, text) = read_dockerfile(&dockerfile)?;
             let ast = parser::parse(&text).map_err(|e| e.in_file(&name, &text))?;
+            // Data on stdout, findings on stderr (BuildKit prints the same warnings).
+            for (line, warning) in &ast.warnings {
+                eprintln!("warning: {name}:{line}: {warning}");
+            }
             print!("{}", ast.dump());
         }
         Command::Graph {
