@@ -1,6 +1,7 @@
 //! The `strata` command line: argument parsing, progress and error rendering.
 //! Everything else lives in the library crates (`frontend`, `builder`, `cache`).
 
+mod cache;
 mod commands;
 mod exit;
 mod progress;

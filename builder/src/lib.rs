@@ -6,6 +6,7 @@
 #![deny(missing_docs)]
 
 pub mod archive;
+pub mod cache_exchange;
 pub mod commit;
 pub mod context;
 pub mod copy;

@@ -6,7 +6,13 @@
 //! the files it reads. A key the index knows is a hit: its layer is reused without running
 //! anything. Vertices are evaluated once each (identical vertices were merged by the frontend),
 //! and a COPY's source stage is evaluated in parallel with the COPY's own parent chain.
+//!
+//! When the index misses, the records imported from `--cache-from` are consulted
+//! ([`ImportedCache`]): a hit there is reported `CACHED` like a local one, and its layer is
+//! fetched only when something needs its files (see `imported.rs`). If fetching fails, the
+//! build starts again without the imported caches, so a broken cache never fails a build.
 
+mod imported;
 mod sources;
 
 use std::sync::OnceLock;
@@ -18,6 +24,7 @@ use strata_frontend::config::ImageConfig;
 use strata_frontend::graph::{CopyFrom, Graph, Op, VertexId};
 use strata_frontend::BaseImages;
 
+use crate::cache_exchange::ImportedCache;
 use crate::commit::commit_dir;
 use crate::context::BuildContext;
 use crate::copy::{archive, copy_into_layer, CopyOptions};
@@ -29,6 +36,7 @@ use crate::rootfs::LayerStack;
 use crate::sandbox::{Executor, Network, RunRequest};
 use crate::users::UserDb;
 
+pub use imported::BuiltStep;
 pub use sources::IndexHashCache;
 
 /// What to build and how.
@@ -43,6 +51,8 @@ pub struct BuildRequest<'a> {
     pub labels: Vec<(String, String)>,
     /// `SOURCE_DATE_EPOCH`: clamps layer mtimes and sets every `created` time.
     pub source_date_epoch: Option<i64>,
+    /// Step records imported from `--cache-from`, consulted when the index misses.
+    pub cache_from: Option<&'a ImportedCache>,
 }
 
 /// The built image.
@@ -54,6 +64,8 @@ pub struct BuildOutput {
     pub cached: usize,
     /// Steps that ran.
     pub ran: usize,
+    /// Every filesystem step the build ran or found cached, for `--cache-to`.
+    pub steps: Vec<BuiltStep>,
 }
 
 /// The filesystem state after a vertex.
@@ -100,6 +112,10 @@ fn missing_image_message(reference: &str) -> String {
 
 struct Run<'r> {
     request: &'r BuildRequest<'r>,
+    /// The imported caches, unless this attempt runs without them.
+    imported: Option<&'r ImportedCache>,
+    /// Filesystem steps evaluated so far (vertex, key, result).
+    steps: std::sync::Mutex<Vec<(VertexId, BuiltStep)>>,
     states: Vec<OnceLock<std::result::Result<State, String>>>,
     counter: std::sync::atomic::AtomicUsize,
     cached: std::sync::atomic::AtomicUsize,
@@ -119,9 +135,30 @@ impl<'a> Builder<'a> {
 
     /// Builds the graph's target stage and stores the image (untagged: the caller tags it).
     pub fn build(&self, request: &BuildRequest<'_>) -> Result<BuildOutput> {
+        let imported = request.cache_from.filter(|c| !c.is_empty());
+        match self.attempt(request, imported) {
+            Err(error) if imported.is_some_and(|c| c.broken().is_some()) => {
+                let reason = imported.and_then(ImportedCache::broken).unwrap_or_default();
+                self.progress.event(Event::Warning {
+                    message: &format!("importing cache failed, building without it: {reason}"),
+                });
+                drop(error);
+                self.attempt(request, None)
+            }
+            result => result,
+        }
+    }
+
+    fn attempt(
+        &self,
+        request: &BuildRequest<'_>,
+        imported: Option<&ImportedCache>,
+    ) -> Result<BuildOutput> {
         let graph = request.graph;
         let run = Run {
             request,
+            imported,
+            steps: Default::default(),
             states: (0..graph.vertices.len()).map(|_| OnceLock::new()).collect(),
             counter: Default::default(),
             cached: Default::default(),
@@ -137,12 +174,15 @@ impl<'a> Builder<'a> {
                 return Err(error.unwrap_or(Error::Image { reason: message }));
             }
         };
+        self.ensure_layers(&run, &state.layers)?;
         let image = self.assemble(&run, &state)?;
         self.store.index().flush()?;
+        let steps = imported::built_steps(&run, &state);
         Ok(BuildOutput {
             image,
             cached: run.cached.into_inner(),
             ran: run.ran.into_inner(),
+            steps,
         })
     }
 
@@ -248,6 +288,8 @@ impl<'a> Builder<'a> {
                     elapsed: started.elapsed(),
                 });
             }
+            // A cache fetch that failed is not the step's failure: the build starts again.
+            Err(Error::Cache { .. }) => {}
             Err(error) => self.progress.event(Event::Failed {
                 id: step,
                 message: &error.to_string(),
@@ -290,7 +332,10 @@ impl<'a> Builder<'a> {
                                 .into(),
                     }),
                 },
-                (_, Some(source)) => sources::Origin::View(self.view(&source.layers)),
+                (_, Some(source)) => {
+                    self.ensure_layers(run, &source.layers)?;
+                    sources::Origin::View(self.view(&source.layers))
+                }
                 (_, None) => unreachable!("copies from stages and images have a source input"),
             };
             let copy_sources = sources::resolve(op, &origin, scratch.path())?;
@@ -313,13 +358,15 @@ impl<'a> Builder<'a> {
                             ..record.clone()
                         },
                     )?;
-                    return Ok((
-                        self.next_state(parent, id, key, record.diff_id, record.created),
-                        true,
-                    ));
+                    return Ok(self.hit(run, parent, id, key, record.diff_id, record.created));
                 }
             }
+            if let Some(found) = self.imported_step(run, &key, now)? {
+                return Ok(self.hit(run, parent, id, key, found.diff_id, found.created));
+            }
         }
+        // A miss: the parent's files are needed now.
+        self.ensure_layers(run, &parent.layers)?;
         let upper = self.store.snapshots().scratch("upper")?;
         match &vertex.op {
             Op::Exec(exec) => {
@@ -440,6 +487,7 @@ impl<'a> Builder<'a> {
                 last_used: now,
             },
         )?;
+        run.record_step(id, key, diff_id, created);
         Ok((self.next_state(parent, id, key, diff_id, created), false))
     }
 
