@@ -1,6 +1,7 @@
 //! strata's integration tests: one binary, one module per area (as ripgrep's `tests/`).
 
 mod build;
+mod cache_export;
 mod differential;
 mod exchange;
 mod frontend;
