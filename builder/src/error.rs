@@ -139,6 +139,15 @@ pub enum Error {
         /// What went wrong.
         reason: String,
     },
+    /// Talking to a registry failed; the message names the registry (and callers add the
+    /// reference: `pulling 127.0.0.1:5000/app:1: manifest unknown`).
+    #[error("{reason}")]
+    Registry {
+        /// What kind of failure.
+        kind: crate::registry::ErrorKind,
+        /// What went wrong.
+        reason: String,
+    },
     /// A `--change` instruction that cannot be applied (`strata import`).
     #[error("--change `{change}`: {reason}")]
     Change {

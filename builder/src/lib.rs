@@ -14,6 +14,7 @@ pub mod error;
 pub mod image;
 pub mod layer;
 pub mod progress;
+pub mod registry;
 pub mod rootfs;
 pub mod sandbox;
 pub mod solve;
