@@ -7,7 +7,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::build::env_with_base;
-use crate::util::TestEnv;
+use crate::util::{free_port, TestEnv, TestRegistry};
 
 /// Root A with `base:1` built, and a fresh root B holding only `base:1` (loaded from A, so the
 /// base's manifest, part of every cache key, is the same).
@@ -312,5 +312,66 @@ fn bad_cache_specs_are_refused_with_the_reason() {
             stderr.contains(&format!("invalid {flag} `{spec}`")),
             "{stderr}"
         );
+    }
+}
+
+#[test]
+fn a_fresh_root_gets_every_step_from_a_registry_cache() {
+    let Some(roots) = Roots::new() else { return };
+    let Some(registry) = TestRegistry::start() else {
+        return;
+    };
+    let dir = app(&roots.a);
+    let spec = format!("type=registry,ref={}/cache/app:buildcache", registry.addr);
+    let (ok, log_a, id_a) = build(&roots.a, &dir, &["--cache-to", &format!("{spec},mode=max")]);
+    assert!(ok, "{log_a}");
+    assert!(!log_a.contains("WARNING"), "{log_a}");
+
+    let (ok, log_b, id_b) = build(&roots.b, &dir, &["--cache-from", &spec]);
+    assert!(ok, "{log_b}");
+    assert_eq!(
+        log_b.matches("CACHED").count(),
+        5,
+        "every step is a hit: {log_b}"
+    );
+    assert!(!any_ran(&log_b), "no RUN ran: {log_b}");
+    assert!(!log_b.contains("WARNING"), "{log_b}");
+    assert_eq!(id_a, id_b);
+
+    // Exporting again from B sends no layer: the repository has them all.
+    let (ok, log, _) = build(&roots.b, &dir, &["--cache-to", &spec]);
+    assert!(ok, "{log}");
+    assert!(log.contains("(0 sent)"), "{log}");
+}
+
+#[test]
+fn an_unreachable_or_empty_cache_registry_warns_and_the_build_goes_on() {
+    let Some(env) = env_with_base() else { return };
+    let dir = app(&env);
+    let nowhere = format!("type=registry,ref=127.0.0.1:{}/cache/app:x", free_port());
+    let (ok, log, id) = build(
+        &env,
+        &dir,
+        &["--cache-from", &nowhere, "--cache-to", &nowhere],
+    );
+    assert!(ok, "{log}");
+    assert!(
+        log.contains("WARNING: importing cache failed, building without it"),
+        "{log}"
+    );
+    assert!(log.contains("WARNING: exporting cache failed"), "{log}");
+    assert!(
+        log.contains("127.0.0.1:"),
+        "the warning names the registry: {log}"
+    );
+    assert!(ran(&log, "ran-three") && id.starts_with("sha256:"), "{log}");
+
+    // A registry that has no such reference: a warning, then local hits.
+    if let Some(registry) = TestRegistry::start() {
+        let missing = format!("type=registry,ref={}/cache/none:x", registry.addr);
+        let (ok, log, _) = build(&env, &dir, &["--cache-from", &missing]);
+        assert!(ok, "{log}");
+        assert!(log.contains("WARNING: importing cache failed"), "{log}");
+        assert!(log.contains("cache/none:x"), "{log}");
     }
 }

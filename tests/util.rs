@@ -161,3 +161,73 @@ pub fn tar_dir(dir: &Path, out: &Path) {
         .expect("running tar");
     assert!(status.success(), "tar failed");
 }
+
+/// Debian's docker-registry serving from a temp dir on 127.0.0.1:<free port>, stopped (the
+/// process this started, by its handle) when dropped.
+pub struct TestRegistry {
+    child: std::process::Child,
+    /// `127.0.0.1:PORT`.
+    pub addr: String,
+    /// The registry's storage and config.
+    pub dir: tempfile::TempDir,
+}
+
+impl TestRegistry {
+    /// Starts a registry; `None` (with the reason printed) when docker-registry is missing.
+    pub fn start() -> Option<TestRegistry> {
+        let program = "/usr/bin/docker-registry";
+        if skip_unless(
+            Path::new(program).is_file(),
+            "/usr/bin/docker-registry is missing (apt-get install docker-registry)",
+        ) {
+            return None;
+        }
+        let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+        let port = free_port();
+        let addr = format!("127.0.0.1:{port}");
+        let config = dir.path().join("config.yml");
+        fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n",
+                dir.path().join("storage").display()
+            ),
+        )
+        .unwrap();
+        let log = fs::File::create(dir.path().join("registry.log")).unwrap();
+        let child = Command::new(program)
+            .arg("serve")
+            .arg(&config)
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("starting docker-registry");
+        let registry = TestRegistry { child, addr, dir };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        while std::net::TcpStream::connect(&registry.addr).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "docker-registry did not start: {}",
+                fs::read_to_string(registry.dir.path().join("registry.log")).unwrap_or_default()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Some(registry)
+    }
+}
+
+impl Drop for TestRegistry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A TCP port on 127.0.0.1 that nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

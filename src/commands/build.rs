@@ -218,10 +218,11 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         .transpose()
         .context("SOURCE_DATE_EPOCH must be a number of seconds")?;
     let warn = |message: &str| progress.event(Event::Warning { message });
+    let backends = cache::Backends::default();
     let imported = (!cache_from.is_empty()).then(|| {
         let backends = cache_from
             .iter()
-            .filter_map(|spec| match cache::backend(&spec.location) {
+            .filter_map(|spec| match backends.backend(&spec.location) {
                 Ok(backend) => Some(backend),
                 Err(e) => {
                     warn(&format!("importing cache failed, building without it: {e}"));
@@ -252,7 +253,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     }
     store.index().flush()?;
     for spec in &cache_to {
-        let exported = cache::backend(&spec.location).and_then(|backend| {
+        let exported = backends.backend(&spec.location).and_then(|backend| {
             export(
                 &store,
                 imported.as_ref(),

@@ -9,7 +9,7 @@
 //! to building (see `solve`).
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{self, BufReader, Read};
+use std::io::{self, BufReader, Write};
 use std::sync::Mutex;
 
 use strata_cache::{BlobRef, Digest, LayerRecord, Store};
@@ -129,6 +129,17 @@ impl ImportedCache {
         error
     }
 
+    /// Any failure while fetching from a cache is a cache error (the build falls back).
+    fn as_cache_error(&self, layer: &ImportedLayer, error: Error) -> Error {
+        match error {
+            Error::Cache { .. } => error,
+            other => Error::Cache {
+                location: self.backends[layer.backend].location(),
+                reason: other.to_string(),
+            },
+        }
+    }
+
     /// Makes a layer usable locally: its blob fetched and verified, unpacked into its
     /// snapshot (DiffID checked), and its layer record written (with the gzip blob, so a later
     /// export or save reuses the same bytes).
@@ -148,7 +159,7 @@ impl ImportedCache {
         if !store.snapshots().exists(diff_id) {
             size = self
                 .unpack(store, diff_id, layer, &blob)
-                .map_err(|e| self.fail(e))?;
+                .map_err(|e| self.fail(self.as_cache_error(layer, e)))?;
         }
         let mut record = record.unwrap_or(LayerRecord {
             diff_id: *diff_id,
@@ -186,9 +197,10 @@ impl ImportedCache {
             location: backend.location(),
             reason: format!("layer {diff_id} (blob {}): {reason}", layer.blob),
         };
-        let mut reader = backend.blob(&layer.blob)?;
         let mut writer = store.blobs().writer()?;
-        io::copy(&mut reader, &mut writer).map_err(|e| failed(e.to_string()))?;
+        backend
+            .get_blob(&layer.blob, &mut Capped::new(&mut writer, layer.blob_size))
+            .map_err(|e| failed(e.to_string()))?;
         // A wrong blob is refused here and its temp file goes with the writer: nothing stored.
         writer
             .commit(Some(layer.blob))
@@ -239,9 +251,7 @@ fn read_contents(backend: &dyn CacheBackend) -> Result<Option<CacheContents>> {
     let (config, layers) = format::parse_manifest(&manifest).map_err(bad)?;
     let mut bytes = Vec::new();
     backend
-        .blob(&config.digest)?
-        .take(64 << 20)
-        .read_to_end(&mut bytes)
+        .get_blob(&config.digest, &mut Capped::new(&mut bytes, config.size))
         .map_err(|e| bad(format!("cache config {}: {e}", config.digest)))?;
     if Digest::of(&bytes) != config.digest {
         return Err(bad(format!(
@@ -250,4 +260,31 @@ fn read_contents(backend: &dyn CacheBackend) -> Result<Option<CacheContents>> {
         )));
     }
     format::parse_config(&bytes, layers).map_err(bad)
+}
+
+/// A writer that refuses more bytes than the descriptor said: a cache serving an endless or
+/// oversized blob fails early instead of filling the disk or memory.
+struct Capped<'a> {
+    inner: &'a mut dyn Write,
+    left: u64,
+}
+
+impl<'a> Capped<'a> {
+    fn new(inner: &'a mut dyn Write, size: u64) -> Self {
+        Capped { inner, left: size }
+    }
+}
+
+impl Write for Capped<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if buf.len() as u64 > self.left {
+            return Err(io::Error::other("more bytes than its descriptor's size"));
+        }
+        let n = self.inner.write(buf)?;
+        self.left -= n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
 }

@@ -7,7 +7,7 @@
 //! them.
 
 use std::fs::{self, File};
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use strata_cache::Digest;
@@ -85,9 +85,7 @@ impl CacheBackend for LocalCache {
             .or_else(|| entries.first())
             .ok_or_else(|| self.error("index.json names no manifest"))?;
         let mut bytes = Vec::new();
-        self.blob(&entry.desc.digest)?
-            .read_to_end(&mut bytes)
-            .map_err(|e| self.io(&self.blob_path(&entry.desc.digest), e))?;
+        self.get_blob(&entry.desc.digest, &mut bytes)?;
         if Digest::of(&bytes) != entry.desc.digest {
             return Err(self.error(format!(
                 "manifest {} does not match its digest",
@@ -97,10 +95,10 @@ impl CacheBackend for LocalCache {
         Ok(bytes)
     }
 
-    fn blob(&self, digest: &Digest) -> Result<Box<dyn Read + Send + '_>> {
+    fn get_blob(&self, digest: &Digest, out: &mut dyn Write) -> Result<u64> {
         let path = self.blob_path(digest);
-        let file = File::open(&path).map_err(|e| self.io(&path, e))?;
-        Ok(Box::new(io::BufReader::with_capacity(1 << 20, file)))
+        let mut file = File::open(&path).map_err(|e| self.io(&path, e))?;
+        io::copy(&mut file, out).map_err(|e| self.io(&path, e))
     }
 
     fn has_blob(&self, digest: &Digest, size: u64) -> Result<bool> {

@@ -24,9 +24,10 @@ mod export;
 pub mod format;
 mod import;
 mod local;
+mod registry;
 mod spec;
 
-use std::io::Read;
+use std::io::Write;
 use std::path::Path;
 
 use strata_cache::Digest;
@@ -36,6 +37,7 @@ use crate::error::Result;
 pub use export::{export, ExportSummary};
 pub use import::{ImportedCache, ImportedStep};
 pub use local::LocalCache;
+pub use registry::RegistryCache;
 pub use spec::{parse_cache_from, parse_cache_to, CacheFrom, CacheLocation, CacheMode, CacheTo};
 
 /// Where an exported cache is kept: an OCI layout directory or a registry repository. The
@@ -45,8 +47,9 @@ pub trait CacheBackend: Send + Sync {
     fn location(&self) -> String;
     /// The cache manifest's bytes (an error when there is none).
     fn manifest(&self) -> Result<Vec<u8>>;
-    /// Opens a blob for reading; the caller checks its digest.
-    fn blob(&self, digest: &Digest) -> Result<Box<dyn Read + Send + '_>>;
+    /// Copies a blob into `out`; returns its size. The caller checks the digest (and throws
+    /// the bytes away when it does not match).
+    fn get_blob(&self, digest: &Digest, out: &mut dyn Write) -> Result<u64>;
     /// Whether the cache already holds a blob.
     fn has_blob(&self, digest: &Digest, size: u64) -> Result<bool>;
     /// Sends a blob from a file (a verified blob of the store).
