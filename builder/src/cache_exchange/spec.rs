@@ -50,8 +50,14 @@ impl std::fmt::Display for CacheLocation {
     }
 }
 
-/// Parses a `--cache-to` value.
+/// Parses a `--cache-to` value (a bare reference means `type=registry,ref=…`).
 pub fn parse_cache_to(text: &str) -> Result<CacheTo> {
+    if !text.contains('=') && !text.trim().is_empty() {
+        return Ok(CacheTo {
+            location: CacheLocation::Registry(text.trim().to_string()),
+            mode: CacheMode::Min,
+        });
+    }
     let flag = "--cache-to";
     let fields = fields("--cache-to", text)?;
     let kind = cache_type("--cache-to", text, &fields)?;
@@ -271,6 +277,10 @@ mod tests {
                 .unwrap()
                 .location,
             CacheLocation::Local("/a,b".into())
+        );
+        assert_eq!(
+            parse_cache_to("app:cache").unwrap().location,
+            CacheLocation::Registry("app:cache".into())
         );
         assert_eq!(
             parse_cache_from("app:cache").unwrap().location,
