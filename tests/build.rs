@@ -8,7 +8,7 @@ use std::process::Stdio;
 use crate::util::{is_root, skip_unless, TestEnv};
 
 /// A store with `base:1`, a busybox image built by strata itself (FROM scratch + COPY).
-fn env_with_base() -> Option<TestEnv> {
+pub(crate) fn env_with_base() -> Option<TestEnv> {
     if skip_unless(is_root(), "strata build needs root (namespaces, overlayfs)")
         || skip_unless(
             std::path::Path::new("/bin/busybox").is_file(),
@@ -30,7 +30,11 @@ fn env_with_base() -> Option<TestEnv> {
     Some(env)
 }
 
-fn build(env: &TestEnv, dir: &std::path::Path, extra: &[&str]) -> (bool, String, String) {
+pub(crate) fn build(
+    env: &TestEnv,
+    dir: &std::path::Path,
+    extra: &[&str],
+) -> (bool, String, String) {
     let mut args = vec!["build", "--progress", "plain"];
     args.extend_from_slice(extra);
     args.push(dir.to_str().unwrap());
