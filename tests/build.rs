@@ -30,7 +30,11 @@ pub(crate) fn env_with_base() -> Option<TestEnv> {
     Some(env)
 }
 
-fn build(env: &TestEnv, dir: &std::path::Path, extra: &[&str]) -> (bool, String, String) {
+pub(crate) fn build(
+    env: &TestEnv,
+    dir: &std::path::Path,
+    extra: &[&str],
+) -> (bool, String, String) {
     let mut args = vec!["build", "--progress", "plain"];
     args.extend_from_slice(extra);
     args.push(dir.to_str().unwrap());

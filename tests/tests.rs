@@ -1,5 +1,6 @@
 //! strata's integration tests: one binary, one module per area (as ripgrep's `tests/`).
 
+mod add_url;
 mod build;
 mod cache_export;
 mod differential;

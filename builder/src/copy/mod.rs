@@ -28,6 +28,9 @@ pub struct CopySource {
     pub entries: Vec<SourceEntry>,
     /// Keep the entries' own uid/gid (sources from another stage or image) instead of root.
     pub keep_owner: bool,
+    /// ADD may unpack it when it is a local archive: true only for files from the build
+    /// context (never for a download, a heredoc or another stage's file, as in BuildKit).
+    pub unpack: bool,
 }
 
 /// How to copy.

@@ -47,6 +47,7 @@ impl Fixture {
                     .unwrap(),
                 rel: m.rel,
                 keep_owner: false,
+                unpack: true,
             })
             .collect()
     }

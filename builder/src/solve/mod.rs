@@ -325,12 +325,7 @@ impl<'a> Builder<'a> {
             let origin = match (&op.from, source) {
                 (CopyFrom::Context, _) => match run.request.context {
                     Some(context) => sources::Origin::Context(context),
-                    None => return Err(Error::BadSource {
-                        source_path: "COPY".into(),
-                        reason:
-                            "there is no build context (the Dockerfile came from stdin with `-`)"
-                                .into(),
-                    }),
+                    None => sources::Origin::NoContext,
                 },
                 (_, Some(source)) => {
                     self.ensure_layers(run, &source.layers)?;
@@ -341,7 +336,7 @@ impl<'a> Builder<'a> {
             let copy_sources = sources::resolve(op, &origin, scratch.path())?;
             let content = sources::digest(&copy_sources, &IndexHashCache(self.store))?;
             key_parts.push(content.bytes().to_vec());
-            prepared = Some((copy_sources, matches!(origin, sources::Origin::Context(_))));
+            prepared = Some(copy_sources);
         }
         let key = hash(&key_parts.iter().map(Vec::as_slice).collect::<Vec<_>>());
         let now = strata_cache::now();
@@ -404,7 +399,7 @@ impl<'a> Builder<'a> {
                 self.executor.run(&request, &sink)?;
             }
             Op::Copy(op) => {
-                let (copy_sources, from_context) = prepared.expect("resolved above");
+                let copy_sources = prepared.expect("resolved above");
                 let chown = match &op.chown {
                     Some(spec) => Some(UserDb::load(|p| view.read_file(p)).resolve_chown(spec)?),
                     None => None,
@@ -418,7 +413,7 @@ impl<'a> Builder<'a> {
                 };
                 let (archives, plain): (Vec<_>, Vec<_>) = copy_sources.into_iter().partition(|s| {
                     op.add
-                        && from_context
+                        && s.unpack
                         && s.entries.len() == 1
                         && s.entries[0].kind == crate::context::EntryKind::File
                         && archive::detect(&s.entries[0].host_path)
