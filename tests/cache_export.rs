@@ -107,8 +107,10 @@ fn a_fresh_root_gets_every_step_from_a_local_cache_and_a_change_reruns_from_ther
     assert!(ran(&log_a, "ran-three"), "{log_a}");
     assert!(cache.join("index.json").is_file() && cache.join("oci-layout").is_file());
 
+    // B's checkout is elsewhere: keys hash paths inside the context, not where it lives.
     let from = arg("type=local,src=", &cache);
-    let (ok, log_b, id_b) = build(&roots.b, &dir, &["--cache-from", &from]);
+    let elsewhere = app(&roots.b);
+    let (ok, log_b, id_b) = build(&roots.b, &elsewhere, &["--cache-from", &from]);
     assert!(ok, "{log_b}");
     assert_eq!(
         log_b.matches("CACHED").count(),
