@@ -40,16 +40,22 @@
 
 pub mod auth;
 mod client;
+mod pull;
+mod push;
 mod remote;
 mod retry;
+mod sources;
 
 pub use auth::{AuthSource, Credentials};
 pub use client::{
     media_type_of, BlobSource, FetchedManifest, Notify, Registry, RegistryOptions,
     ACCEPTED_MANIFESTS,
 };
+pub use pull::{pick_platform, platform_matches, pull, PullOptions, Pulled};
+pub use push::{push, push_image, PushOptions, Pushed};
 pub use remote::{Remote, DOCKER_HUB};
 pub use retry::RetryPolicy;
+pub use sources::BlobSources;
 
 /// What kind of registry failure an [`crate::Error::Registry`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
