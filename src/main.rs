@@ -122,7 +122,10 @@ fn main() -> ExitCode {
 /// Logs go to stderr, filtered by `STRATA_LOG` (e.g. `STRATA_LOG=debug`); quiet by default.
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("STRATA_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        // rustls-platform-verifier logs certificate failures that strata reports itself.
+        .unwrap_or_else(|_| {
+            tracing_subscriber::EnvFilter::new("warn,rustls_platform_verifier=off")
+        });
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -496,6 +496,126 @@ fn basic_auth_through_docker_config_and_login() {
     assert!(config["auths"].get(addr).is_none(), "{config}");
     let output = run_with(&TestEnv::new(), &["pull", &reference], &login_dir, None);
     assert!(!output.status.success());
+
+    // A credential helper named by `credsStore`: login stores through it, pulls ask it, logout
+    // erases.
+    let helper_dir = env.path("helper");
+    std::fs::create_dir_all(&helper_dir).unwrap();
+    let helper = helper_dir.join("docker-credential-strata-test");
+    std::fs::write(
+        &helper,
+        "#!/bin/sh\nstore=\"$(dirname \"$0\")/store.json\"\ncase \"$1\" in\n  get) read url; echo \"$url\" >> \"$(dirname \"$0\")/asked\"; [ -f \"$store\" ] && cat \"$store\" || { echo 'credentials not found in native keychain'; exit 1; } ;;\n  store) cat > \"$store\" ;;\n  erase) rm -f \"$store\" ;;\nesac\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let helper_config = env.path("helper-config");
+    std::fs::create_dir_all(&helper_config).unwrap();
+    std::fs::write(
+        helper_config.join("config.json"),
+        r#"{"credsStore": "strata-test"}"#,
+    )
+    .unwrap();
+    let path = format!(
+        "{}:{}",
+        helper_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let with_helper = |env: &TestEnv, args: &[&str], stdin: Option<&str>| {
+        let mut command = env.strata(args);
+        command
+            .env("DOCKER_CONFIG", &helper_config)
+            .env("PATH", &path)
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().unwrap();
+        if let Some(text) = stdin {
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(text.as_bytes())
+                .unwrap();
+        }
+        child.wait_with_output().unwrap()
+    };
+    let output = with_helper(&env, &login, Some("s3cret\n"));
+    assert!(output.status.success(), "{:?}", text(&output));
+    let stored: Value =
+        serde_json::from_slice(&std::fs::read(helper_dir.join("store.json")).unwrap()).unwrap();
+    assert_eq!(stored["Username"], "tester");
+    assert_eq!(stored["Secret"], "s3cret");
+    let config = std::fs::read_to_string(helper_config.join("config.json")).unwrap();
+    assert!(
+        !config.contains("s3cret") && !config.contains("auth\""),
+        "{config}"
+    );
+    let output = with_helper(&TestEnv::new(), &["pull", &reference], None);
+    assert!(output.status.success(), "{:?}", text(&output));
+    let asked = std::fs::read_to_string(helper_dir.join("asked")).unwrap();
+    assert!(asked.lines().any(|l| l == addr), "{asked}");
+    let output = with_helper(&env, &["logout", addr], None);
+    assert!(output.status.success(), "{:?}", text(&output));
+    assert!(!helper_dir.join("store.json").exists());
+    let output = with_helper(&TestEnv::new(), &["pull", &reference], None);
+    assert!(!output.status.success());
+}
+
+/// This machine's first non-loopback IPv4 address, if it has one.
+fn external_address() -> Option<String> {
+    let output = std::process::Command::new("hostname")
+        .arg("-I")
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&output.stdout)
+        .split_whitespace()
+        .find(|a| {
+            a.parse::<std::net::Ipv4Addr>()
+                .is_ok_and(|ip| !ip.is_loopback())
+        })
+        .map(str::to_string)
+}
+
+#[test]
+fn only_insecure_registries_are_spoken_to_over_http() {
+    let Some(host) = external_address() else {
+        eprintln!("skipping: no non-loopback IPv4 address");
+        return;
+    };
+    let Some(registry) = Registry::start_on(&host) else {
+        return;
+    };
+    let reference = format!("{}/plain:1", registry.addr);
+    let Some(env) = env_with_image(&reference) else {
+        return;
+    };
+    // HTTPS first: the registry answers in plain HTTP, said so at once (no retries).
+    let stderr = fails(&env, &["push", &reference]);
+    assert!(
+        stderr.contains(&format!("registry {} does not speak HTTPS", registry.addr))
+            && stderr.contains(&format!("--insecure-registry {}", registry.addr))
+            && !stderr.contains("retrying"),
+        "{stderr}"
+    );
+    ok(
+        &env,
+        &["--insecure-registry", &registry.addr, "push", &reference],
+    );
+    let fresh = TestEnv::new();
+    let mut command = fresh.strata(&["pull", &reference]);
+    command.env(
+        "STRATA_INSECURE_REGISTRIES",
+        format!("other.example,{host}"),
+    );
+    command.env("DOCKER_CONFIG", fresh.path("docker-config"));
+    let output = command.output().unwrap();
+    assert!(output.status.success(), "{:?}", text(&output));
+    assert_eq!(image_id(&fresh, &reference), image_id(&env, &reference));
 }
 
 #[test]

@@ -36,7 +36,16 @@ pub struct Registry {
 impl Registry {
     /// Starts a registry; `None` (with the reason printed) when the binary is missing.
     pub fn start() -> Option<Registry> {
-        Registry::start_with(None)
+        Registry::start_with(None, "127.0.0.1")
+    }
+
+    /// Starts a registry listening on every interface, named by `host` (a non-loopback address
+    /// of this machine) in `addr`.
+    pub fn start_on(host: &str) -> Option<Registry> {
+        let mut registry = Registry::start_with(None, "0.0.0.0")?;
+        let port = registry.addr.rsplit(':').next().unwrap().to_string();
+        registry.addr = format!("{host}:{port}");
+        Some(registry)
     }
 
     /// Starts a registry that wants basic auth for `user`/`password` (htpasswd, bcrypt).
@@ -47,10 +56,10 @@ impl Registry {
         ) {
             return None;
         }
-        Registry::start_with(Some((user, password)))
+        Registry::start_with(Some((user, password)), "127.0.0.1")
     }
 
-    fn start_with(auth: Option<(&str, &str)>) -> Option<Registry> {
+    fn start_with(auth: Option<(&str, &str)>, listen: &str) -> Option<Registry> {
         if skip_unless(
             Path::new(REGISTRY).is_file(),
             "/usr/bin/docker-registry is missing (apt-get install docker-registry)",
@@ -80,11 +89,12 @@ impl Registry {
         for _ in 0..5 {
             let port = free_port();
             let addr = format!("127.0.0.1:{port}");
+            let listen = format!("{listen}:{port}");
             let config = dir.path().join("config.yml");
             std::fs::write(
                 &config,
                 format!(
-                    "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n{auth_section}",
+                    "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {listen}\n{auth_section}",
                     storage.display()
                 ),
             )

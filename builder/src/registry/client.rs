@@ -283,20 +283,28 @@ impl Registry {
                     return by_status(status.as_u16(), "");
                 }
                 let cause = root_cause(&e);
-                let hint = if !self.is_insecure(registry)
-                    && (cause.contains("InvalidContentType")
-                        || cause.contains("HTTP")
-                        || cause.contains("tls")
-                        || cause.contains("certificate"))
+                if cause.contains("certificate") {
+                    return fatal(
+                        ErrorKind::Network,
+                        format!(
+                            "registry {registry}: its TLS certificate is not trusted: {cause} (add its CA to the system's trust store, or use --insecure-registry {registry} for plain HTTP)"
+                        ),
+                    );
+                }
+                if !self.is_insecure(registry)
+                    && (cause.contains("InvalidContentType") || cause.contains("corrupt message"))
                 {
-                    format!(" (if it serves plain HTTP, use --insecure-registry {registry})")
-                } else {
-                    String::new()
-                };
+                    return fatal(
+                        ErrorKind::Network,
+                        format!(
+                            "registry {registry} does not speak HTTPS: {cause} (if it serves plain HTTP, use --insecure-registry {registry})"
+                        ),
+                    );
+                }
                 if e.is_builder() {
                     fatal(ErrorKind::Other, format!("registry {registry}: {cause}"))
                 } else {
-                    transient(format!("cannot reach registry {registry}: {cause}{hint}"))
+                    transient(format!("cannot reach registry {registry}: {cause}"))
                 }
             }
             OciDistributionError::IoError(e) => {
