@@ -13,8 +13,8 @@
 //! - [`Registry::new`]`(`[`RegistryOptions`]`)`: insecure registries (plain HTTP; `localhost`,
 //!   `127.0.0.0/8` and `::1` always are), an [`AuthSource`] (docker's config by default), a
 //!   [`RetryPolicy`], an optional notice callback. Owns a small tokio runtime (started on
-//!   first use): every call
-//!   blocks; `&Registry` may be shared between threads for parallel transfers.
+//!   first use): every call blocks; `&Registry` may be shared between threads for parallel
+//!   transfers.
 //! - References are [`Remote`]s: `Remote::parse("127.0.0.1:5000/app:1")` (docker's grammar).
 //!   Blob calls use only the registry and repository of the remote.
 //! - [`Registry::get_manifest`] → [`FetchedManifest`] `{ bytes, digest, media_type }`;
