@@ -1,18 +1,22 @@
 //! The transports behind `--cache-to` / `--cache-from`: a cache location becomes a backend.
-//! One registry client serves every registry cache of a build.
+//! Registry caches share the build's registry client (insecure registries, credentials).
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use strata_builder::cache_exchange::{CacheBackend, CacheLocation, LocalCache, RegistryCache};
-use strata_builder::registry::{Registry, RegistryOptions};
+use strata_builder::registry::Registry;
 
-/// Makes backends, creating the registry client on first use.
-#[derive(Default)]
+/// Makes backends for one build.
 pub struct Backends {
-    registry: OnceLock<Arc<Registry>>,
+    registry: Arc<Registry>,
 }
 
 impl Backends {
+    /// Backends whose registry caches go through `registry`.
+    pub fn new(registry: Arc<Registry>) -> Self {
+        Backends { registry }
+    }
+
     /// The backend for a cache location.
     pub fn backend(
         &self,
@@ -20,16 +24,10 @@ impl Backends {
     ) -> strata_builder::Result<Box<dyn CacheBackend>> {
         match location {
             CacheLocation::Local(dir) => Ok(Box::new(LocalCache::new(dir))),
-            CacheLocation::Registry(reference) => {
-                let registry = match self.registry.get() {
-                    Some(registry) => registry.clone(),
-                    None => {
-                        let registry = Arc::new(Registry::new(RegistryOptions::default())?);
-                        self.registry.get_or_init(|| registry).clone()
-                    }
-                };
-                Ok(Box::new(RegistryCache::new(registry, reference)?))
-            }
+            CacheLocation::Registry(reference) => Ok(Box::new(RegistryCache::new(
+                self.registry.clone(),
+                reference,
+            )?)),
         }
     }
 }

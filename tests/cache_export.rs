@@ -7,7 +7,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::build::env_with_base;
-use crate::util::{free_port, TestEnv, TestRegistry};
+use crate::registry::server::{free_port, Registry};
+use crate::util::TestEnv;
 
 /// Root A with `base:1` built, and a fresh root B holding only `base:1` (loaded from A, so the
 /// base's manifest, part of every cache key, is the same).
@@ -320,7 +321,7 @@ fn bad_cache_specs_are_refused_with_the_reason() {
 #[test]
 fn a_fresh_root_gets_every_step_from_a_registry_cache() {
     let Some(roots) = Roots::new() else { return };
-    let Some(registry) = TestRegistry::start() else {
+    let Some(registry) = Registry::start() else {
         return;
     };
     let dir = app(&roots.a);
@@ -369,7 +370,7 @@ fn an_unreachable_or_empty_cache_registry_warns_and_the_build_goes_on() {
     assert!(ran(&log, "ran-three") && id.starts_with("sha256:"), "{log}");
 
     // A registry that has no such reference: a warning, then local hits.
-    if let Some(registry) = TestRegistry::start() {
+    if let Some(registry) = Registry::start() {
         let missing = format!("type=registry,ref={}/cache/none:x", registry.addr);
         let (ok, log, _) = build(&env, &dir, &["--cache-from", &missing]);
         assert!(ok, "{log}");

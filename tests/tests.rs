@@ -8,5 +8,6 @@ mod exchange;
 mod frontend;
 mod frontend_graph;
 mod frontend_parser;
+mod registry;
 mod store;
 mod util;

@@ -12,7 +12,7 @@ use strata_builder::context::BuildContext;
 use strata_builder::image::reference::{normalize, validate_tag};
 use strata_builder::progress::Event;
 use strata_builder::sandbox::NativeSandbox;
-use strata_builder::solve::{BuildRequest, Builder, StoreImages};
+use strata_builder::solve::{BuildRequest, Builder, PullingImages};
 use strata_frontend::{compile, parser, BuildOptions};
 
 use crate::cache;
@@ -57,6 +57,9 @@ pub struct Args {
     /// may be repeated (earlier ones win).
     #[arg(long = "cache-from", value_name = "SPEC")]
     pub cache_from: Vec<String>,
+    /// Always check the registry for a newer version of each base image (and pull it).
+    #[arg(long)]
+    pub pull: bool,
     /// How to show progress.
     #[arg(long, value_enum, default_value = "auto")]
     pub progress: progress::Mode,
@@ -196,17 +199,19 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         ..BuildOptions::default()
     };
     let store = crate::store::open(global)?;
-    let graph =
-        compile(&ast, &options, &StoreImages(&store)).map_err(|e| e.in_file(&name, text))?;
-    let context = match &inputs.context {
-        Some(dir) => Some(BuildContext::open(dir, inputs.dockerfile_path.as_deref())?),
-        None => None,
-    };
     let progress = progress::renderer(if args.quiet {
         progress::Mode::Quiet
     } else {
         args.progress
     });
+    let registry = std::sync::Arc::new(crate::registry::client(global)?);
+    let pull_progress = |line: &str| progress.event(Event::Note { message: line });
+    let images = PullingImages::new(&store, &registry, args.pull, &pull_progress);
+    let graph = compile(&ast, &options, &images).map_err(|e| e.in_file(&name, text))?;
+    let context = match &inputs.context {
+        Some(dir) => Some(BuildContext::open(dir, inputs.dockerfile_path.as_deref())?),
+        None => None,
+    };
     for unused in &graph.unused_build_args {
         progress.event(Event::Note {
             message: &format!("[warning] one or more build-args [{unused}] were not consumed"),
@@ -218,7 +223,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         .transpose()
         .context("SOURCE_DATE_EPOCH must be a number of seconds")?;
     let warn = |message: &str| progress.event(Event::Warning { message });
-    let backends = cache::Backends::default();
+    let backends = cache::Backends::new(registry.clone());
     let imported = (!cache_from.is_empty()).then(|| {
         let backends = cache_from
             .iter()

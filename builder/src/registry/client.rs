@@ -65,7 +65,8 @@ pub enum BlobSource {
 
 /// A connection to registries; cheap to share between threads (`&Registry` is `Sync`).
 pub struct Registry {
-    runtime: tokio::runtime::Runtime,
+    /// Started on first use: a command that never talks to a registry starts no threads.
+    runtime: std::sync::OnceLock<std::result::Result<tokio::runtime::Runtime, String>>,
     clients: Mutex<HashMap<String, oci_client::Client>>,
     http: Mutex<Option<reqwest::Client>>,
     insecure: Vec<String>,
@@ -116,25 +117,29 @@ impl Registry {
     pub fn new(options: RegistryOptions) -> Result<Registry> {
         // reqwest is built without a bundled crypto provider: ring is strata's.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("strata-registry")
-            .enable_all()
-            .build()
-            .map_err(|e| {
-                registry_error(
-                    ErrorKind::Other,
-                    format!("starting the network runtime: {e}"),
-                )
-            })?;
         Ok(Registry {
-            runtime,
+            runtime: std::sync::OnceLock::new(),
             clients: Mutex::new(HashMap::new()),
             http: Mutex::new(None),
             insecure: options.insecure,
             auth: Resolver::new(options.auth),
             retry: options.retry,
             notify: options.notify,
+        })
+    }
+
+    fn runtime(&self) -> std::result::Result<&tokio::runtime::Runtime, Failure> {
+        let runtime = self.runtime.get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .thread_name("strata-registry")
+                .enable_all()
+                .build()
+                .map_err(|e| format!("starting the network runtime: {e}"))
+        });
+        runtime.as_ref().map_err(|reason| Failure {
+            transient: false,
+            error: registry_error(ErrorKind::Other, reason.clone()),
         })
     }
 
@@ -283,20 +288,28 @@ impl Registry {
                     return by_status(status.as_u16(), "");
                 }
                 let cause = root_cause(&e);
-                let hint = if !self.is_insecure(registry)
-                    && (cause.contains("InvalidContentType")
-                        || cause.contains("HTTP")
-                        || cause.contains("tls")
-                        || cause.contains("certificate"))
+                if cause.contains("certificate") {
+                    return fatal(
+                        ErrorKind::Network,
+                        format!(
+                            "registry {registry}: its TLS certificate is not trusted: {cause} (add its CA to the system's trust store, or use --insecure-registry {registry} for plain HTTP)"
+                        ),
+                    );
+                }
+                if !self.is_insecure(registry)
+                    && (cause.contains("InvalidContentType") || cause.contains("corrupt message"))
                 {
-                    format!(" (if it serves plain HTTP, use --insecure-registry {registry})")
-                } else {
-                    String::new()
-                };
+                    return fatal(
+                        ErrorKind::Network,
+                        format!(
+                            "registry {registry} does not speak HTTPS: {cause} (if it serves plain HTTP, use --insecure-registry {registry})"
+                        ),
+                    );
+                }
                 if e.is_builder() {
                     fatal(ErrorKind::Other, format!("registry {registry}: {cause}"))
                 } else {
-                    transient(format!("cannot reach registry {registry}: {cause}{hint}"))
+                    transient(format!("cannot reach registry {registry}: {cause}"))
                 }
             }
             OciDistributionError::IoError(e) => {
@@ -339,7 +352,7 @@ impl Registry {
         let reference = remote.oci();
         let (bytes, _) = self.with_retry(|| {
             let auth = self.oci_auth(registry)?;
-            self.runtime
+            self.runtime()?
                 .block_on(client.pull_manifest_raw(&reference, &auth, &ACCEPTED_MANIFESTS))
                 .map_err(|e| self.classify(registry, e))
         })?;
@@ -371,7 +384,7 @@ impl Registry {
         let found = self.with_retry(|| {
             let auth = self.oci_auth(registry)?;
             match self
-                .runtime
+                .runtime()?
                 .block_on(client.fetch_manifest_digest(&reference, &auth))
             {
                 Ok(digest) => Ok(Some(digest)),
@@ -410,7 +423,7 @@ impl Registry {
         let body = bytes::Bytes::copy_from_slice(bytes);
         self.with_retry(|| {
             let auth = self.oci_auth(registry)?;
-            self.runtime
+            self.runtime()?
                 .block_on(async {
                     client
                         .store_auth_if_needed(reference.resolve_registry(), &auth)
@@ -432,7 +445,7 @@ impl Registry {
         let digest = digest.to_string();
         self.with_retry(|| {
             let auth = self.oci_auth(registry)?;
-            self.runtime
+            self.runtime()?
                 .block_on(async {
                     client
                         .store_auth_if_needed(reference.resolve_registry(), &auth)
@@ -468,7 +481,7 @@ impl Registry {
             ),
         }
         };
-        self.runtime.block_on(async {
+        self.runtime()?.block_on(async {
             client
                 .store_auth_if_needed(reference.resolve_registry(), &auth)
                 .await;
@@ -596,7 +609,7 @@ impl Registry {
                 }
                 BlobSource::Bytes(_) => None,
             };
-            self.runtime
+            self.runtime()?
                 .block_on(async {
                     client
                         .store_auth_if_needed(reference.resolve_registry(), &auth)
@@ -633,7 +646,7 @@ impl Registry {
         let digest_text = digest.to_string();
         self.with_retry(|| {
             let auth = self.oci_auth(registry)?;
-            match self.runtime.block_on(async {
+            match self.runtime()?.block_on(async {
                 client
                     .store_auth_if_needed(reference.resolve_registry(), &auth)
                     .await;
@@ -678,7 +691,7 @@ impl Registry {
         }
         };
         self.with_retry(|| {
-            self.runtime.block_on(async {
+            self.runtime()?.block_on(async {
                 let response = http.get(&url).send().await.map_err(classify_reqwest)?;
                 let status = response.status().as_u16();
                 if (200..300).contains(&status) {

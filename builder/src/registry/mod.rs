@@ -12,8 +12,9 @@
 //!
 //! - [`Registry::new`]`(`[`RegistryOptions`]`)`: insecure registries (plain HTTP; `localhost`,
 //!   `127.0.0.0/8` and `::1` always are), an [`AuthSource`] (docker's config by default), a
-//!   [`RetryPolicy`], an optional notice callback. Owns a small tokio runtime: every call
-//!   blocks; `&Registry` may be shared between threads for parallel transfers.
+//!   [`RetryPolicy`], an optional notice callback. Owns a small tokio runtime (started on
+//!   first use): every call blocks; `&Registry` may be shared between threads for parallel
+//!   transfers.
 //! - References are [`Remote`]s: `Remote::parse("127.0.0.1:5000/app:1")` (docker's grammar).
 //!   Blob calls use only the registry and repository of the remote.
 //! - [`Registry::get_manifest`] → [`FetchedManifest`] `{ bytes, digest, media_type }`;
@@ -40,16 +41,22 @@
 
 pub mod auth;
 mod client;
+mod pull;
+mod push;
 mod remote;
 mod retry;
+mod sources;
 
 pub use auth::{AuthSource, Credentials};
 pub use client::{
     media_type_of, BlobSource, FetchedManifest, Notify, Registry, RegistryOptions,
     ACCEPTED_MANIFESTS,
 };
+pub use pull::{pick_platform, platform_matches, pull, PullOptions, Pulled};
+pub use push::{push, push_image, PushOptions, Pushed};
 pub use remote::{Remote, DOCKER_HUB};
 pub use retry::RetryPolicy;
+pub use sources::BlobSources;
 
 /// What kind of registry failure an [`crate::Error::Registry`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -15,7 +15,8 @@
 mod imported;
 mod sources;
 
-use std::sync::OnceLock;
+use std::collections::BTreeSet;
+use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
 
 use sha2::{Digest as _, Sha256};
@@ -32,6 +33,7 @@ use crate::error::{Error, Result};
 use crate::image::{self, config as image_config, StoredImage};
 use crate::layer::LayerOptions;
 use crate::progress::{Event, Progress};
+use crate::registry::{pull, PullOptions, Registry, Remote};
 use crate::rootfs::LayerStack;
 use crate::sandbox::{Executor, Network, RunRequest};
 use crate::users::UserDb;
@@ -97,6 +99,72 @@ impl BaseImages for StoreImages<'_> {
         _platform: &str,
     ) -> std::result::Result<Option<ImageConfig>, String> {
         match image::find(self.0, reference) {
+            Ok(Some(found)) => Ok(Some(image_config::from_json(&found.config))),
+            Ok(None) => Err(missing_image_message(reference)),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}
+
+/// The frontend's view of base images that pulls what the store lacks — or, with `always`
+/// (`build --pull`), asks the registry about every base once per build and pulls a newer one.
+/// Progress lines go to `progress`.
+pub struct PullingImages<'a> {
+    store: &'a Store,
+    registry: &'a Registry,
+    always: bool,
+    progress: &'a (dyn Fn(&str) + Sync),
+    checked: Mutex<BTreeSet<String>>,
+}
+
+impl<'a> PullingImages<'a> {
+    /// Base images from `store`, pulled through `registry` when missing (always with
+    /// `always`).
+    pub fn new(
+        store: &'a Store,
+        registry: &'a Registry,
+        always: bool,
+        progress: &'a (dyn Fn(&str) + Sync),
+    ) -> Self {
+        PullingImages {
+            store,
+            registry,
+            always,
+            progress,
+            checked: Mutex::new(BTreeSet::new()),
+        }
+    }
+}
+
+impl BaseImages for PullingImages<'_> {
+    fn config(
+        &self,
+        reference: &str,
+        platform: &str,
+    ) -> std::result::Result<Option<ImageConfig>, String> {
+        let local = image::find(self.store, reference).map_err(|e| e.to_string())?;
+        let first_time = self
+            .checked
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(reference.to_string());
+        let remote = Remote::parse(reference).ok();
+        if let (true, Some(remote)) = (first_time && (local.is_none() || self.always), remote) {
+            let progress = |line: &str| (self.progress)(&format!("pulling {remote}: {line}"));
+            let options = PullOptions {
+                platform: Some(platform.to_string()),
+                parallel: 0,
+            };
+            if let Err(error) = pull(self.store, self.registry, &remote, &options, &progress) {
+                return Err(match local {
+                    Some(_) => format!("checking for a newer `{reference}` (--pull): {error}"),
+                    None => format!(
+                        "image `{reference}` is not in the local store, and pulling it failed: {error}\nhint: check the name and the registry, log in with `strata login`, or load it with `strata load -i image.tar`"
+                    ),
+                });
+            }
+        }
+        match image::find(self.store, reference) {
             Ok(Some(found)) => Ok(Some(image_config::from_json(&found.config))),
             Ok(None) => Err(missing_image_message(reference)),
             Err(e) => Err(e.to_string()),
