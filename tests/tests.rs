@@ -7,5 +7,6 @@ mod exchange;
 mod frontend;
 mod frontend_graph;
 mod frontend_parser;
+mod run_mount;
 mod store;
 mod util;
