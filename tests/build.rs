@@ -2,8 +2,6 @@
 //! (the base image is built from it); skipped with a reason otherwise.
 
 use std::fs;
-use std::io::Write;
-use std::process::Stdio;
 
 use crate::util::{is_root, skip_unless, TestEnv};
 
@@ -202,20 +200,7 @@ fn multi_stage_copy_from_and_target() {
 #[test]
 fn dockerfile_from_stdin_without_context() {
     let Some(env) = env_with_base() else { return };
-    let mut child = env
-        .strata(&["build", "-q", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"FROM base:1\nRUN echo hi > /hi\n")
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
+    let output = env.run_with_stdin(&["build", "-q", "-"], b"FROM base:1\nRUN echo hi > /hi\n");
     assert!(
         output.status.success(),
         "{}",

@@ -9,5 +9,6 @@ mod frontend;
 mod frontend_graph;
 mod frontend_parser;
 mod registry;
+mod run_mount;
 mod store;
 mod util;

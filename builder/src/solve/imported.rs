@@ -3,9 +3,9 @@
 //!
 //! A hit from an imported record needs no files: the step's state is its cache key and DiffIDs.
 //! Files are needed only where something reads them — the parent of a step that misses, the
-//! source of a `COPY --from` (its key hashes the files it copies), the final image — and
-//! [`Builder::ensure_layers`] fetches them there. So a stage whose steps all hit and whose
-//! result no one reads is never downloaded.
+//! source of a `COPY --from` (its key hashes the files it copies) or of a `RUN --mount`, the
+//! final image — and [`Builder::ensure_layers`] fetches them there. So a chain of hits is not
+//! downloaded until (unless) something reads it.
 
 use strata_cache::{Digest, StepRecord};
 use strata_frontend::graph::VertexId;

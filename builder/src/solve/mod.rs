@@ -13,6 +13,7 @@
 //! build starts again without the imported caches, so a broken cache never fails a build.
 
 mod imported;
+mod mounts;
 mod sources;
 
 use std::collections::BTreeSet;
@@ -39,6 +40,7 @@ use crate::sandbox::{Executor, Network, RunRequest};
 use crate::users::UserDb;
 
 pub use imported::BuiltStep;
+pub use mounts::Secrets;
 pub use sources::IndexHashCache;
 
 /// What to build and how.
@@ -55,6 +57,8 @@ pub struct BuildRequest<'a> {
     pub source_date_epoch: Option<i64>,
     /// Step records imported from `--cache-from`, consulted when the index misses.
     pub cache_from: Option<&'a ImportedCache>,
+    /// `--secret`s for `RUN --mount=type=secret` (never part of a cache key or a layer).
+    pub secrets: Secrets,
 }
 
 /// The built image.
@@ -69,6 +73,9 @@ pub struct BuildOutput {
     /// Every filesystem step the build ran or found cached, for `--cache-to`.
     pub steps: Vec<BuiltStep>,
 }
+
+/// Where `RUN --mount=type=cache` directories live, under the store root.
+pub const CACHE_MOUNTS_DIR: &str = "cache-mounts";
 
 /// The filesystem state after a vertex.
 #[derive(Debug, Clone)]
@@ -324,14 +331,22 @@ impl<'a> Builder<'a> {
         let graph = run.request.graph;
         let vertex = &graph.vertices[id];
         let failed = |message: String| Error::Image { reason: message };
-        // A copy's source and its parent chain are independent: evaluate them in parallel.
-        let (parent, source) = match (&vertex.op, vertex.inputs.get(1)) {
-            (Op::Copy(_), Some(&source)) => {
-                let (parent, source) =
-                    rayon::join(|| self.parent(run, id), || self.eval(run, source));
-                (parent.map_err(failed)?, Some(source.map_err(failed)?))
+        // A copy's source (or a RUN's mounted stages) and the parent chain are independent:
+        // evaluate them in parallel.
+        let (parent, inputs) = match vertex.inputs.get(1..) {
+            Some(rest) if !rest.is_empty() => {
+                use rayon::prelude::*;
+                let (parent, inputs) = rayon::join(
+                    || self.parent(run, id),
+                    || {
+                        rest.par_iter()
+                            .map(|&input| self.eval(run, input))
+                            .collect::<std::result::Result<Vec<_>, _>>()
+                    },
+                );
+                (parent.map_err(failed)?, inputs.map_err(failed)?)
             }
-            _ => (self.parent(run, id).map_err(failed)?, None),
+            _ => (self.parent(run, id).map_err(failed)?, Vec::new()),
         };
         let step = run
             .counter
@@ -342,7 +357,7 @@ impl<'a> Builder<'a> {
             id: step,
             name: &vertex.name,
         });
-        let result = self.step_inner(run, id, &parent, source.as_ref(), step, started);
+        let result = self.step_inner(run, id, &parent, &inputs, step, started);
         match &result {
             Ok((_, true)) => {
                 run.cached
@@ -376,7 +391,7 @@ impl<'a> Builder<'a> {
         run: &Run<'_>,
         id: VertexId,
         parent: &State,
-        source: Option<&State>,
+        inputs: &[State],
         step: usize,
         started: Instant,
     ) -> Result<(State, bool)> {
@@ -390,7 +405,7 @@ impl<'a> Builder<'a> {
         ];
         let mut prepared = None;
         if let Op::Copy(op) = &vertex.op {
-            let origin = match (&op.from, source) {
+            let origin = match (&op.from, inputs.first()) {
                 (CopyFrom::Context, _) => match run.request.context {
                     Some(context) => sources::Origin::Context(context),
                     None => sources::Origin::NoContext,
@@ -405,6 +420,26 @@ impl<'a> Builder<'a> {
             let content = sources::digest(&copy_sources, &IndexHashCache(self.store))?;
             key_parts.push(content.bytes().to_vec());
             prepared = Some(copy_sources);
+        }
+        let mut mounts_prepared = Vec::new();
+        if let Op::Exec(exec) = &vertex.op {
+            // Mounted stages and images are read for the key (bind content) and by the run.
+            for state in inputs {
+                self.ensure_layers(run, &state.layers)?;
+            }
+            // `vertex.inputs[k]` is `inputs[k - 1]`: the parent is not among them.
+            let input = |k: usize| {
+                let state = inputs.get(k.checked_sub(1)?)?;
+                Some((state.key.bytes().to_vec(), self.view(&state.layers)))
+            };
+            let (prepared, parts) = mounts::prepare(
+                exec,
+                run.request.context,
+                &input,
+                &IndexHashCache(self.store),
+            )?;
+            key_parts.extend(parts);
+            mounts_prepared = prepared;
         }
         let key = hash(&key_parts.iter().map(Vec::as_slice).collect::<Vec<_>>());
         let now = strata_cache::now();
@@ -439,21 +474,31 @@ impl<'a> Builder<'a> {
                 } else {
                     Network::Host
                 };
-                if exec.security == "insecure" || !exec.mounts.is_empty() {
+                if exec.security == "insecure" {
                     return Err(Error::Unsupported {
-                        what: "RUN --mount and --security=insecure are not supported yet".into(),
+                        what: "RUN --security=insecure is not supported yet".into(),
                     });
                 }
+                let materialized = mounts::materialize(
+                    exec,
+                    &mounts_prepared,
+                    &run.request.secrets,
+                    &self.store.root().join(CACHE_MOUNTS_DIR),
+                    scratch.path(),
+                )?;
+                let mut env = exec.env.clone();
+                env.extend(materialized.env.iter().cloned());
                 let lowers: Vec<std::path::PathBuf> = view.layers().to_vec();
                 let request = RunRequest {
                     argv: &exec.argv,
-                    env: &exec.env,
+                    env: &env,
                     cwd: &exec.cwd,
                     user: &exec.user,
                     network,
                     lowers: &lowers,
                     upper: upper.path(),
                     work: work.path(),
+                    mounts: &materialized.mounts,
                 };
                 let progress = self.progress;
                 let sink = move |stream, data: &[u8]| {
