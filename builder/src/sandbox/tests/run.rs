@@ -237,9 +237,12 @@ fn a_killed_build_leaves_no_process_and_no_mount() {
         );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+    // dockerd's own overlay mounts (other tests run containers) are not ours.
     let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap();
     assert!(
-        !mounts.contains("/merged"),
+        !mounts
+            .lines()
+            .any(|l| l.contains("/merged") && !l.contains("/var/lib/docker/")),
         "a sandbox mount leaked:\n{mounts}"
     );
 }
