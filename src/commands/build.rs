@@ -9,7 +9,10 @@ use std::collections::BTreeMap;
 use anyhow::{bail, Context as _};
 use strata_builder::cache_exchange::{export, parse_cache_from, parse_cache_to, ImportedCache};
 use strata_builder::context::BuildContext;
-use strata_builder::image::reference::{normalize, validate_tag};
+use strata_builder::image::{
+    self,
+    reference::{normalize, validate_tag},
+};
 use strata_builder::progress::Event;
 use strata_builder::sandbox::NativeSandbox;
 use strata_builder::solve::{BuildRequest, Builder, PullingImages, Secrets};
@@ -314,10 +317,14 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     let id = output.image.id.to_string();
     for tag in &args.tags {
         let normalized = normalize(tag);
-        store.index().put_tag(&normalized, &output.image.manifest)?;
+        image::name(&store, &normalized, &output.image.manifest)?;
         progress.event(Event::Note {
             message: &format!("naming to {normalized}"),
         });
+    }
+    if args.tags.is_empty() {
+        // As docker's dangling image: listed as `<none>`, usable by ID, gone at prune.
+        image::keep_untagged(&store, &output.image.manifest)?;
     }
     store.index().flush()?;
     for spec in &cache_to {
