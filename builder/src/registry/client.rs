@@ -14,14 +14,14 @@ use oci_client::errors::{OciDistributionError, OciErrorCode};
 use oci_client::secrets::RegistryAuth;
 use strata_cache::{BlobRef, Digest, Hasher, Store};
 
-use super::auth::{AuthSource, Credentials, Resolver};
-use super::remote::{Remote, DOCKER_HUB};
+use super::auth::{AuthSource, Resolver};
+use super::remote::Remote;
 use super::retry::{retry, Failure, RetryPolicy};
 use super::ErrorKind;
 use crate::error::{Error, Result};
 use crate::image::manifest::{DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST};
 
-const USER_AGENT: &str = concat!("strata/", env!("CARGO_PKG_VERSION"));
+pub(super) const USER_AGENT: &str = concat!("strata/", env!("CARGO_PKG_VERSION"));
 
 /// The manifest media types strata asks for.
 pub const ACCEPTED_MANIFESTS: [&str; 4] = [OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST];
@@ -128,7 +128,7 @@ impl Registry {
         })
     }
 
-    fn runtime(&self) -> std::result::Result<&tokio::runtime::Runtime, Failure> {
+    pub(super) fn runtime(&self) -> std::result::Result<&tokio::runtime::Runtime, Failure> {
         let runtime = self.runtime.get_or_init(|| {
             tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
@@ -195,7 +195,7 @@ impl Registry {
     }
 
     /// Turns an `oci-client` error into strata's, deciding whether a retry may help.
-    fn classify(&self, registry: &str, error: OciDistributionError) -> Failure {
+    pub(super) fn classify(&self, registry: &str, error: OciDistributionError) -> Failure {
         let transient = |reason: String| Failure {
             transient: true,
             error: registry_error(ErrorKind::Network, reason),
@@ -324,7 +324,10 @@ impl Registry {
     }
 
     /// Runs one operation with retries; the final error says how many attempts were made.
-    fn with_retry<T>(&self, attempt: impl FnMut() -> std::result::Result<T, Failure>) -> Result<T> {
+    pub(super) fn with_retry<T>(
+        &self,
+        attempt: impl FnMut() -> std::result::Result<T, Failure>,
+    ) -> Result<T> {
         let notify = |n: u32, error: &Error| {
             if let Some(notify) = &self.notify {
                 notify(&format!(
@@ -665,92 +668,7 @@ impl Registry {
         })
     }
 
-    /// Checks credentials against a registry as `docker login` does: `/v2/` with them
-    /// (through the token server for registries that use bearer tokens).
-    pub fn check_login(&self, registry: &str, credentials: &Credentials) -> Result<()> {
-        let host = if registry == DOCKER_HUB {
-            "registry-1.docker.io"
-        } else {
-            registry
-        };
-        let scheme = if self.is_insecure(registry) {
-            "http"
-        } else {
-            "https"
-        };
-        let url = format!("{scheme}://{host}/v2/");
-        let http = self.http_client()?;
-        let classify_reqwest = |e: reqwest::Error| self.classify(registry, e.into());
-        let denied = || {
-            Failure {
-            transient: false,
-            error: registry_error(
-                ErrorKind::Auth,
-                format!("authentication failed: registry {registry}: unauthorized: incorrect username or password"),
-            ),
-        }
-        };
-        self.with_retry(|| {
-            self.runtime()?.block_on(async {
-                let response = http.get(&url).send().await.map_err(classify_reqwest)?;
-                let status = response.status().as_u16();
-                if (200..300).contains(&status) {
-                    return Ok(());
-                }
-                if status != 401 {
-                    let body = response.text().await.unwrap_or_default();
-                    return Err(self.classify(
-                        registry,
-                        OciDistributionError::ServerError {
-                            code: status,
-                            url: url.clone(),
-                            message: body,
-                        },
-                    ));
-                }
-                let challenge = response
-                    .headers()
-                    .get(reqwest::header::WWW_AUTHENTICATE)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default()
-                    .to_string();
-                let (scheme, params) = parse_challenge(&challenge);
-                let request = if scheme.eq_ignore_ascii_case("bearer") {
-                    let realm = params.get("realm").cloned().unwrap_or_default();
-                    let mut query = vec![("account", credentials.username.clone())];
-                    if let Some(service) = params.get("service") {
-                        query.push(("service", service.clone()));
-                    }
-                    http.get(&realm).query(&query)
-                } else {
-                    http.get(&url)
-                };
-                let response = request
-                    .basic_auth(&credentials.username, Some(&credentials.password))
-                    .send()
-                    .await
-                    .map_err(classify_reqwest)?;
-                let status = response.status().as_u16();
-                match status {
-                    200..=299 => Ok(()),
-                    401 | 403 => Err(denied()),
-                    code => {
-                        let body = response.text().await.unwrap_or_default();
-                        Err(self.classify(
-                            registry,
-                            OciDistributionError::ServerError {
-                                code,
-                                url: url.clone(),
-                                message: body,
-                            },
-                        ))
-                    }
-                }
-            })
-        })
-    }
-
-    fn http_client(&self) -> Result<reqwest::Client> {
+    pub(super) fn http_client(&self) -> Result<reqwest::Client> {
         let mut http = self.http.lock().expect("http client");
         if let Some(client) = &*http {
             return Ok(client.clone());
@@ -790,39 +708,6 @@ fn file_stream(
         buffer.truncate(filled);
         Some((Ok(bytes::Bytes::from(buffer)), Some(file)))
     })
-}
-
-/// `Bearer realm="…",service="…"` → (`Bearer`, {realm, service}).
-fn parse_challenge(header: &str) -> (String, HashMap<String, String>) {
-    let header = header.trim();
-    let (scheme, rest) = header.split_once(' ').unwrap_or((header, ""));
-    let mut params = HashMap::new();
-    let mut rest = rest.trim();
-    while !rest.is_empty() {
-        let Some((key, after)) = rest.split_once('=') else {
-            break;
-        };
-        let key = key
-            .trim()
-            .trim_start_matches(',')
-            .trim()
-            .to_ascii_lowercase();
-        let after = after.trim_start();
-        let (value, remaining) = if let Some(quoted) = after.strip_prefix('"') {
-            match quoted.find('"') {
-                Some(end) => (&quoted[..end], &quoted[end + 1..]),
-                None => (quoted, ""),
-            }
-        } else {
-            match after.find(',') {
-                Some(end) => (&after[..end], &after[end..]),
-                None => (after, ""),
-            }
-        };
-        params.insert(key, value.to_string());
-        rest = remaining.trim_start().trim_start_matches(',').trim_start();
-    }
-    (scheme.to_string(), params)
 }
 
 /// A manifest's media type: its `mediaType`, else an index when it lists `manifests`, else
@@ -869,19 +754,6 @@ mod tests {
         for r in ["docker.io", "other:5001", "10.0.0.1:5000", "ghcr.io"] {
             assert!(!registry.is_insecure(r), "{r}");
         }
-    }
-
-    #[test]
-    fn challenges_parse() {
-        let (scheme, params) = parse_challenge(
-            r#"Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="a:b:pull""#,
-        );
-        assert_eq!(scheme, "Bearer");
-        assert_eq!(params["realm"], "https://auth.docker.io/token");
-        assert_eq!(params["service"], "registry.docker.io");
-        let (scheme, params) = parse_challenge(r#"Basic realm="Registry Realm""#);
-        assert_eq!(scheme, "Basic");
-        assert_eq!(params["realm"], "Registry Realm");
     }
 
     #[test]
