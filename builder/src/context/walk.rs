@@ -71,20 +71,21 @@ impl BuildContext {
         excludes: &PatternSet,
         out: &mut Vec<SourceEntry>,
     ) -> Result<bool> {
-        let children = self.walk_children(source, rel, excludes)?;
-        let any = !children.is_empty();
-        out.extend(children);
-        Ok(any)
+        let before = out.len();
+        self.walk_children(source, rel, excludes, out)?;
+        Ok(out.len() > before)
     }
 
-    /// The entries below `source/rel`, in order. Siblings are examined in parallel: a big
-    /// context is mostly `stat` calls, and they overlap well.
+    /// Appends the entries below `source/rel` to `out`, in order. Each directory's children
+    /// are stat'ed relative to the open directory (no path walk per file); subdirectories are
+    /// walked in parallel: a big context is mostly `stat` calls, and they overlap well.
     fn walk_children(
         &self,
         source: &SourceMatch,
         rel: &str,
         excludes: &PatternSet,
-    ) -> Result<Vec<SourceEntry>> {
+        out: &mut Vec<SourceEntry>,
+    ) -> Result<()> {
         use rayon::prelude::*;
         let dir = if rel.is_empty() {
             source.host_path.clone()
@@ -95,14 +96,19 @@ impl BuildContext {
             path: dir.clone(),
             source: err,
         })?;
-        let mut names: Vec<String> = Vec::new();
+        let mut children: Vec<(String, fs::Metadata)> = Vec::new();
         for entry in read {
             let entry = entry.map_err(|err| Error::Io {
                 path: dir.clone(),
                 source: err,
             })?;
+            // `DirEntry::metadata` is an `lstat` relative to the open directory.
+            let meta = entry.metadata().map_err(|source| Error::Io {
+                path: entry.path(),
+                source,
+            })?;
             match entry.file_name().into_string() {
-                Ok(name) => names.push(name),
+                Ok(name) => children.push((name, meta)),
                 Err(name) => {
                     return Err(Error::BadSource {
                         source_path: dir.join(name).display().to_string(),
@@ -111,12 +117,16 @@ impl BuildContext {
                 }
             }
         }
-        names.sort();
-        let subtrees: Vec<Vec<SourceEntry>> = names
-            .par_iter()
-            .map(|name| self.walk_child(source, rel, &dir, name, excludes))
+        children.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let subtrees: Vec<Vec<SourceEntry>> = children
+            .into_par_iter()
+            .map(|(name, meta)| self.walk_child(source, rel, &dir, &name, meta, excludes))
             .collect::<Result<_>>()?;
-        Ok(subtrees.into_iter().flatten().collect())
+        out.reserve(subtrees.iter().map(Vec::len).sum());
+        for subtree in subtrees {
+            out.extend(subtree);
+        }
+        Ok(())
     }
 
     /// One child and, for a directory, everything below it (empty when left out).
@@ -126,6 +136,7 @@ impl BuildContext {
         rel: &str,
         dir: &std::path::Path,
         name: &str,
+        meta: fs::Metadata,
         excludes: &PatternSet,
     ) -> Result<Vec<SourceEntry>> {
         let child_rel = if rel.is_empty() {
@@ -141,7 +152,6 @@ impl BuildContext {
         let ignored = self.ignore().is_excluded(&context_rel);
         let excluded = ignored || excludes.is_excluded(&child_rel);
         let host_path = dir.join(name);
-        let meta = metadata(&host_path)?;
         let Some(kind) = kind_of(&host_path, &meta)? else {
             return Ok(Vec::new());
         };
@@ -156,10 +166,9 @@ impl BuildContext {
             // A later `!pattern` may re-include something below an excluded directory.
             let may_reinclude = self.ignore().has_negations() || excludes.has_negations();
             if is_dir && may_reinclude {
-                let below = self.walk_children(source, &child_rel, excludes)?;
-                if !below.is_empty() {
-                    let mut out = vec![entry];
-                    out.extend(below);
+                let mut out = vec![entry];
+                self.walk_children(source, &child_rel, excludes, &mut out)?;
+                if out.len() > 1 {
                     return Ok(out);
                 }
             }
@@ -167,7 +176,7 @@ impl BuildContext {
         }
         let mut out = vec![entry];
         if is_dir {
-            out.extend(self.walk_children(source, &child_rel, excludes)?);
+            self.walk_children(source, &child_rel, excludes, &mut out)?;
         }
         Ok(out)
     }

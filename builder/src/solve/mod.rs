@@ -13,14 +13,14 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 use sha2::{Digest as _, Sha256};
-use strata_cache::{Digest, StepRecord, Store};
+use strata_cache::{CopyRecord, Digest, StepRecord, Store};
 use strata_frontend::config::ImageConfig;
 use strata_frontend::graph::{CopyFrom, Graph, Op, VertexId};
 use strata_frontend::BaseImages;
 
 use crate::commit::commit_dir;
 use crate::context::BuildContext;
-use crate::copy::{archive, copy_into_layer, CopyOptions};
+use crate::copy::{archive, copy_into_layer_reusing, CopyOptions, Reuse};
 use crate::error::{Error, Result};
 use crate::image::{self, config as image_config, StoredImage};
 use crate::layer::LayerOptions;
@@ -29,7 +29,7 @@ use crate::rootfs::LayerStack;
 use crate::sandbox::{Executor, Network, RunRequest};
 use crate::users::UserDb;
 
-pub use sources::IndexHashCache;
+pub use sources::{IndexHashCache, PrefetchedHashCache};
 
 /// What to build and how.
 pub struct BuildRequest<'a> {
@@ -293,8 +293,21 @@ impl<'a> Builder<'a> {
                 (_, Some(source)) => sources::Origin::View(self.view(&source.layers)),
                 (_, None) => unreachable!("copies from stages and images have a source input"),
             };
-            let copy_sources = sources::resolve(op, &origin, scratch.path())?;
-            let content = sources::digest(&copy_sources, &IndexHashCache(self.store))?;
+            // The context's remembered digests are read in one scan while it is walked.
+            let (resolved, prefetched) = rayon::join(
+                || sources::resolve(op, &origin, scratch.path()),
+                || match &origin {
+                    sources::Origin::Context(context) => {
+                        Some(PrefetchedHashCache::new(self.store, context.root()))
+                    }
+                    sources::Origin::View(_) => None,
+                },
+            );
+            let mut copy_sources = resolved?;
+            let content = match &prefetched {
+                Some(cache) => sources::digest(&mut copy_sources, cache)?,
+                None => sources::digest(&mut copy_sources, &IndexHashCache(self.store))?,
+            };
             key_parts.push(content.bytes().to_vec());
             prepared = Some((copy_sources, matches!(origin, sources::Origin::Context(_))));
         }
@@ -321,6 +334,7 @@ impl<'a> Builder<'a> {
             }
         }
         let upper = self.store.snapshots().scratch("upper")?;
+        let mut copy_record = None;
         match &vertex.op {
             Op::Exec(exec) => {
                 let work = self.store.snapshots().scratch("work")?;
@@ -379,8 +393,31 @@ impl<'a> Builder<'a> {
                             .flatten()
                             .is_some()
                 });
+                // The step's key without its content part: the same COPY on the same parent.
+                // What it wrote last time lets unchanged files be linked, not copied again.
+                let lineage = hash(&[
+                    b"copy-lineage",
+                    parent.key.bytes(),
+                    vertex.digest.as_bytes(),
+                ]);
+                let reuse = if from_context {
+                    self.reuse(&lineage)?
+                } else {
+                    None
+                };
+                let mut written = Default::default();
                 if !plain.is_empty() {
-                    copy_into_layer(&plain, &options, &view, upper.path())?;
+                    written = copy_into_layer_reusing(
+                        &plain,
+                        &options,
+                        &view,
+                        upper.path(),
+                        reuse.as_ref(),
+                    )?;
+                }
+                // Unpacked archives may overwrite copied files: then the record would lie.
+                if from_context && archives.is_empty() {
+                    copy_record = Some((lineage, written));
                 }
                 for source in archives {
                     // The destination is made like a copy's (parents mirror the image, new
@@ -431,6 +468,16 @@ impl<'a> Builder<'a> {
             source_date_epoch: run.request.source_date_epoch,
         };
         let diff_id = commit_dir(self.store, upper, &layer_options)?;
+        if let (Some((lineage, written)), Some(diff_id)) = (copy_record, diff_id) {
+            let record = CopyRecord {
+                diff_id,
+                files: written
+                    .into_iter()
+                    .map(|(path, digest)| (path, Digest::from_bytes(digest)))
+                    .collect(),
+            };
+            self.store.index().put_copy_record(&lineage, &record)?;
+        }
         let created = run.request.source_date_epoch.unwrap_or(now);
         self.store.index().put_step(
             &key,
@@ -441,6 +488,24 @@ impl<'a> Builder<'a> {
             },
         )?;
         Ok((self.next_state(parent, id, key, diff_id, created), false))
+    }
+
+    /// The earlier snapshot of the copy step with this lineage, if it is still there.
+    fn reuse(&self, lineage: &Digest) -> Result<Option<Reuse>> {
+        let Some(record) = self.store.index().copy_record(lineage)? else {
+            return Ok(None);
+        };
+        if !self.store.snapshots().exists(&record.diff_id) {
+            return Ok(None);
+        }
+        Ok(Some(Reuse {
+            snapshot: self.store.snapshots().path(&record.diff_id),
+            files: record
+                .files
+                .into_iter()
+                .map(|(path, digest)| (path, *digest.bytes()))
+                .collect(),
+        }))
     }
 
     fn next_state(

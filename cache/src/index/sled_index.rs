@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::{FileHashEntry, Index, LayerRecord, StepRecord};
+use super::{CopyRecord, FileHashEntry, Index, LayerRecord, StepRecord};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 
@@ -17,9 +17,10 @@ const STEPS: &str = "cachekeys-v1";
 const LAYERS: &str = "layers-v1";
 const TAGS: &str = "tags-v1";
 const FILES: &str = "filehash-v1";
+const COPIES: &str = "copyfiles-v1";
 
 /// The trees this version reads and writes.
-const CURRENT: [&str; 4] = [STEPS, LAYERS, TAGS, FILES];
+const CURRENT: [&str; 5] = [STEPS, LAYERS, TAGS, FILES, COPIES];
 
 /// Splits `family-vN` into its family and version.
 fn tree_version(name: &str) -> Option<(&str, u32)> {
@@ -35,6 +36,7 @@ pub struct SledIndex {
     layers: sled::Tree,
     tags: sled::Tree,
     files: sled::Tree,
+    copies: sled::Tree,
 }
 
 impl SledIndex {
@@ -52,6 +54,7 @@ impl SledIndex {
             layers: db.open_tree(LAYERS).map_err(fail)?,
             tags: db.open_tree(TAGS).map_err(fail)?,
             files: db.open_tree(FILES).map_err(fail)?,
+            copies: db.open_tree(COPIES).map_err(fail)?,
             path: path.to_path_buf(),
             db,
         })
@@ -252,11 +255,39 @@ impl Index for SledIndex {
             .map_err(|e| self.fail(e))?;
         Ok(())
     }
+    fn file_hashes_under(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, FileHashEntry)>> {
+        let mut out = Vec::new();
+        for item in self.files.scan_prefix(prefix) {
+            let (key, value) = item.map_err(|e| self.fail(e))?;
+            // An undecodable record reads as absent, as in `file_hash`.
+            if let Some(entry) = decode_file_entry(&value) {
+                out.push((key.to_vec(), entry));
+            }
+        }
+        Ok(out)
+    }
     fn file_hash_count(&self) -> Result<usize> {
         Ok(self.files.len())
     }
     fn clear_file_hashes(&self) -> Result<()> {
         self.files.clear().map_err(|e| self.fail(e))
+    }
+    fn copy_record(&self, lineage: &Digest) -> Result<Option<CopyRecord>> {
+        // A record that does not decode is treated as absent: the copy is simply done in full.
+        Ok(self
+            .copies
+            .get(lineage.bytes())
+            .map_err(|e| self.fail(e))?
+            .and_then(|bytes| CopyRecord::decode(&bytes)))
+    }
+    fn put_copy_record(&self, lineage: &Digest, record: &CopyRecord) -> Result<()> {
+        self.copies
+            .insert(lineage.bytes(), record.encode())
+            .map_err(|e| self.fail(e))?;
+        Ok(())
+    }
+    fn clear_copy_records(&self) -> Result<()> {
+        self.copies.clear().map_err(|e| self.fail(e))
     }
     fn flush(&self) -> Result<()> {
         self.db.flush().map_err(|e| self.fail(e))?;
