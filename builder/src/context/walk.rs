@@ -118,19 +118,52 @@ impl BuildContext {
             }
         }
         children.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let subtrees: Vec<Vec<SourceEntry>> = children
-            .into_par_iter()
-            .map(|(name, meta)| self.walk_child(source, rel, &dir, &name, meta, excludes))
-            .collect::<Result<_>>()?;
-        out.reserve(subtrees.iter().map(Vec::len).sum());
-        for subtree in subtrees {
-            out.extend(subtree);
+        // Every child's entry is made here, in order; only directories are descended, and
+        // those in parallel. One vector per directory, not one per file.
+        let mut made: Vec<(SourceEntry, bool)> = Vec::with_capacity(children.len());
+        for (name, meta) in children {
+            if let Some(child) = self.child_entry(source, rel, &dir, &name, meta, excludes)? {
+                made.push(child);
+            }
+        }
+        let may_reinclude = self.ignore().has_negations() || excludes.has_negations();
+        let descend = |(entry, excluded): &(SourceEntry, bool)| {
+            entry.kind == EntryKind::Dir && (!excluded || may_reinclude)
+        };
+        let subtrees: Vec<Option<Vec<SourceEntry>>> = if made.iter().any(descend) {
+            made.par_iter()
+                .map(|child| {
+                    if !descend(child) {
+                        return Ok(None);
+                    }
+                    let mut below = Vec::new();
+                    self.walk_children(source, &child.0.rel, excludes, &mut below)?;
+                    Ok(Some(below))
+                })
+                .collect::<Result<_>>()?
+        } else {
+            made.iter().map(|_| None).collect()
+        };
+        let below_count: usize = subtrees.iter().flatten().map(Vec::len).sum();
+        out.reserve(made.len() + below_count);
+        for ((entry, excluded), below) in made.into_iter().zip(subtrees) {
+            if excluded {
+                // Left out, unless a later `!pattern` re-includes something below it.
+                if let Some(below) = below.filter(|b| !b.is_empty()) {
+                    out.push(entry);
+                    out.extend(below);
+                }
+                continue;
+            }
+            out.push(entry);
+            out.extend(below.into_iter().flatten());
         }
         Ok(())
     }
 
-    /// One child and, for a directory, everything below it (empty when left out).
-    fn walk_child(
+    /// One child's entry and whether `.dockerignore` or `--exclude` leave it out; `None` for
+    /// what cannot be copied (sockets).
+    fn child_entry(
         &self,
         source: &SourceMatch,
         rel: &str,
@@ -138,47 +171,31 @@ impl BuildContext {
         name: &str,
         meta: fs::Metadata,
         excludes: &PatternSet,
-    ) -> Result<Vec<SourceEntry>> {
+    ) -> Result<Option<(SourceEntry, bool)>> {
         let child_rel = if rel.is_empty() {
             name.to_string()
         } else {
             format!("{rel}/{name}")
         };
-        let context_rel = if source.rel.is_empty() {
-            child_rel.clone()
-        } else {
-            format!("{}/{child_rel}", source.rel)
-        };
-        let ignored = self.ignore().is_excluded(&context_rel);
-        let excluded = ignored || excludes.is_excluded(&child_rel);
+        let ignored = !self.ignore().is_empty()
+            && if source.rel.is_empty() {
+                self.ignore().is_excluded(&child_rel)
+            } else {
+                self.ignore()
+                    .is_excluded(&format!("{}/{child_rel}", source.rel))
+            };
+        let excluded = ignored || (!excludes.is_empty() && excludes.is_excluded(&child_rel));
         let host_path = dir.join(name);
         let Some(kind) = kind_of(&host_path, &meta)? else {
-            return Ok(Vec::new());
+            return Ok(None);
         };
-        let is_dir = kind == EntryKind::Dir;
         let entry = SourceEntry {
-            rel: child_rel.clone(),
+            rel: child_rel,
             host_path,
             meta,
             kind,
         };
-        if excluded {
-            // A later `!pattern` may re-include something below an excluded directory.
-            let may_reinclude = self.ignore().has_negations() || excludes.has_negations();
-            if is_dir && may_reinclude {
-                let mut out = vec![entry];
-                self.walk_children(source, &child_rel, excludes, &mut out)?;
-                if out.len() > 1 {
-                    return Ok(out);
-                }
-            }
-            return Ok(Vec::new());
-        }
-        let mut out = vec![entry];
-        if is_dir {
-            self.walk_children(source, &child_rel, excludes, &mut out)?;
-        }
-        Ok(out)
+        Ok(Some((entry, excluded)))
     }
 }
 
