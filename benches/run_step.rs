@@ -76,6 +76,7 @@ fn run_step(c: &mut Criterion) {
                     lowers: &lowers,
                     upper: upper.path(),
                     work: work.path(),
+                    mounts: &[],
                 };
                 sandbox.run(&request, &|_, _| {}).unwrap();
                 commit_dir(&store, upper, &options).unwrap()

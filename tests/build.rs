@@ -2,13 +2,11 @@
 //! (the base image is built from it); skipped with a reason otherwise.
 
 use std::fs;
-use std::io::Write;
-use std::process::Stdio;
 
 use crate::util::{is_root, skip_unless, TestEnv};
 
 /// A store with `base:1`, a busybox image built by strata itself (FROM scratch + COPY).
-fn env_with_base() -> Option<TestEnv> {
+pub(crate) fn env_with_base() -> Option<TestEnv> {
     if skip_unless(is_root(), "strata build needs root (namespaces, overlayfs)")
         || skip_unless(
             std::path::Path::new("/bin/busybox").is_file(),
@@ -30,7 +28,11 @@ fn env_with_base() -> Option<TestEnv> {
     Some(env)
 }
 
-fn build(env: &TestEnv, dir: &std::path::Path, extra: &[&str]) -> (bool, String, String) {
+pub(crate) fn build(
+    env: &TestEnv,
+    dir: &std::path::Path,
+    extra: &[&str],
+) -> (bool, String, String) {
     let mut args = vec!["build", "--progress", "plain"];
     args.extend_from_slice(extra);
     args.push(dir.to_str().unwrap());
@@ -198,20 +200,7 @@ fn multi_stage_copy_from_and_target() {
 #[test]
 fn dockerfile_from_stdin_without_context() {
     let Some(env) = env_with_base() else { return };
-    let mut child = env
-        .strata(&["build", "-q", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"FROM base:1\nRUN echo hi > /hi\n")
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
+    let output = env.run_with_stdin(&["build", "-q", "-"], b"FROM base:1\nRUN echo hi > /hi\n");
     assert!(
         output.status.success(),
         "{}",

@@ -167,20 +167,10 @@ fn resolution_errors_name_the_file_the_line_and_the_stage() {
 #[test]
 fn debug_graph_reads_stdin() {
     let env = TestEnv::new();
-    let mut child = env
-        .strata(&["debug", "graph", "-"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write as _;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"FROM scratch\nENV A=1\nCOPY a /a\n")
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
+    let output = env.run_with_stdin(
+        &["debug", "graph", "-"],
+        b"FROM scratch\nENV A=1\nCOPY a /a\n",
+    );
     assert!(output.status.success());
     let out = String::from_utf8_lossy(&output.stdout);
     assert!(out.contains("[1/1] COPY a /a"), "{out}");

@@ -51,20 +51,10 @@ fn dump_reads_stdin_and_directories_and_does_not_validate_flags() {
     let dir = env.write_files("ctx", &[("Dockerfile", "FROM x\nCOPY --doit=true a /b\n")]);
     let out = env.ok(&["debug", "dump", dir.to_str().unwrap()]);
     assert_eq!(out, "(from \"x\")\n(copy [\"--doit=true\"] \"a\" \"/b\")\n");
-    let mut child = env
-        .strata(&["debug", "dump", "-"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write as _;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"\xef\xbb\xbffrom x\r\nrun echo a \\\r\n  b\r\n")
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
+    let output = env.run_with_stdin(
+        &["debug", "dump", "-"],
+        b"\xef\xbb\xbffrom x\r\nrun echo a \\\r\n  b\r\n",
+    );
     assert!(output.status.success());
     assert_eq!(
         String::from_utf8_lossy(&output.stdout),

@@ -1,10 +1,12 @@
 //! strata's integration tests: one binary, one module per area (as ripgrep's `tests/`).
 
+mod add_url;
 mod build;
 mod differential;
 mod exchange;
 mod frontend;
 mod frontend_graph;
 mod frontend_parser;
+mod run_mount;
 mod store;
 mod util;

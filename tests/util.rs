@@ -50,6 +50,22 @@ impl TestEnv {
         self.strata(args).output().expect("running strata")
     }
 
+    /// Runs strata with `input` on its stdin; returns its output (whatever the exit code).
+    pub fn run_with_stdin(&self, args: &[&str], input: &[u8]) -> Output {
+        use std::io::Write as _;
+        use std::process::Stdio;
+        let mut child = self
+            .strata(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("running strata");
+        // A command that fails early may close stdin before reading it all.
+        let _ = child.stdin.take().expect("piped").write_all(input);
+        child.wait_with_output().expect("waiting for strata")
+    }
+
     /// Runs strata, asserting success; returns stdout.
     pub fn ok(&self, args: &[&str]) -> String {
         let output = self.run(args);

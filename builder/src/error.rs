@@ -42,6 +42,14 @@ pub enum Error {
         /// Why it cannot be used.
         reason: String,
     },
+    /// `ADD <url>` could not download or verify the file.
+    #[error("ADD `{url}`: {reason}")]
+    Fetch {
+        /// The URL as written.
+        url: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// A user or group name that the image does not define.
     #[error("unable to find {what} in the image's {file}")]
     UnknownIdentity {

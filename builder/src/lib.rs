@@ -10,6 +10,7 @@ pub mod commit;
 pub mod context;
 pub mod copy;
 pub mod error;
+pub mod fetch;
 pub mod image;
 pub mod layer;
 pub mod progress;

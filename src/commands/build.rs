@@ -11,7 +11,7 @@ use strata_builder::context::BuildContext;
 use strata_builder::image::reference::{normalize, validate_tag};
 use strata_builder::progress::Event;
 use strata_builder::sandbox::NativeSandbox;
-use strata_builder::solve::{BuildRequest, Builder, StoreImages};
+use strata_builder::solve::{BuildRequest, Builder, Secrets, StoreImages};
 use strata_frontend::{compile, parser, BuildOptions};
 
 use crate::progress;
@@ -41,6 +41,10 @@ pub struct Args {
     /// Network for RUN steps that don't set their own: `host` (default) or `none`.
     #[arg(long, value_name = "MODE", default_value = "host", value_parser = ["host", "none", "default"])]
     pub network: String,
+    /// A secret for `RUN --mount=type=secret`: `id=ID,src=FILE` or `id=ID,env=VAR` (`id=ID`
+    /// alone reads the variable `ID`, else the file `ID`); may be repeated.
+    #[arg(long = "secret", value_name = "id=ID[,src=FILE|,env=VAR]")]
+    pub secrets: Vec<String>,
     /// Write the image ID to this file.
     #[arg(long, value_name = "FILE")]
     pub iidfile: Option<PathBuf>,
@@ -111,6 +115,64 @@ impl Args {
             context: Some(self.context.clone()),
         })
     }
+}
+
+/// Reads `--secret` specs as buildx does: `id=ID,src=FILE` (also `source=`), `id=ID,env=VAR`,
+/// with an optional `type=file|env`; `id=ID` alone takes the variable `ID` if set, else the
+/// file `ID`.
+fn read_secrets(specs: &[String]) -> anyhow::Result<Secrets> {
+    let mut secrets = Secrets::new();
+    for spec in specs {
+        let (mut id, mut file, mut var, mut kind) = (None, None, None, None);
+        for field in spec.split(',') {
+            let (key, value) = field
+                .split_once('=')
+                .with_context(|| format!("--secret `{spec}`: `{field}` is not a key=value pair"))?;
+            match key.trim().to_ascii_lowercase().as_str() {
+                "id" => id = Some(value.to_string()),
+                "src" | "source" => file = Some(PathBuf::from(value)),
+                "env" => var = Some(value.to_string()),
+                "type" if value == "file" || value == "env" => kind = Some(value.to_string()),
+                "type" => {
+                    bail!("--secret `{spec}`: unsupported secret type `{value}` (file or env)")
+                }
+                other => bail!("--secret `{spec}`: unexpected key `{other}` (id, src, env, type)"),
+            }
+        }
+        let id = match id.or_else(|| var.clone()).or_else(|| {
+            file.as_ref()
+                .and_then(|f| f.file_name())
+                .map(|n| n.to_string_lossy().into_owned())
+        }) {
+            Some(id) if !id.is_empty() => id,
+            _ => bail!("--secret `{spec}`: an `id` is required"),
+        };
+        let from_env =
+            |name: &str| std::env::var_os(name).map(std::os::unix::ffi::OsStringExt::into_vec);
+        let data = match (kind.as_deref(), file, var) {
+            (Some("env"), file, var) => {
+                let name = var
+                    .or_else(|| file.map(|f| f.to_string_lossy().into_owned()))
+                    .unwrap_or_else(|| id.clone());
+                from_env(&name).with_context(|| {
+                    format!("--secret `{spec}`: environment variable `{name}` is not set")
+                })?
+            }
+            (_, Some(file), _) => std::fs::read(&file)
+                .with_context(|| format!("--secret `{spec}`: reading `{}`", file.display()))?,
+            (_, None, Some(name)) => from_env(&name).with_context(|| {
+                format!("--secret `{spec}`: environment variable `{name}` is not set")
+            })?,
+            (_, None, None) => match from_env(&id) {
+                Some(value) => value,
+                None => std::fs::read(&id).with_context(|| {
+                    format!("--secret `{spec}`: no environment variable or file named `{id}`")
+                })?,
+            },
+        };
+        secrets.insert(id, data);
+    }
+    Ok(secrets)
 }
 
 /// `CONTEXT/Dockerfile`, or `CONTEXT/Containerfile` when only that exists (podman's name).
@@ -205,6 +267,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         no_cache: args.no_cache,
         labels,
         source_date_epoch,
+        secrets: read_secrets(&args.secrets)?,
     };
     let output = builder.build(&request)?;
     let id = output.image.id.to_string();

@@ -2,7 +2,6 @@
 //! legacy layout, and the Docker 25+ layout), strata loads and builds from.
 
 use std::fs;
-use std::io::Write;
 use std::process::{Command, Stdio};
 
 use super::{docker, env_with_busybox, tool, unique};
@@ -167,19 +166,7 @@ fn docker_20_saves_load_and_build_from() {
         .unwrap();
     assert!(status.success());
     let again = TestEnv::new();
-    let mut child = again
-        .strata(&["load"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(&fs::read(&gz).unwrap())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
+    let output = again.run_with_stdin(&["load"], &fs::read(&gz).unwrap());
     assert!(
         output.status.success(),
         "{}",

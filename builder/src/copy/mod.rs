@@ -34,6 +34,9 @@ pub struct CopySource {
     /// Content digests of the entries (`Some` for regular files), parallel to `entries`, when
     /// the cache key computation made them; empty when unknown.
     pub content: Vec<Option<[u8; 32]>>,
+    /// ADD may unpack it when it is a local archive: true only for files from the build
+    /// context (never for a download, a heredoc or another stage's file, as in BuildKit).
+    pub unpack: bool,
 }
 
 /// An earlier snapshot of the same copy step and the content digests of its files (layer path

@@ -48,6 +48,7 @@ impl Fixture {
                 rel: m.rel,
                 keep_owner: false,
                 content: Vec::new(),
+                unpack: true,
             })
             .collect()
     }

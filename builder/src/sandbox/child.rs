@@ -11,7 +11,7 @@ use std::ffi::CStr;
 use std::io;
 use std::os::fd::RawFd;
 
-use super::prepare::{Plan, KEPT_CAPS};
+use super::prepare::{MountPlanKind, Plan, KEPT_CAPS};
 
 /// The setup steps, in order; the number is what the child reports on failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +35,8 @@ pub enum Step {
     Masks,
     /// `/etc/resolv.conf`, `/etc/hosts`, `/etc/hostname`.
     Etc,
+    /// `RUN --mount`s and heredoc scripts.
+    Mounts,
     /// The hostname.
     Hostname,
     /// `pivot_root` into the overlay.
@@ -48,7 +50,7 @@ pub enum Step {
 }
 
 impl Step {
-    const ALL: [Step; 14] = [
+    const ALL: [Step; 15] = [
         Step::Namespaces,
         Step::Fork,
         Step::Private,
@@ -58,6 +60,7 @@ impl Step {
         Step::Sys,
         Step::Masks,
         Step::Etc,
+        Step::Mounts,
         Step::Hostname,
         Step::PivotRoot,
         Step::Workdir,
@@ -82,6 +85,7 @@ impl Step {
             Step::Sys => "mounting /sys",
             Step::Masks => "masking /proc and /sys paths",
             Step::Etc => "binding /etc/resolv.conf, /etc/hosts and /etc/hostname",
+            Step::Mounts => "mounting the RUN --mount filesystems",
             Step::Hostname => "setting the hostname",
             Step::PivotRoot => "entering the root filesystem (pivot_root)",
             Step::Workdir => "entering the working directory",
@@ -184,6 +188,7 @@ pub fn setup(plan: &Plan, status_fd: RawFd) -> io::Result<()> {
             }
             Ok(())
         })?;
+        step(status_fd, Step::Mounts, || extra_mounts(plan))?;
         if plan.network_none {
             loopback_up();
         }
@@ -460,6 +465,66 @@ unsafe fn mask_paths(plan: &Plan) -> io::Result<()> {
                     path.as_ptr(),
                     NONE,
                     libc::MS_BIND,
+                    std::ptr::null(),
+                ))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `RUN --mount`s, parents before children (see `prepare::MountPlan`).
+unsafe fn extra_mounts(plan: &Plan) -> io::Result<()> {
+    // SAFETY: raw syscalls with NUL-terminated strings from the plan.
+    unsafe {
+        for mount in &plan.mounts {
+            for parent in &mount.parents {
+                ensure_dir(parent);
+            }
+            if mount.dir {
+                ensure_dir(&mount.target);
+            } else {
+                ensure_file(&mount.target);
+            }
+            let bind = |source: &CStr| {
+                check(libc::mount(
+                    source.as_ptr(),
+                    mount.target.as_ptr(),
+                    NONE,
+                    libc::MS_BIND | libc::MS_REC,
+                    std::ptr::null(),
+                ))
+            };
+            match &mount.kind {
+                MountPlanKind::Bind { source } => bind(source)?,
+                MountPlanKind::Overlay {
+                    options,
+                    at,
+                    source,
+                } => {
+                    check(libc::mount(
+                        c"overlay".as_ptr(),
+                        at.as_ptr(),
+                        c"overlay".as_ptr(),
+                        0,
+                        options.as_ptr().cast(),
+                    ))?;
+                    bind(source)?;
+                }
+                MountPlanKind::Tmpfs { options } => check(libc::mount(
+                    c"tmpfs".as_ptr(),
+                    mount.target.as_ptr(),
+                    c"tmpfs".as_ptr(),
+                    libc::MS_NOSUID | libc::MS_NODEV,
+                    options.as_ptr().cast(),
+                ))?,
+            }
+            if mount.readonly {
+                check(libc::mount(
+                    NONE,
+                    mount.target.as_ptr(),
+                    NONE,
+                    libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY,
                     std::ptr::null(),
                 ))?;
             }

@@ -20,6 +20,7 @@
 //!     lowers: &[],
 //!     upper: upper.path(),
 //!     work: work.path(),
+//!     mounts: &[],
 //! };
 //! fake.run(&request, &|_, _| {}).unwrap();
 //! assert_eq!(fake.calls()[0].cwd, "/src");
@@ -136,6 +137,7 @@ mod tests {
                 lowers: &lowers,
                 upper: dirs.path(),
                 work: dirs.path(),
+                mounts: &[],
             };
             let result = fake.run(&request, &|stream, data| {
                 printed.lock().unwrap().push((stream, data.to_vec()))

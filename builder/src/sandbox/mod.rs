@@ -50,6 +50,41 @@ pub struct RunRequest<'a> {
     pub upper: &'a Path,
     /// The overlay work dir: empty, on the same filesystem as `upper`.
     pub work: &'a Path,
+    /// Extra filesystems the command sees (`RUN --mount`, heredoc scripts); none of them, nor
+    /// their mount points, end up in the layer.
+    pub mounts: &'a [ExtraMount],
+}
+
+/// One extra filesystem in the container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtraMount {
+    /// Absolute path in the container. Symlinks in it resolve inside the image.
+    pub target: String,
+    /// What appears there.
+    pub source: MountFrom,
+    /// Mounted read-only.
+    pub readonly: bool,
+}
+
+/// What an [`ExtraMount`] shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MountFrom {
+    /// A host directory or file, bound as it is: writes reach it (a cache mount's directory),
+    /// unless the mount is read-only.
+    Host(PathBuf),
+    /// `path` inside a layered filesystem (snapshot dirs, topmost first): writes go to a
+    /// throwaway upper dir and are discarded after the run, as BuildKit's `type=bind,rw`.
+    Layers {
+        /// The layers, topmost first; empty for an empty filesystem.
+        lowers: Vec<PathBuf>,
+        /// Absolute path inside them.
+        path: String,
+    },
+    /// An empty tmpfs, at most `size` bytes when given.
+    Tmpfs {
+        /// Size limit in bytes.
+        size: Option<u64>,
+    },
 }
 
 /// Receives the command's output as it arrives.

@@ -49,7 +49,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use super::child::{self, Step};
-use super::prepare::{plan, Plan};
+use super::prepare::{extra_mounts, plan, Plan};
 use super::{stubs, Executor, OutputSink, RunRequest};
 use crate::error::{Error, Result};
 use crate::progress::Stream;
@@ -92,7 +92,8 @@ impl Executor for NativeSandbox {
                 source: e,
             })?;
         let image = LayerStack::new(request.lowers.to_vec());
-        let mounts = stubs::init_layer(&image, &run_dir.path().join("init"))?;
+        let (stubs, extra) = extra_mounts(request, &image, run_dir.path())?;
+        let mounts = stubs::init_layer(&image, &run_dir.path().join("init"), &stubs)?;
         let lowers = request.lowers.len() + usize::from(mounts.init.is_some());
         if lowers > MAX_LOWER_DIRS {
             return Err(Error::Sandbox {
@@ -102,7 +103,7 @@ impl Executor for NativeSandbox {
                 )),
             });
         }
-        let mut plan = plan(request, &image, &mounts, run_dir.path())?;
+        let mut plan = plan(request, &image, &mounts, &extra, run_dir.path())?;
         plan.legacy_only = self.legacy_mount;
         spawn_and_wait(Arc::new(plan), output)
     }

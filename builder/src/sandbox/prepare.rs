@@ -7,8 +7,8 @@ use std::fs;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use super::stubs::{MountPoints, ETC_FILES};
-use super::{Network, RunRequest};
+use super::stubs::{MountPoints, Stub, ETC_FILES};
+use super::{MountFrom, Network, RunRequest};
 use crate::error::{Error, Result};
 use crate::rootfs::LayerStack;
 use crate::users::{Identity, UserDb};
@@ -99,6 +99,169 @@ pub struct Plan {
     pub legacy_dir: Option<CString>,
     pub argv: Vec<String>,
     pub env: Vec<(String, String)>,
+    /// Extra mounts, parents before children.
+    pub mounts: Vec<MountPlan>,
+}
+
+/// One extra mount, ready for the child.
+pub struct MountPlan {
+    /// Directories to create first, outermost first (in merged). They exist already unless
+    /// the target is in the sandbox's `/dev` tmpfs: the init layer made them.
+    pub parents: Vec<CString>,
+    /// The mount point (in merged), symlinks resolved inside the image.
+    pub target: CString,
+    /// A directory is mounted (else a file).
+    pub dir: bool,
+    /// Remount read-only after mounting.
+    pub readonly: bool,
+    /// What to mount.
+    pub kind: MountPlanKind,
+}
+
+/// How the child makes one extra mount.
+pub enum MountPlanKind {
+    /// Bind a host path.
+    Bind { source: CString },
+    /// Mount an overlay (option string) at `at`, then bind `source`, a path inside it.
+    Overlay {
+        options: CString,
+        at: CString,
+        source: CString,
+    },
+    /// A tmpfs with these options.
+    Tmpfs { options: CString },
+}
+
+/// The extra mounts of a request, resolved against the image: the init-layer stubs they need
+/// and their plans, parents before children. `scratch` receives the overlays' dirs.
+pub fn extra_mounts(
+    request: &RunRequest<'_>,
+    image: &LayerStack,
+    scratch: &Path,
+) -> Result<(Vec<Stub>, Vec<ResolvedMount>)> {
+    let mut resolved = Vec::with_capacity(request.mounts.len());
+    for (n, mount) in request.mounts.iter().enumerate() {
+        let target = image.resolve(&mount.target)?;
+        let (dir, kind) = match &mount.source {
+            MountFrom::Host(path) => {
+                let meta = fs::metadata(path).map_err(io(path))?;
+                (meta.is_dir(), ResolvedKind::Bind(path.clone()))
+            }
+            MountFrom::Tmpfs { size } => (true, ResolvedKind::Tmpfs(*size)),
+            MountFrom::Layers { lowers, path } => {
+                let stack = LayerStack::new(lowers.clone());
+                let inside = stack.resolve(path)?;
+                let found = stack.lookup(&inside)?.ok_or_else(|| Error::BadSource {
+                    source_path: path.clone(),
+                    reason: "not found in the mount's source".into(),
+                })?;
+                let at = scratch.join(format!("mount-{n}"));
+                let mut lowers = lowers.clone();
+                if lowers.is_empty() {
+                    let empty = at.join("empty");
+                    fs::create_dir_all(&empty).map_err(io(&empty))?;
+                    lowers.push(empty);
+                }
+                (
+                    found.meta.is_dir(),
+                    ResolvedKind::Layers { lowers, at, inside },
+                )
+            }
+        };
+        resolved.push(ResolvedMount {
+            target,
+            dir,
+            readonly: mount.readonly,
+            kind,
+        });
+    }
+    // Parents first: a mount inside another's target goes on top of it.
+    resolved.sort_by_key(|m| m.target.split('/').filter(|p| !p.is_empty()).count());
+    let stubs = resolved
+        .iter()
+        .map(|m| Stub {
+            path: m.target.clone(),
+            dir: m.dir,
+        })
+        .collect();
+    Ok((stubs, resolved))
+}
+
+/// An extra mount with its target resolved in the image.
+pub struct ResolvedMount {
+    target: String,
+    dir: bool,
+    readonly: bool,
+    kind: ResolvedKind,
+}
+
+enum ResolvedKind {
+    Bind(PathBuf),
+    Tmpfs(Option<u64>),
+    Layers {
+        lowers: Vec<PathBuf>,
+        at: PathBuf,
+        inside: String,
+    },
+}
+
+fn mount_plan(mount: &ResolvedMount, merged: &Path) -> Result<MountPlan> {
+    let rel = mount.target.trim_start_matches('/');
+    let mut parents = Vec::new();
+    let mut prefix = merged.to_path_buf();
+    if let Some((parent, _)) = rel.rsplit_once('/') {
+        for part in parent.split('/').filter(|p| !p.is_empty()) {
+            prefix.push(part);
+            parents.push(cpath(&prefix)?);
+        }
+    }
+    let kind = match &mount.kind {
+        ResolvedKind::Bind(path) => MountPlanKind::Bind {
+            source: cpath(path)?,
+        },
+        ResolvedKind::Tmpfs(size) => MountPlanKind::Tmpfs {
+            options: c(match size {
+                Some(size) => format!("mode=1777,size={size}"),
+                None => "mode=1777".to_string(),
+            })?,
+        },
+        ResolvedKind::Layers { lowers, at, inside } => {
+            let (root, upper, work) = (at.join("root"), at.join("upper"), at.join("work"));
+            for dir in [&root, &upper, &work] {
+                fs::create_dir_all(dir).map_err(io(dir))?;
+            }
+            let lowers: Vec<String> = lowers
+                .iter()
+                .map(|p| escape(&p.display().to_string()))
+                .collect();
+            let options = format!(
+                "lowerdir={},upperdir={},workdir={},index=off,metacopy=off,redirect_dir=off",
+                lowers.join(":"),
+                escape(&upper.display().to_string()),
+                escape(&work.display().to_string())
+            );
+            if options.len() > MAX_MOUNT_OPTIONS {
+                return Err(Error::Sandbox {
+                    what: format!("mounting {} layers at `{}`", lowers.len(), mount.target),
+                    source: std::io::Error::other(
+                        "too many layers for a mount's source; squash that stage or image",
+                    ),
+                });
+            }
+            MountPlanKind::Overlay {
+                options: c(options)?,
+                source: cpath(&root.join(inside.trim_start_matches('/')))?,
+                at: cpath(&root)?,
+            }
+        }
+    };
+    Ok(MountPlan {
+        parents,
+        target: cpath(&merged.join(rel))?,
+        dir: mount.dir,
+        readonly: mount.readonly,
+        kind,
+    })
 }
 
 fn c(bytes: impl AsRef<[u8]>) -> Result<CString> {
@@ -121,6 +284,7 @@ pub fn plan(
     request: &RunRequest<'_>,
     image: &LayerStack,
     mounts: &MountPoints,
+    extra: &[ResolvedMount],
     scratch: &Path,
 ) -> Result<Plan> {
     let users = UserDb::load(|path| image.read_file(path));
@@ -238,6 +402,10 @@ pub fn plan(
         identity,
         argv: request.argv.to_vec(),
         env,
+        mounts: extra
+            .iter()
+            .map(|m| mount_plan(m, &merged))
+            .collect::<Result<_>>()?,
         merged: cpath(&merged)?,
     })
 }

@@ -42,8 +42,21 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
     }
 }
 
-/// Makes the init layer in `dir` if the image needs one, and says where `/etc` is.
-pub fn init_layer(image: &LayerStack, dir: &Path) -> Result<MountPoints> {
+/// A mount point an extra mount needs: a path in the image (symlinks already resolved) and
+/// whether a directory or a file is mounted there.
+#[derive(Debug, Clone)]
+pub struct Stub {
+    /// Absolute path in the image.
+    pub path: String,
+    /// A directory (else a file).
+    pub dir: bool,
+}
+
+/// Makes the init layer in `dir` if the image needs one, and says where `/etc` is. `extra`
+/// are the mount points of `RUN --mount`s and heredoc scripts: made here like the sandbox's
+/// own, so that neither they nor their parents appear in the layer (BuildKit removes such
+/// mount stubs after the run; never creating them in the upper dir comes to the same).
+pub fn init_layer(image: &LayerStack, dir: &Path, extra: &[Stub]) -> Result<MountPoints> {
     let mut made = false;
     for name in MOUNT_DIRS {
         let usable = image.lookup(name)?.is_some_and(|f| f.meta.is_dir());
@@ -73,6 +86,29 @@ pub fn init_layer(image: &LayerStack, dir: &Path) -> Result<MountPoints> {
         fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).map_err(io(&path))?;
         made = true;
     }
+    for stub in extra {
+        let rel = stub.path.trim_start_matches('/');
+        if rel.is_empty() || in_sandbox_tmpfs(rel) {
+            // The root always exists; `/dev` is the sandbox's own tmpfs, where the child
+            // makes mount points without touching the layer.
+            continue;
+        }
+        let usable = image
+            .lookup(&stub.path)?
+            .is_some_and(|f| f.meta.is_dir() == stub.dir);
+        if usable {
+            continue;
+        }
+        let parent = rel.rsplit_once('/').map_or("", |(parent, _)| parent);
+        parents.extend(make_parents(dir, parent)?);
+        let path = dir.join(rel);
+        if stub.dir {
+            fs::create_dir_all(&path).map_err(io(&path))?;
+        } else {
+            fs::write(&path, b"").map_err(io(&path))?;
+        }
+        made = true;
+    }
     // Metadata last: creating the files above changed the directories' mtimes, and a command
     // that edits `/etc/passwd` copies `/etc` up with the init layer's mtime.
     for (host, image_path) in parents {
@@ -82,6 +118,11 @@ pub fn init_layer(image: &LayerStack, dir: &Path) -> Result<MountPoints> {
         init: made.then(|| dir.to_path_buf()),
         etc,
     })
+}
+
+/// Paths under the sandbox's own `/dev` tmpfs (relative to the root).
+pub fn in_sandbox_tmpfs(rel: &str) -> bool {
+    rel == "dev" || rel.starts_with("dev/")
 }
 
 /// Creates `rel` and its ancestors in the init layer; returns the directories it created

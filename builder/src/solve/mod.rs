@@ -7,6 +7,7 @@
 //! anything. Vertices are evaluated once each (identical vertices were merged by the frontend),
 //! and a COPY's source stage is evaluated in parallel with the COPY's own parent chain.
 
+mod mounts;
 mod sources;
 
 use std::sync::OnceLock;
@@ -29,6 +30,7 @@ use crate::rootfs::LayerStack;
 use crate::sandbox::{Executor, Network, RunRequest};
 use crate::users::UserDb;
 
+pub use mounts::Secrets;
 pub use sources::{IndexHashCache, PrefetchedHashCache};
 
 /// What to build and how.
@@ -43,6 +45,8 @@ pub struct BuildRequest<'a> {
     pub labels: Vec<(String, String)>,
     /// `SOURCE_DATE_EPOCH`: clamps layer mtimes and sets every `created` time.
     pub source_date_epoch: Option<i64>,
+    /// `--secret`s for `RUN --mount=type=secret` (never part of a cache key or a layer).
+    pub secrets: Secrets,
 }
 
 /// The built image.
@@ -55,6 +59,9 @@ pub struct BuildOutput {
     /// Steps that ran.
     pub ran: usize,
 }
+
+/// Where `RUN --mount=type=cache` directories live, under the store root.
+pub const CACHE_MOUNTS_DIR: &str = "cache-mounts";
 
 /// The filesystem state after a vertex.
 #[derive(Debug, Clone)]
@@ -216,14 +223,22 @@ impl<'a> Builder<'a> {
         let graph = run.request.graph;
         let vertex = &graph.vertices[id];
         let failed = |message: String| Error::Image { reason: message };
-        // A copy's source and its parent chain are independent: evaluate them in parallel.
-        let (parent, source) = match (&vertex.op, vertex.inputs.get(1)) {
-            (Op::Copy(_), Some(&source)) => {
-                let (parent, source) =
-                    rayon::join(|| self.parent(run, id), || self.eval(run, source));
-                (parent.map_err(failed)?, Some(source.map_err(failed)?))
+        // A copy's source (or a RUN's mounted stages) and the parent chain are independent:
+        // evaluate them in parallel.
+        let (parent, inputs) = match vertex.inputs.get(1..) {
+            Some(rest) if !rest.is_empty() => {
+                use rayon::prelude::*;
+                let (parent, inputs) = rayon::join(
+                    || self.parent(run, id),
+                    || {
+                        rest.par_iter()
+                            .map(|&input| self.eval(run, input))
+                            .collect::<std::result::Result<Vec<_>, _>>()
+                    },
+                );
+                (parent.map_err(failed)?, inputs.map_err(failed)?)
             }
-            _ => (self.parent(run, id).map_err(failed)?, None),
+            _ => (self.parent(run, id).map_err(failed)?, Vec::new()),
         };
         let step = run
             .counter
@@ -234,7 +249,7 @@ impl<'a> Builder<'a> {
             id: step,
             name: &vertex.name,
         });
-        let result = self.step_inner(run, id, &parent, source.as_ref(), step, started);
+        let result = self.step_inner(run, id, &parent, &inputs, step, started);
         match &result {
             Ok((_, true)) => {
                 run.cached
@@ -266,7 +281,7 @@ impl<'a> Builder<'a> {
         run: &Run<'_>,
         id: VertexId,
         parent: &State,
-        source: Option<&State>,
+        inputs: &[State],
         step: usize,
         started: Instant,
     ) -> Result<(State, bool)> {
@@ -280,15 +295,10 @@ impl<'a> Builder<'a> {
         ];
         let mut prepared = None;
         if let Op::Copy(op) = &vertex.op {
-            let origin = match (&op.from, source) {
+            let origin = match (&op.from, inputs.first()) {
                 (CopyFrom::Context, _) => match run.request.context {
                     Some(context) => sources::Origin::Context(context),
-                    None => return Err(Error::BadSource {
-                        source_path: "COPY".into(),
-                        reason:
-                            "there is no build context (the Dockerfile came from stdin with `-`)"
-                                .into(),
-                    }),
+                    None => sources::Origin::NoContext,
                 },
                 (_, Some(source)) => sources::Origin::View(self.view(&source.layers)),
                 (_, None) => unreachable!("copies from stages and images have a source input"),
@@ -300,7 +310,7 @@ impl<'a> Builder<'a> {
                     sources::Origin::Context(context) => {
                         Some(PrefetchedHashCache::new(self.store, context.root()))
                     }
-                    sources::Origin::View(_) => None,
+                    sources::Origin::View(_) | sources::Origin::NoContext => None,
                 },
             );
             let mut copy_sources = resolved?;
@@ -309,7 +319,23 @@ impl<'a> Builder<'a> {
                 None => sources::digest(&mut copy_sources, &IndexHashCache(self.store))?,
             };
             key_parts.push(content.bytes().to_vec());
-            prepared = Some((copy_sources, matches!(origin, sources::Origin::Context(_))));
+            prepared = Some(copy_sources);
+        }
+        let mut mounts_prepared = Vec::new();
+        if let Op::Exec(exec) = &vertex.op {
+            // `vertex.inputs[k]` is `inputs[k - 1]`: the parent is not among them.
+            let input = |k: usize| {
+                let state = inputs.get(k.checked_sub(1)?)?;
+                Some((state.key.bytes().to_vec(), self.view(&state.layers)))
+            };
+            let (prepared, parts) = mounts::prepare(
+                exec,
+                run.request.context,
+                &input,
+                &IndexHashCache(self.store),
+            )?;
+            key_parts.extend(parts);
+            mounts_prepared = prepared;
         }
         let key = hash(&key_parts.iter().map(Vec::as_slice).collect::<Vec<_>>());
         let now = strata_cache::now();
@@ -319,13 +345,18 @@ impl<'a> Builder<'a> {
                     .diff_id
                     .is_none_or(|d| self.store.snapshots().exists(&d));
                 if usable {
-                    self.store.index().put_step(
-                        &key,
-                        &StepRecord {
-                            last_used: now,
-                            ..record.clone()
-                        },
-                    )?;
+                    // Pruning ages entries in minutes at the finest: a hit within a minute of
+                    // the last one leaves the record alone, so a no-op rebuild writes nothing
+                    // and its final flush has nothing to sync.
+                    if now - record.last_used >= LAST_USED_GRANULARITY_SECS {
+                        self.store.index().put_step(
+                            &key,
+                            &StepRecord {
+                                last_used: now,
+                                ..record.clone()
+                            },
+                        )?;
+                    }
                     return Ok((
                         self.next_state(parent, id, key, record.diff_id, record.created),
                         true,
@@ -343,21 +374,31 @@ impl<'a> Builder<'a> {
                 } else {
                     Network::Host
                 };
-                if exec.security == "insecure" || !exec.mounts.is_empty() {
+                if exec.security == "insecure" {
                     return Err(Error::Unsupported {
-                        what: "RUN --mount and --security=insecure are not supported yet".into(),
+                        what: "RUN --security=insecure is not supported yet".into(),
                     });
                 }
+                let materialized = mounts::materialize(
+                    exec,
+                    &mounts_prepared,
+                    &run.request.secrets,
+                    &self.store.root().join(CACHE_MOUNTS_DIR),
+                    scratch.path(),
+                )?;
+                let mut env = exec.env.clone();
+                env.extend(materialized.env.iter().cloned());
                 let lowers: Vec<std::path::PathBuf> = view.layers().to_vec();
                 let request = RunRequest {
                     argv: &exec.argv,
-                    env: &exec.env,
+                    env: &env,
                     cwd: &exec.cwd,
                     user: &exec.user,
                     network,
                     lowers: &lowers,
                     upper: upper.path(),
                     work: work.path(),
+                    mounts: &materialized.mounts,
                 };
                 let progress = self.progress;
                 let sink = move |stream, data: &[u8]| {
@@ -371,7 +412,7 @@ impl<'a> Builder<'a> {
                 self.executor.run(&request, &sink)?;
             }
             Op::Copy(op) => {
-                let (copy_sources, from_context) = prepared.expect("resolved above");
+                let copy_sources = prepared.expect("resolved above");
                 let chown = match &op.chown {
                     Some(spec) => Some(UserDb::load(|p| view.read_file(p)).resolve_chown(spec)?),
                     None => None,
@@ -385,7 +426,7 @@ impl<'a> Builder<'a> {
                 };
                 let (archives, plain): (Vec<_>, Vec<_>) = copy_sources.into_iter().partition(|s| {
                     op.add
-                        && from_context
+                        && s.unpack
                         && s.entries.len() == 1
                         && s.entries[0].kind == crate::context::EntryKind::File
                         && archive::detect(&s.entries[0].host_path)
@@ -400,7 +441,9 @@ impl<'a> Builder<'a> {
                     parent.key.bytes(),
                     vertex.digest.as_bytes(),
                 ]);
-                let reuse = if from_context {
+                let from_context = matches!(op.from, CopyFrom::Context);
+                // `--no-cache` recomputes everything from the sources, links included.
+                let reuse = if from_context && !run.request.no_cache {
                     self.reuse(&lineage)?
                 } else {
                     None
@@ -627,6 +670,9 @@ impl<'a> Builder<'a> {
         image::store_image(self.store, &json, &layers)
     }
 }
+
+/// How stale a cache entry's `last_used` may get before a hit rewrites it.
+const LAST_USED_GRANULARITY_SECS: i64 = 60;
 
 fn hash(parts: &[&[u8]]) -> Digest {
     let mut hasher = Sha256::new();

@@ -9,6 +9,7 @@ use std::path::Path;
 use sha2::{Digest as _, Sha256};
 use strata_cache::{Digest, FileHashEntry, Store};
 use strata_frontend::graph::{CopyOp, CopySource as SourceSpec};
+use strata_frontend::stages::{is_git, is_remote};
 
 use crate::context::{
     clean_relative, BuildContext, ContentDigester, EntryKind, FileHashCache, FileStat, PatternSet,
@@ -16,6 +17,7 @@ use crate::context::{
 };
 use crate::copy::CopySource;
 use crate::error::{Error, Result};
+use crate::fetch::fetch;
 use crate::rootfs::LayerStack;
 
 /// The store's file-hash index as the context digester's cache.
@@ -111,6 +113,8 @@ pub enum Origin<'a> {
     Context(&'a BuildContext),
     /// A layered filesystem (another stage, an image).
     View(LayerStack),
+    /// No context at all (the Dockerfile came from stdin): only URLs and heredocs can be read.
+    NoContext,
 }
 
 /// Resolves every source of a copy; `inline_dir` receives heredoc files.
@@ -150,48 +154,79 @@ pub fn resolve(op: &CopyOp, origin: &Origin<'_>, inline_dir: &Path) -> Result<Ve
                         kind: EntryKind::File,
                     }],
                     keep_owner: false,
+                    unpack: false,
                     content: Vec::new(),
                 });
             }
-            SourceSpec::Path(path) if path.contains("://") => {
+            SourceSpec::Path(path) if op.add && is_git(path, true) => {
                 return Err(Error::BadSource {
                     source_path: path.clone(),
-                    reason: "ADD from a URL is not supported yet".into(),
+                    reason: "ADD from a git repository is not supported yet".into(),
                 })
             }
-            SourceSpec::Path(path) => match origin {
-                Origin::Context(context) => {
-                    for found in context.resolve_source(path)? {
-                        let entries = context.walk_source(&found, &excludes)?;
+            SourceSpec::Path(path) if op.add && is_remote(path, true) => {
+                let fetched = fetch(path, op.checksum.as_deref(), inline_dir)?;
+                let meta = fs::symlink_metadata(&fetched.path).map_err(|source| Error::Io {
+                    path: fetched.path.clone(),
+                    source,
+                })?;
+                sources.push(CopySource {
+                    rel: fetched.name.clone(),
+                    name: fetched.name,
+                    entries: vec![SourceEntry {
+                        rel: String::new(),
+                        host_path: fetched.path,
+                        meta,
+                        kind: EntryKind::File,
+                    }],
+                    keep_owner: false,
+                    unpack: false,
+                    content: Vec::new(),
+                });
+            }
+            SourceSpec::Path(path) => {
+                match origin {
+                    Origin::NoContext => return Err(Error::BadSource {
+                        source_path: path.clone(),
+                        reason:
+                            "there is no build context (the Dockerfile came from stdin with `-`)"
+                                .into(),
+                    }),
+                    Origin::Context(context) => {
+                        for found in context.resolve_source(path)? {
+                            let entries = context.walk_source(&found, &excludes)?;
+                            sources.push(CopySource {
+                                name: base_name(&found.rel, path),
+                                rel: found.rel.clone(),
+                                entries,
+                                keep_owner: false,
+                                unpack: true,
+                                content: Vec::new(),
+                            });
+                        }
+                    }
+                    Origin::View(view) => {
+                        let rel = clean_relative(path);
+                        let resolved = view.resolve(&format!("/{rel}"))?;
+                        let Some(found) = view.lookup(&resolved)? else {
+                            return Err(Error::SourceNotFound {
+                                source_path: path.clone(),
+                                ignored_by: None,
+                            });
+                        };
+                        let mut entries = Vec::new();
+                        walk_view(view, &resolved, "", found, &excludes, &mut entries)?;
                         sources.push(CopySource {
-                            name: base_name(&found.rel, path),
-                            rel: found.rel.clone(),
+                            name: base_name(&rel, path),
+                            rel,
                             entries,
-                            keep_owner: false,
+                            keep_owner: true,
+                            unpack: false,
                             content: Vec::new(),
                         });
                     }
                 }
-                Origin::View(view) => {
-                    let rel = clean_relative(path);
-                    let resolved = view.resolve(&format!("/{rel}"))?;
-                    let Some(found) = view.lookup(&resolved)? else {
-                        return Err(Error::SourceNotFound {
-                            source_path: path.clone(),
-                            ignored_by: None,
-                        });
-                    };
-                    let mut entries = Vec::new();
-                    walk_view(view, &resolved, "", found, &excludes, &mut entries)?;
-                    sources.push(CopySource {
-                        name: base_name(&rel, path),
-                        rel,
-                        entries,
-                        keep_owner: true,
-                        content: Vec::new(),
-                    });
-                }
-            },
+            }
         }
     }
     if sources.is_empty() {

@@ -42,6 +42,7 @@ use crate::instructions::{parse_all, Instruction};
 use crate::shell::Lexer;
 
 pub use args::{is_platform_arg, is_proxy_arg, normalize_platform, platform_args, PROXY_ARGS};
+pub use copy::{is_git, is_remote};
 pub use ports::expose_ports;
 
 /// What the user asked for besides the Dockerfile.

@@ -209,7 +209,7 @@ fn an_image_with_every_mount_point_needs_no_init_layer() {
         ],
     );
     let image = LayerStack::new(vec![full.clone(), f.base.clone()]);
-    let mounts = stubs::init_layer(&image, &f.dir.path().join("init-none")).unwrap();
+    let mounts = stubs::init_layer(&image, &f.dir.path().join("init-none"), &[]).unwrap();
     assert!(mounts.init.is_none());
     assert_eq!(mounts.etc, "etc");
     let run = f.sh("cat /etc/hostname").over(&[full]).run();

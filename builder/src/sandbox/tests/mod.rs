@@ -3,6 +3,7 @@
 
 mod diffs;
 mod isolation;
+mod mounts;
 mod run;
 
 use std::fs;
@@ -74,6 +75,7 @@ struct Step<'a> {
     network: Network,
     cwd: String,
     lowers: Vec<PathBuf>,
+    mounts: Vec<ExtraMount>,
     legacy: bool,
 }
 
@@ -88,6 +90,7 @@ impl Fixture {
             network: Network::Host,
             cwd: "/".into(),
             lowers: vec![self.base.clone()],
+            mounts: Vec::new(),
             legacy: false,
         }
     }
@@ -135,6 +138,15 @@ impl Step<'_> {
         self
     }
 
+    fn mount(mut self, target: &str, source: MountFrom, readonly: bool) -> Self {
+        self.mounts.push(ExtraMount {
+            target: target.into(),
+            source,
+            readonly,
+        });
+        self
+    }
+
     fn legacy_mount(mut self) -> Self {
         self.legacy = true;
         self
@@ -152,6 +164,7 @@ impl Step<'_> {
             lowers: &self.lowers,
             upper: &upper,
             work: &work,
+            mounts: &self.mounts,
         };
         let stdout = Mutex::new(Vec::new());
         let stderr = Mutex::new(Vec::new());
