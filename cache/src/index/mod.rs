@@ -111,6 +111,25 @@ impl CopyRecord {
         out
     }
 
+    /// [`CopyRecord::encode`] followed by the sha256 of those bytes, for storage outside a
+    /// checksummed database.
+    pub fn encode_checked(&self) -> Vec<u8> {
+        let mut out = self.encode();
+        let sum = Digest::of(&out);
+        out.extend_from_slice(sum.bytes());
+        out
+    }
+
+    /// Reads [`CopyRecord::encode_checked`]'s form; `None` if the checksum does not match or
+    /// the record is malformed.
+    pub fn decode_checked(bytes: &[u8]) -> Option<CopyRecord> {
+        let body = bytes.get(..bytes.len().checked_sub(32)?)?;
+        if Digest::of(body).bytes() != &bytes[body.len()..] {
+            return None;
+        }
+        CopyRecord::decode(body)
+    }
+
     /// Reads [`CopyRecord::encode`]'s form; `None` if it is malformed.
     pub fn decode(bytes: &[u8]) -> Option<CopyRecord> {
         let diff_id = Digest::from_bytes(bytes.get(..32)?.try_into().ok()?);

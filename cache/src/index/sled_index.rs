@@ -17,10 +17,13 @@ const STEPS: &str = "cachekeys-v1";
 const LAYERS: &str = "layers-v1";
 const TAGS: &str = "tags-v1";
 const FILES: &str = "filehash-v1";
-const COPIES: &str = "copyfiles-v1";
+/// Copy records live in files beside the database (`copies-v1/<lineage hex>`), not in a tree:
+/// one holds a digest per file a COPY wrote (megabytes for a big tree), is read only when that
+/// COPY runs again, and sled reads its stored values whenever it opens.
+const COPIES: &str = "copies-v1";
 
 /// The trees this version reads and writes.
-const CURRENT: [&str; 5] = [STEPS, LAYERS, TAGS, FILES, COPIES];
+const CURRENT: [&str; 4] = [STEPS, LAYERS, TAGS, FILES];
 
 /// Splits `family-vN` into its family and version.
 fn tree_version(name: &str) -> Option<(&str, u32)> {
@@ -36,7 +39,8 @@ pub struct SledIndex {
     layers: sled::Tree,
     tags: sled::Tree,
     files: sled::Tree,
-    copies: sled::Tree,
+    /// The copy records' directory.
+    copies: PathBuf,
 }
 
 impl SledIndex {
@@ -54,7 +58,7 @@ impl SledIndex {
             layers: db.open_tree(LAYERS).map_err(fail)?,
             tags: db.open_tree(TAGS).map_err(fail)?,
             files: db.open_tree(FILES).map_err(fail)?,
-            copies: db.open_tree(COPIES).map_err(fail)?,
+            copies: path.with_file_name(COPIES),
             path: path.to_path_buf(),
             db,
         })
@@ -273,21 +277,31 @@ impl Index for SledIndex {
         self.files.clear().map_err(|e| self.fail(e))
     }
     fn copy_record(&self, lineage: &Digest) -> Result<Option<CopyRecord>> {
-        // A record that does not decode is treated as absent: the copy is simply done in full.
-        Ok(self
-            .copies
-            .get(lineage.bytes())
-            .map_err(|e| self.fail(e))?
-            .and_then(|bytes| CopyRecord::decode(&bytes)))
+        let path = self.copies.join(lineage.hex());
+        match std::fs::read(&path) {
+            // A record that fails its checksum or does not decode is treated as absent: the
+            // copy is simply done in full.
+            Ok(bytes) => Ok(CopyRecord::decode_checked(&bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io(&path, e)),
+        }
     }
     fn put_copy_record(&self, lineage: &Digest, record: &CopyRecord) -> Result<()> {
-        self.copies
-            .insert(lineage.bytes(), record.encode())
-            .map_err(|e| self.fail(e))?;
-        Ok(())
+        std::fs::create_dir_all(&self.copies).map_err(|e| Error::io(&self.copies, e))?;
+        // Written aside and renamed into place: a reader sees the old record or the new one.
+        // No fsync: it is a cache, and its checksum catches whatever a crash leaves.
+        let path = self.copies.join(lineage.hex());
+        let tmp = self
+            .copies
+            .join(format!(".{}.{}", lineage.hex(), std::process::id()));
+        std::fs::write(&tmp, record.encode_checked()).map_err(|e| Error::io(&tmp, e))?;
+        std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))
     }
     fn clear_copy_records(&self) -> Result<()> {
-        self.copies.clear().map_err(|e| self.fail(e))
+        match std::fs::remove_dir_all(&self.copies) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(&self.copies, e)),
+            _ => Ok(()),
+        }
     }
     fn flush(&self) -> Result<()> {
         self.db.flush().map_err(|e| self.fail(e))?;

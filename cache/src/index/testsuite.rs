@@ -304,10 +304,40 @@ fn copy_records_refuse_truncated_bytes() {
         files: vec![(b"a/b".to_vec(), d(3))],
     };
     let bytes = record.encode();
-    assert_eq!(CopyRecord::decode(&bytes), Some(record));
+    assert_eq!(CopyRecord::decode(&bytes), Some(record.clone()));
     for cut in [0, 31, 33, 38, bytes.len() - 1] {
         assert_eq!(CopyRecord::decode(&bytes[..cut]), None, "cut at {cut}");
     }
+    let checked = record.encode_checked();
+    assert_eq!(CopyRecord::decode_checked(&checked), Some(record));
+    // Truncated at an entry boundary the body still decodes: the checksum refuses it.
+    assert_eq!(
+        CopyRecord::decode_checked(&checked[..checked.len() - 1]),
+        None
+    );
+    let mut flipped = checked.clone();
+    flipped[40] ^= 1;
+    assert_eq!(CopyRecord::decode_checked(&flipped), None);
+    assert_eq!(CopyRecord::decode_checked(&[]), None);
+}
+
+#[test]
+fn sled_copy_records_are_files_beside_the_database_and_a_damaged_one_reads_as_absent() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = SledIndex::open(&dir.path().join("index")).unwrap();
+    let record = CopyRecord {
+        diff_id: d(2),
+        files: vec![(b"a".to_vec(), d(3))],
+    };
+    index.put_copy_record(&d(1), &record).unwrap();
+    let file = dir.path().join("copies-v1").join(d(1).hex());
+    let mut bytes = std::fs::read(&file).unwrap();
+    bytes[33] ^= 0xff;
+    std::fs::write(&file, &bytes).unwrap();
+    assert_eq!(index.copy_record(&d(1)).unwrap(), None);
+    index.clear_copy_records().unwrap();
+    assert!(!dir.path().join("copies-v1").exists());
+    index.clear_copy_records().unwrap();
 }
 
 #[test]
