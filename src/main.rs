@@ -1,9 +1,11 @@
 //! The `strata` command line: argument parsing, progress and error rendering.
 //! Everything else lives in the library crates (`frontend`, `builder`, `cache`).
 
+mod cache;
 mod commands;
 mod exit;
 mod progress;
+mod registry;
 mod store;
 
 use std::path::PathBuf;
@@ -22,6 +24,17 @@ pub struct Global {
     /// How long to wait for another strata process to release the store, e.g. `300s`, `5m`.
     #[arg(long, global = true, default_value = "5m")]
     pub lock_timeout: String,
+
+    /// A registry (`host[:port]`, or a host for every port) to reach over plain HTTP, as
+    /// docker's `insecure-registries`; repeatable. localhost, 127.0.0.0/8 and ::1 always are.
+    #[arg(
+        long = "insecure-registry",
+        global = true,
+        value_name = "HOST[:PORT]",
+        env = "STRATA_INSECURE_REGISTRIES",
+        value_delimiter = ','
+    )]
+    pub insecure_registry: Vec<String>,
 }
 
 #[derive(Debug, Parser)]
@@ -48,6 +61,14 @@ enum Command {
     Save(commands::save::Args),
     /// Load images from a tarball.
     Load(commands::load::Args),
+    /// Pull an image from a registry.
+    Pull(commands::pull::Args),
+    /// Push an image to a registry.
+    Push(commands::push::Args),
+    /// Log in to a registry (credentials go where docker keeps them).
+    Login(commands::login::Args),
+    /// Log out from a registry.
+    Logout(commands::logout::Args),
     /// Make a one-layer image from a root filesystem tarball.
     Import(commands::import::Args),
     /// Write an image's flattened filesystem as a tarball.
@@ -82,6 +103,10 @@ fn main() -> ExitCode {
         Command::Debug(cmd) => commands::debug::run(&cli.global, cmd),
         Command::Save(args) => commands::save::run(&cli.global, args),
         Command::Load(args) => commands::load::run(&cli.global, args),
+        Command::Pull(args) => commands::pull::run(&cli.global, args),
+        Command::Push(args) => commands::push::run(&cli.global, args),
+        Command::Login(args) => commands::login::run(&cli.global, args),
+        Command::Logout(args) => commands::logout::run(&cli.global, args),
         Command::Import(args) => commands::import::run(&cli.global, args),
         Command::Export(args) => commands::export::run(&cli.global, args),
         Command::Images(args) => commands::images::run(&cli.global, args),
@@ -98,7 +123,10 @@ fn main() -> ExitCode {
 /// Logs go to stderr, filtered by `STRATA_LOG` (e.g. `STRATA_LOG=debug`); quiet by default.
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("STRATA_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        // rustls-platform-verifier logs certificate failures that strata reports itself.
+        .unwrap_or_else(|_| {
+            tracing_subscriber::EnvFilter::new("warn,rustls_platform_verifier=off")
+        });
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

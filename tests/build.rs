@@ -119,6 +119,11 @@ fn quiet_prints_only_the_image_id_and_iidfile_records_it() {
     let id = out.trim();
     assert!(id.starts_with("sha256:") && id.len() == 71, "{out}");
     assert_eq!(fs::read_to_string(iid).unwrap(), id);
+    // Untagged, as docker's dangling image: usable by ID, listed as <none>, named later.
+    assert_eq!(env.ok(&["inspect", "--format", "{{.Id}}", id]).trim(), id);
+    assert!(env.ok(&["images"]).contains("<none>"));
+    env.ok(&["build", "-q", "-t", "named:1", dir.to_str().unwrap()]);
+    assert!(!env.ok(&["images"]).contains("<none>"));
 }
 
 #[test]

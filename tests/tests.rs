@@ -2,11 +2,13 @@
 
 mod add_url;
 mod build;
+mod cache_export;
 mod differential;
 mod exchange;
 mod frontend;
 mod frontend_graph;
 mod frontend_parser;
+mod registry;
 mod run_mount;
 mod store;
 mod util;

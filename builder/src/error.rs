@@ -129,6 +129,33 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// A `--cache-to` / `--cache-from` value that cannot be used.
+    #[error("invalid {flag} `{value}`: {reason}")]
+    CacheSpec {
+        /// The flag.
+        flag: String,
+        /// The value as given.
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Reading or writing an exported build cache failed.
+    #[error("{location}: {reason}")]
+    Cache {
+        /// The cache (`local cache \`DIR\``, `registry cache \`REF\``).
+        location: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// Talking to a registry failed; the message names the registry (and callers add the
+    /// reference: `pulling 127.0.0.1:5000/app:1: manifest unknown`).
+    #[error("{reason}")]
+    Registry {
+        /// What kind of failure.
+        kind: crate::registry::ErrorKind,
+        /// What went wrong.
+        reason: String,
+    },
     /// A `--change` instruction that cannot be applied (`strata import`).
     #[error("--change `{change}`: {reason}")]
     Change {

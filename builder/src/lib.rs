@@ -6,6 +6,7 @@
 #![deny(missing_docs)]
 
 pub mod archive;
+pub mod cache_exchange;
 pub mod commit;
 pub mod context;
 pub mod copy;
@@ -14,6 +15,7 @@ pub mod fetch;
 pub mod image;
 pub mod layer;
 pub mod progress;
+pub mod registry;
 pub mod rootfs;
 pub mod sandbox;
 pub mod solve;

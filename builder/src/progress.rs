@@ -55,6 +55,12 @@ pub enum Event<'a> {
         /// A one-line reason.
         message: &'a str,
     },
+    /// Something the user should know that does not stop the build (a cache that could not
+    /// be read or written); shown even with `--quiet`.
+    Warning {
+        /// The text, without a `WARNING:` prefix.
+        message: &'a str,
+    },
     /// A note that is not about one step (warnings, `naming to …`).
     Note {
         /// The text.

@@ -7,13 +7,18 @@ use std::process::ExitCode;
 use std::collections::BTreeMap;
 
 use anyhow::{bail, Context as _};
+use strata_builder::cache_exchange::{export, parse_cache_from, parse_cache_to, ImportedCache};
 use strata_builder::context::BuildContext;
-use strata_builder::image::reference::{normalize, validate_tag};
+use strata_builder::image::{
+    self,
+    reference::{normalize, validate_tag},
+};
 use strata_builder::progress::Event;
 use strata_builder::sandbox::NativeSandbox;
-use strata_builder::solve::{BuildRequest, Builder, Secrets, StoreImages};
+use strata_builder::solve::{BuildRequest, Builder, PullingImages, Secrets};
 use strata_frontend::{compile, parser, BuildOptions};
 
+use crate::cache;
 use crate::progress;
 use crate::Global;
 
@@ -51,6 +56,17 @@ pub struct Args {
     /// Print only the image ID on success, no progress.
     #[arg(short = 'q', long)]
     pub quiet: bool,
+    /// Export the build cache: `type=local,dest=DIR` or `type=registry,ref=REF`, with
+    /// `mode=min` (the final image's steps, default) or `mode=max` (every stage's); may be repeated.
+    #[arg(long = "cache-to", value_name = "SPEC")]
+    pub cache_to: Vec<String>,
+    /// Use an exported build cache: `type=local,src=DIR`, `type=registry,ref=REF` or just REF;
+    /// may be repeated (earlier ones win).
+    #[arg(long = "cache-from", value_name = "SPEC")]
+    pub cache_from: Vec<String>,
+    /// Always check the registry for a newer version of each base image (and pull it).
+    #[arg(long)]
+    pub pull: bool,
     /// How to show progress.
     #[arg(long, value_enum, default_value = "auto")]
     pub progress: progress::Mode,
@@ -220,6 +236,16 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
                 .ok_or_else(|| anyhow::anyhow!("invalid --label `{l}`: expected KEY=VALUE"))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
+    let cache_to = args
+        .cache_to
+        .iter()
+        .map(|spec| parse_cache_to(spec))
+        .collect::<Result<Vec<_>, _>>()?;
+    let cache_from = args
+        .cache_from
+        .iter()
+        .map(|spec| parse_cache_from(spec))
+        .collect::<Result<Vec<_>, _>>()?;
     let inputs = args.inputs()?;
     let name = inputs
         .dockerfile_path
@@ -238,17 +264,19 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         ..BuildOptions::default()
     };
     let store = crate::store::open(global)?;
-    let graph =
-        compile(&ast, &options, &StoreImages(&store)).map_err(|e| e.in_file(&name, text))?;
-    let context = match &inputs.context {
-        Some(dir) => Some(BuildContext::open(dir, inputs.dockerfile_path.as_deref())?),
-        None => None,
-    };
     let progress = progress::renderer(if args.quiet {
         progress::Mode::Quiet
     } else {
         args.progress
     });
+    let registry = std::sync::Arc::new(crate::registry::client(global)?);
+    let pull_progress = |line: &str| progress.event(Event::Note { message: line });
+    let images = PullingImages::new(&store, &registry, args.pull, &pull_progress);
+    let graph = compile(&ast, &options, &images).map_err(|e| e.in_file(&name, text))?;
+    let context = match &inputs.context {
+        Some(dir) => Some(BuildContext::open(dir, inputs.dockerfile_path.as_deref())?),
+        None => None,
+    };
     for unused in &graph.unused_build_args {
         progress.event(Event::Note {
             message: &format!("[warning] one or more build-args [{unused}] were not consumed"),
@@ -259,6 +287,21 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         .map(|v| v.parse::<i64>())
         .transpose()
         .context("SOURCE_DATE_EPOCH must be a number of seconds")?;
+    let warn = |message: &str| progress.event(Event::Warning { message });
+    let backends = cache::Backends::new(registry.clone());
+    let imported = (!cache_from.is_empty()).then(|| {
+        let backends = cache_from
+            .iter()
+            .filter_map(|spec| match backends.backend(&spec.location) {
+                Ok(backend) => Some(backend),
+                Err(e) => {
+                    warn(&format!("importing cache failed, building without it: {e}"));
+                    None
+                }
+            })
+            .collect();
+        ImportedCache::open(backends, &warn)
+    });
     let sandbox = NativeSandbox::new(store.root().join("tmp"));
     let builder = Builder::new(&store, &sandbox, progress.as_ref());
     let request = BuildRequest {
@@ -267,18 +310,43 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         no_cache: args.no_cache,
         labels,
         source_date_epoch,
+        cache_from: imported.as_ref(),
         secrets: read_secrets(&args.secrets)?,
     };
     let output = builder.build(&request)?;
     let id = output.image.id.to_string();
     for tag in &args.tags {
         let normalized = normalize(tag);
-        store.index().put_tag(&normalized, &output.image.manifest)?;
+        image::name(&store, &normalized, &output.image.manifest)?;
         progress.event(Event::Note {
             message: &format!("naming to {normalized}"),
         });
     }
+    if args.tags.is_empty() {
+        // As docker's dangling image: listed as `<none>`, usable by ID, gone at prune.
+        image::keep_untagged(&store, &output.image.manifest)?;
+    }
     store.index().flush()?;
+    for spec in &cache_to {
+        let exported = backends.backend(&spec.location).and_then(|backend| {
+            export(
+                &store,
+                imported.as_ref(),
+                &output.steps,
+                spec.mode,
+                backend.as_ref(),
+            )
+        });
+        match exported {
+            Ok(summary) => progress.event(Event::Note {
+                message: &format!(
+                    "exporting cache to {}: {} steps, {} layers ({} sent)",
+                    spec.location, summary.steps, summary.layers, summary.uploaded
+                ),
+            }),
+            Err(e) => warn(&format!("exporting cache failed: {e}")),
+        }
+    }
     progress.event(Event::Note {
         message: &format!(
             "writing image {id} ({} steps cached, {} run)",

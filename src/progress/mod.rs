@@ -2,14 +2,14 @@
 //!
 //! `plain` (the default when stderr is not a terminal, i.e. in CI logs) prints BuildKit-style
 //! numbered lines; `tty` keeps a live line per running step with its timer; `quiet` prints
-//! nothing (errors still reach stderr through the error report).
+//! nothing but warnings (errors still reach stderr through the error report).
 
 mod plain;
 mod tty;
 
 use std::io::IsTerminal;
 
-use strata_builder::progress::{Progress, Silent};
+use strata_builder::progress::{Event, Progress};
 
 pub use plain::Plain;
 pub use tty::Tty;
@@ -23,7 +23,7 @@ pub enum Mode {
     Tty,
     /// One line per event, for logs.
     Plain,
-    /// Nothing but errors.
+    /// Nothing but warnings and errors.
     Quiet,
 }
 
@@ -37,6 +37,17 @@ pub fn renderer(mode: Mode) -> Box<dyn Progress> {
     match mode {
         Mode::Tty => Box::new(Tty::new()),
         Mode::Plain => Box::new(Plain::new(std::io::stderr())),
-        Mode::Quiet | Mode::Auto => Box::new(Silent),
+        Mode::Quiet | Mode::Auto => Box::new(WarningsOnly),
+    }
+}
+
+/// `--quiet`: warnings (a cache that could not be used) still reach stderr.
+struct WarningsOnly;
+
+impl Progress for WarningsOnly {
+    fn event(&self, event: Event<'_>) {
+        if let Event::Warning { message } = event {
+            eprintln!("WARNING: {message}");
+        }
     }
 }

@@ -87,6 +87,9 @@ impl<W: Write + Send> Progress for Plain<W> {
             Event::Note { message } => {
                 let _ = writeln!(state.out, "{message}");
             }
+            Event::Warning { message } => {
+                let _ = writeln!(state.out, "WARNING: {message}");
+            }
         }
         let _ = state.out.flush();
     }

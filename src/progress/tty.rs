@@ -59,6 +59,9 @@ impl Progress for Tty {
             Event::Note { message } => {
                 let _ = self.bars.println(message);
             }
+            Event::Warning { message } => {
+                let _ = self.bars.println(format!("WARNING: {message}"));
+            }
         }
     }
 }

@@ -57,9 +57,9 @@ pub fn load(store: &Store, input: impl Read) -> Result<Vec<Loaded>> {
 
 /// What this load changed, to undo on failure and to tidy on success.
 #[derive(Default)]
-pub(super) struct Written {
+pub(crate) struct Written {
     /// Blobs this load added (none of them existed before).
-    pub blobs: BTreeSet<Digest>,
+    pub(crate) blobs: BTreeSet<Digest>,
     /// Snapshots this load installed.
     snapshots: BTreeSet<Digest>,
     /// Layer records as they were before this load touched them.
@@ -69,7 +69,7 @@ pub(super) struct Written {
 }
 
 impl Written {
-    fn undo(&self, store: &Store) {
+    pub(crate) fn undo(&self, store: &Store) {
         for (key, before) in &self.tags {
             let _ = match before {
                 Some(manifest) => store.index().put_tag(key, manifest),
@@ -107,7 +107,7 @@ impl Written {
         Ok(())
     }
 
-    fn put_tag(&mut self, store: &Store, key: &str, manifest: &Digest) -> Result<()> {
+    pub(crate) fn put_tag(&mut self, store: &Store, key: &str, manifest: &Digest) -> Result<()> {
         for k in [key.to_string(), format!("{UNTAGGED_PREFIX}{manifest}")] {
             if let Entry::Vacant(slot) = self.tags.entry(k) {
                 let before = store.index().tag(slot.key())?;
@@ -162,7 +162,7 @@ fn load_inner(
 }
 
 /// Puts one image's layers and manifest into the store.
-fn store_plan(
+pub(crate) fn store_plan(
     store: &Store,
     plan: &ImagePlan,
     unpacked: &mut BTreeMap<Digest, Unpacked>,

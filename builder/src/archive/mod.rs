@@ -19,10 +19,10 @@
 mod export;
 mod import;
 mod layers;
-mod load;
-mod plan;
-mod save;
-mod spool;
+pub(crate) mod load;
+pub(crate) mod plan;
+pub(crate) mod save;
+pub(crate) mod spool;
 
 #[cfg(test)]
 mod tests;

@@ -15,7 +15,7 @@ use crate::image::reference::Reference;
 
 /// One image to put into the store.
 #[derive(Debug, Clone)]
-pub(super) struct ImagePlan {
+pub(crate) struct ImagePlan {
     /// The manifest to keep as it is (one the archive carried), or `None` to write one.
     pub manifest: Option<Digest>,
     /// The config blob.

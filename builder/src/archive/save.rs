@@ -65,7 +65,7 @@ fn blob_path(digest: &Digest) -> String {
 }
 
 /// Where a layer's bytes come from.
-enum Source {
+pub(crate) enum Source {
     /// A blob in the store, copied as is.
     Blob(Digest),
     /// The uncompressed tar, from the layer's blob or regenerated from its snapshot.
@@ -73,13 +73,17 @@ enum Source {
 }
 
 /// What is written for one image.
-struct Plan {
-    manifest_bytes: Vec<u8>,
-    manifest_media_type: String,
-    layers: Vec<(Desc, Source)>,
+pub(crate) struct Plan {
+    pub(crate) manifest_bytes: Vec<u8>,
+    pub(crate) manifest_media_type: String,
+    pub(crate) layers: Vec<(Desc, Source)>,
 }
 
-fn plan(store: &Store, image: &StoredImage, compression: Option<Compression>) -> Result<Plan> {
+pub(crate) fn plan(
+    store: &Store,
+    image: &StoredImage,
+    compression: Option<Compression>,
+) -> Result<Plan> {
     let stored_bytes = store.blobs().read(&image.manifest)?;
     let stored = manifest::parse_manifest(&stored_bytes)?;
     let usable = |layer: &Desc, diff_id: &Digest| {

@@ -25,7 +25,7 @@ pub(super) struct Spooled {
 }
 
 /// A layer unpacked into a scratch dir while its blob was being spooled.
-pub(super) struct Unpacked {
+pub(crate) struct Unpacked {
     pub dir: ScratchDir,
     pub report: ExtractReport,
     /// `none`, `gzip` or `zstd`: the blob's form.
@@ -35,7 +35,7 @@ pub(super) struct Unpacked {
 }
 
 /// Gzip and zstd magic numbers.
-pub(super) fn compression_of(head: &[u8]) -> Option<&'static str> {
+pub(crate) fn compression_of(head: &[u8]) -> Option<&'static str> {
     if head.starts_with(&[0x1f, 0x8b]) {
         Some("gzip")
     } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
@@ -46,7 +46,7 @@ pub(super) fn compression_of(head: &[u8]) -> Option<&'static str> {
 }
 
 /// A decompressing reader for `compression` (`none`, `gzip`, `zstd`).
-pub(super) fn decompress<'a>(
+pub(crate) fn decompress<'a>(
     compression: &str,
     input: impl BufRead + 'a,
 ) -> io::Result<Box<dyn Read + 'a>> {

@@ -63,6 +63,10 @@ pub fn find(store: &Store, reference: &str) -> Result<Option<StoredImage>> {
                 }
             }
             Some(digest) => {
+                // A pull by digest names the image `name@sha256:…` (an index's digest, too).
+                if let Some(manifest) = store.index().tag(&parsed.key())? {
+                    return load(store, &manifest).map(Some);
+                }
                 for (key, manifest) in names(store)? {
                     if manifest == digest && reference::split_key(&key).0 == parsed.name {
                         return load(store, &manifest).map(Some);

@@ -6,30 +6,41 @@
 //! the files it reads. A key the index knows is a hit: its layer is reused without running
 //! anything. Vertices are evaluated once each (identical vertices were merged by the frontend),
 //! and a COPY's source stage is evaluated in parallel with the COPY's own parent chain.
+//!
+//! When the index misses, the records imported from `--cache-from` are consulted
+//! ([`ImportedCache`]): a hit there is reported `CACHED` like a local one, and its layer is
+//! fetched only when something needs its files (see `imported.rs`). If fetching fails, the
+//! build starts again without the imported caches, so a broken cache never fails a build.
 
+mod imported;
 mod mounts;
+mod reuse;
 mod sources;
 
-use std::sync::OnceLock;
+use std::collections::BTreeSet;
+use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
 
 use sha2::{Digest as _, Sha256};
-use strata_cache::{CopyRecord, Digest, StepRecord, Store};
+use strata_cache::{Digest, StepRecord, Store};
 use strata_frontend::config::ImageConfig;
 use strata_frontend::graph::{CopyFrom, Graph, Op, VertexId};
 use strata_frontend::BaseImages;
 
+use crate::cache_exchange::ImportedCache;
 use crate::commit::commit_dir;
 use crate::context::BuildContext;
-use crate::copy::{archive, copy_into_layer_reusing, CopyOptions, Reuse};
+use crate::copy::{archive, copy_into_layer_reusing, CopyOptions};
 use crate::error::{Error, Result};
 use crate::image::{self, config as image_config, StoredImage};
 use crate::layer::LayerOptions;
 use crate::progress::{Event, Progress};
+use crate::registry::{pull, PullOptions, Registry, Remote};
 use crate::rootfs::LayerStack;
 use crate::sandbox::{Executor, Network, RunRequest};
 use crate::users::UserDb;
 
+pub use imported::BuiltStep;
 pub use mounts::Secrets;
 pub use sources::{IndexHashCache, PrefetchedHashCache};
 
@@ -45,6 +56,8 @@ pub struct BuildRequest<'a> {
     pub labels: Vec<(String, String)>,
     /// `SOURCE_DATE_EPOCH`: clamps layer mtimes and sets every `created` time.
     pub source_date_epoch: Option<i64>,
+    /// Step records imported from `--cache-from`, consulted when the index misses.
+    pub cache_from: Option<&'a ImportedCache>,
     /// `--secret`s for `RUN --mount=type=secret` (never part of a cache key or a layer).
     pub secrets: Secrets,
 }
@@ -58,6 +71,8 @@ pub struct BuildOutput {
     pub cached: usize,
     /// Steps that ran.
     pub ran: usize,
+    /// Every filesystem step the build ran or found cached, for `--cache-to`.
+    pub steps: Vec<BuiltStep>,
 }
 
 /// Where `RUN --mount=type=cache` directories live, under the store root.
@@ -99,6 +114,72 @@ impl BaseImages for StoreImages<'_> {
     }
 }
 
+/// The frontend's view of base images that pulls what the store lacks — or, with `always`
+/// (`build --pull`), asks the registry about every base once per build and pulls a newer one.
+/// Progress lines go to `progress`.
+pub struct PullingImages<'a> {
+    store: &'a Store,
+    registry: &'a Registry,
+    always: bool,
+    progress: &'a (dyn Fn(&str) + Sync),
+    checked: Mutex<BTreeSet<String>>,
+}
+
+impl<'a> PullingImages<'a> {
+    /// Base images from `store`, pulled through `registry` when missing (always with
+    /// `always`).
+    pub fn new(
+        store: &'a Store,
+        registry: &'a Registry,
+        always: bool,
+        progress: &'a (dyn Fn(&str) + Sync),
+    ) -> Self {
+        PullingImages {
+            store,
+            registry,
+            always,
+            progress,
+            checked: Mutex::new(BTreeSet::new()),
+        }
+    }
+}
+
+impl BaseImages for PullingImages<'_> {
+    fn config(
+        &self,
+        reference: &str,
+        platform: &str,
+    ) -> std::result::Result<Option<ImageConfig>, String> {
+        let local = image::find(self.store, reference).map_err(|e| e.to_string())?;
+        let first_time = self
+            .checked
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(reference.to_string());
+        let remote = Remote::parse(reference).ok();
+        if let (true, Some(remote)) = (first_time && (local.is_none() || self.always), remote) {
+            let progress = |line: &str| (self.progress)(&format!("pulling {remote}: {line}"));
+            let options = PullOptions {
+                platform: Some(platform.to_string()),
+                parallel: 0,
+            };
+            if let Err(error) = pull(self.store, self.registry, &remote, &options, &progress) {
+                return Err(match local {
+                    Some(_) => format!("checking for a newer `{reference}` (--pull): {error}"),
+                    None => format!(
+                        "image `{reference}` is not in the local store, and pulling it failed: {error}\nhint: check the name and the registry, log in with `strata login`, or load it with `strata load -i image.tar`"
+                    ),
+                });
+            }
+        }
+        match image::find(self.store, reference) {
+            Ok(Some(found)) => Ok(Some(image_config::from_json(&found.config))),
+            Ok(None) => Err(missing_image_message(reference)),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}
+
 fn missing_image_message(reference: &str) -> String {
     format!(
         "image `{reference}` is not in the local store\nhint: load it with `strata load -i image.tar` (e.g. from `docker save {reference}`), or build it first"
@@ -107,6 +188,10 @@ fn missing_image_message(reference: &str) -> String {
 
 struct Run<'r> {
     request: &'r BuildRequest<'r>,
+    /// The imported caches, unless this attempt runs without them.
+    imported: Option<&'r ImportedCache>,
+    /// Filesystem steps evaluated so far (vertex, key, result).
+    steps: std::sync::Mutex<Vec<(VertexId, BuiltStep)>>,
     states: Vec<OnceLock<std::result::Result<State, String>>>,
     counter: std::sync::atomic::AtomicUsize,
     cached: std::sync::atomic::AtomicUsize,
@@ -126,9 +211,30 @@ impl<'a> Builder<'a> {
 
     /// Builds the graph's target stage and stores the image (untagged: the caller tags it).
     pub fn build(&self, request: &BuildRequest<'_>) -> Result<BuildOutput> {
+        let imported = request.cache_from.filter(|c| !c.is_empty());
+        match self.attempt(request, imported) {
+            Err(error) if imported.is_some_and(|c| c.broken().is_some()) => {
+                let reason = imported.and_then(ImportedCache::broken).unwrap_or_default();
+                self.progress.event(Event::Warning {
+                    message: &format!("importing cache failed, building without it: {reason}"),
+                });
+                drop(error);
+                self.attempt(request, None)
+            }
+            result => result,
+        }
+    }
+
+    fn attempt(
+        &self,
+        request: &BuildRequest<'_>,
+        imported: Option<&ImportedCache>,
+    ) -> Result<BuildOutput> {
         let graph = request.graph;
         let run = Run {
             request,
+            imported,
+            steps: Default::default(),
             states: (0..graph.vertices.len()).map(|_| OnceLock::new()).collect(),
             counter: Default::default(),
             cached: Default::default(),
@@ -144,12 +250,15 @@ impl<'a> Builder<'a> {
                 return Err(error.unwrap_or(Error::Image { reason: message }));
             }
         };
+        self.ensure_layers(&run, &state.layers)?;
         let image = self.assemble(&run, &state)?;
         self.store.index().flush()?;
+        let steps = imported::built_steps(&run, &state);
         Ok(BuildOutput {
             image,
             cached: run.cached.into_inner(),
             ran: run.ran.into_inner(),
+            steps,
         })
     }
 
@@ -263,6 +372,8 @@ impl<'a> Builder<'a> {
                     elapsed: started.elapsed(),
                 });
             }
+            // A cache fetch that failed is not the step's failure: the build starts again.
+            Err(Error::Cache { .. }) => {}
             Err(error) => self.progress.event(Event::Failed {
                 id: step,
                 message: &error.to_string(),
@@ -300,7 +411,10 @@ impl<'a> Builder<'a> {
                     Some(context) => sources::Origin::Context(context),
                     None => sources::Origin::NoContext,
                 },
-                (_, Some(source)) => sources::Origin::View(self.view(&source.layers)),
+                (_, Some(source)) => {
+                    self.ensure_layers(run, &source.layers)?;
+                    sources::Origin::View(self.view(&source.layers))
+                }
                 (_, None) => unreachable!("copies from stages and images have a source input"),
             };
             // The context's remembered digests are read in one scan while it is walked.
@@ -323,6 +437,10 @@ impl<'a> Builder<'a> {
         }
         let mut mounts_prepared = Vec::new();
         if let Op::Exec(exec) = &vertex.op {
+            // Mounted stages and images are read for the key (bind content) and by the run.
+            for state in inputs {
+                self.ensure_layers(run, &state.layers)?;
+            }
             // `vertex.inputs[k]` is `inputs[k - 1]`: the parent is not among them.
             let input = |k: usize| {
                 let state = inputs.get(k.checked_sub(1)?)?;
@@ -357,13 +475,15 @@ impl<'a> Builder<'a> {
                             },
                         )?;
                     }
-                    return Ok((
-                        self.next_state(parent, id, key, record.diff_id, record.created),
-                        true,
-                    ));
+                    return Ok(self.hit(run, parent, id, key, record.diff_id, record.created));
                 }
             }
+            if let Some(found) = self.imported_step(run, &key, now)? {
+                return Ok(self.hit(run, parent, id, key, found.diff_id, found.created));
+            }
         }
+        // A miss: the parent's files are needed now.
+        self.ensure_layers(run, &parent.layers)?;
         let upper = self.store.snapshots().scratch("upper")?;
         let mut copy_record = None;
         match &vertex.op {
@@ -444,7 +564,7 @@ impl<'a> Builder<'a> {
                 let from_context = matches!(op.from, CopyFrom::Context);
                 // `--no-cache` recomputes everything from the sources, links included.
                 let reuse = if from_context && !run.request.no_cache {
-                    self.reuse(&lineage)?
+                    reuse::earlier(self.store, &lineage)?
                 } else {
                     None
                 };
@@ -512,14 +632,7 @@ impl<'a> Builder<'a> {
         };
         let diff_id = commit_dir(self.store, upper, &layer_options)?;
         if let (Some((lineage, written)), Some(diff_id)) = (copy_record, diff_id) {
-            let record = CopyRecord {
-                diff_id,
-                files: written
-                    .into_iter()
-                    .map(|(path, digest)| (path, Digest::from_bytes(digest)))
-                    .collect(),
-            };
-            self.store.index().put_copy_record(&lineage, &record)?;
+            reuse::remember(self.store, &lineage, diff_id, written)?;
         }
         let created = run.request.source_date_epoch.unwrap_or(now);
         self.store.index().put_step(
@@ -530,25 +643,8 @@ impl<'a> Builder<'a> {
                 last_used: now,
             },
         )?;
+        run.record_step(id, key, diff_id, created);
         Ok((self.next_state(parent, id, key, diff_id, created), false))
-    }
-
-    /// The earlier snapshot of the copy step with this lineage, if it is still there.
-    fn reuse(&self, lineage: &Digest) -> Result<Option<Reuse>> {
-        let Some(record) = self.store.index().copy_record(lineage)? else {
-            return Ok(None);
-        };
-        if !self.store.snapshots().exists(&record.diff_id) {
-            return Ok(None);
-        }
-        Ok(Some(Reuse {
-            snapshot: self.store.snapshots().path(&record.diff_id),
-            files: record
-                .files
-                .into_iter()
-                .map(|(path, digest)| (path, *digest.bytes()))
-                .collect(),
-        }))
     }
 
     fn next_state(

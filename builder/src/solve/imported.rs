@@ -1,0 +1,130 @@
+//! The solver's side of `--cache-from` / `--cache-to`: hits from imported records, the lazy
+//! fetch of their layers, and the list of step results an export writes.
+//!
+//! A hit from an imported record needs no files: the step's state is its cache key and DiffIDs.
+//! Files are needed only where something reads them — the parent of a step that misses, the
+//! source of a `COPY --from` (its key hashes the files it copies) or of a `RUN --mount`, the
+//! final image — and [`Builder::ensure_layers`] fetches them there. So a chain of hits is not
+//! downloaded until (unless) something reads it.
+
+use strata_cache::{Digest, StepRecord};
+use strata_frontend::graph::VertexId;
+
+use super::{Builder, Run, State};
+use crate::cache_exchange::ImportedStep;
+use crate::error::{Error, Result};
+
+/// One filesystem step of a finished build, as `--cache-to` exports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuiltStep {
+    /// Its cache key.
+    pub key: Digest,
+    /// The layer it added, if any.
+    pub diff_id: Option<Digest>,
+    /// When it first ran (history `created`).
+    pub created: i64,
+    /// Whether it is in the final image's chain (what `mode=min` exports).
+    pub in_image: bool,
+}
+
+impl Run<'_> {
+    pub(super) fn record_step(
+        &self,
+        id: VertexId,
+        key: Digest,
+        diff_id: Option<Digest>,
+        created: i64,
+    ) {
+        self.steps.lock().unwrap_or_else(|p| p.into_inner()).push((
+            id,
+            BuiltStep {
+                key,
+                diff_id,
+                created,
+                in_image: false,
+            },
+        ));
+    }
+}
+
+/// The steps of a finished run, marked by whether the final state's chain holds them.
+pub(super) fn built_steps(run: &Run<'_>, state: &State) -> Vec<BuiltStep> {
+    let steps = std::mem::take(&mut *run.steps.lock().unwrap_or_else(|p| p.into_inner()));
+    steps
+        .into_iter()
+        .map(|(id, mut step)| {
+            step.in_image = state.created.iter().any(|(v, _)| *v == id);
+            step
+        })
+        .collect()
+}
+
+impl Builder<'_> {
+    /// The state after a cache hit (local or imported).
+    pub(super) fn hit(
+        &self,
+        run: &Run<'_>,
+        parent: &State,
+        id: VertexId,
+        key: Digest,
+        diff_id: Option<Digest>,
+        created: i64,
+    ) -> (State, bool) {
+        run.record_step(id, key, diff_id, created);
+        (self.next_state(parent, id, key, diff_id, created), true)
+    }
+
+    /// An imported record for `key` whose layer can be had (already on disk, or in the cache
+    /// it came from); the local index learns it.
+    pub(super) fn imported_step(
+        &self,
+        run: &Run<'_>,
+        key: &Digest,
+        now: i64,
+    ) -> Result<Option<ImportedStep>> {
+        let Some(imported) = run.imported else {
+            return Ok(None);
+        };
+        let Some(found) = imported.step(key) else {
+            return Ok(None);
+        };
+        let available = found
+            .diff_id
+            .is_none_or(|d| self.store.snapshots().exists(&d) || imported.has_layer(&d));
+        if !available {
+            return Ok(None);
+        }
+        self.store.index().put_step(
+            key,
+            &StepRecord {
+                diff_id: found.diff_id,
+                created: found.created,
+                last_used: now,
+            },
+        )?;
+        Ok(Some(found))
+    }
+
+    /// Makes every layer of a chain present on disk, fetching from the imported caches what
+    /// the store lacks.
+    pub(super) fn ensure_layers(&self, run: &Run<'_>, layers: &[Digest]) -> Result<()> {
+        for diff_id in layers {
+            if self.store.snapshots().exists(diff_id) {
+                continue;
+            }
+            match run.imported {
+                Some(imported) if imported.has_layer(diff_id) => {
+                    imported.materialize(self.store, diff_id)?
+                }
+                _ => {
+                    return Err(Error::Image {
+                        reason: format!(
+                            "the snapshot of layer {diff_id} is missing from the store"
+                        ),
+                    })
+                }
+            }
+        }
+        Ok(())
+    }
+}

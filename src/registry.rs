@@ -1,0 +1,18 @@
+//! The registry client a command uses: insecure registries from the global flags, docker's
+//! credentials, retry notices on stderr.
+
+use std::sync::Arc;
+
+use strata_builder::registry::{AuthSource, Registry, RegistryOptions};
+
+use crate::Global;
+
+/// A registry client for the global options.
+pub fn client(global: &Global) -> anyhow::Result<Registry> {
+    Ok(Registry::new(RegistryOptions {
+        insecure: global.insecure_registry.clone(),
+        auth: AuthSource::Default,
+        retry: Default::default(),
+        notify: Some(Arc::new(|line: &str| eprintln!("warning: {line}"))),
+    })?)
+}
