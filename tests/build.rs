@@ -286,3 +286,68 @@ fn a_cached_rebuild_equals_a_no_cache_build_byte_for_byte() {
         "same config and layers, so the same image ID"
     );
 }
+
+#[test]
+fn an_edit_in_a_copied_tree_relinks_the_rest_and_equals_a_no_cache_build() {
+    let Some(env) = env_with_base() else { return };
+    let dir = env.write_files(
+        "app",
+        &[
+            (
+                "Dockerfile",
+                "FROM base:1\nCOPY src /src\nRUN cat /src/b > /b\n",
+            ),
+            ("src/a", "unchanged"),
+            ("src/b", "before"),
+            ("src/sub/c", "unchanged too"),
+        ],
+    );
+    let rootfs = |tag: &str| env.ok(&["inspect", "--format", "{{json .RootFS}}", tag]);
+    let (ok, _, log) = build(&env, &dir, &["-t", "app:1"]);
+    assert!(ok, "{log}");
+    // Out of the racy window, so the file-hash index remembers the unchanged files.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    fs::write(dir.join("src/b"), "after!").unwrap();
+    let (ok, _, log) = build(&env, &dir, &["-t", "app:2"]);
+    assert!(ok, "{log}");
+    assert_eq!(
+        log.matches("CACHED").count(),
+        0,
+        "the COPY and the RUN re-run: {log}"
+    );
+    let (ok, _, log) = build(&env, &dir, &["--no-cache", "-t", "app:3"]);
+    assert!(ok, "{log}");
+    assert_eq!(
+        rootfs("app:2"),
+        rootfs("app:3"),
+        "the relinked layer is the layer a fresh copy makes (directory mtimes included)"
+    );
+    assert_ne!(rootfs("app:1"), rootfs("app:2"));
+    // The unchanged files of the second COPY share their inodes with the first one's.
+    let shared = walk_files(&env.root().join("snapshots"))
+        .iter()
+        .filter(|p| p.ends_with("src/a") || p.ends_with("src/sub/c"))
+        .filter(|p| {
+            use std::os::unix::fs::MetadataExt;
+            fs::metadata(p).unwrap().nlink() > 1
+        })
+        .count();
+    assert!(
+        shared >= 2,
+        "unchanged files were linked, not copied ({shared})"
+    );
+}
+
+fn walk_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let meta = fs::symlink_metadata(&path).unwrap();
+        if meta.is_dir() {
+            out.extend(walk_files(&path));
+        } else if meta.is_file() {
+            out.push(path);
+        }
+    }
+    out
+}

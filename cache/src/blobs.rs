@@ -208,6 +208,38 @@ mod tests {
     }
 
     #[test]
+    fn a_writer_hashed_by_its_caller_commits_under_the_callers_digest_or_rehashes() {
+        let (_dir, store) = store();
+        let mut writer = store.blobs().writer().unwrap().hashed_by_caller();
+        writer.write_all(&vec![7u8; 3 << 20]).unwrap();
+        assert_eq!(writer.len(), 3 << 20);
+        assert!(
+            writer.commit(None).is_err(),
+            "an unhashed writer cannot name itself"
+        );
+        assert_eq!(tmp_entries(&store), 0);
+        let mut writer = store.blobs().writer().unwrap().hashed_by_caller();
+        writer.write_all(b"layer bytes").unwrap();
+        let (digest, size) = writer.commit_hashed(Digest::of(b"layer bytes")).unwrap();
+        assert_eq!((digest, size), (Digest::of(b"layer bytes"), 11));
+        assert_eq!(store.blobs().read(&digest).unwrap(), b"layer bytes");
+        let mut writer = store.blobs().writer().unwrap().hashed_by_caller();
+        writer.write_all(b"no caller hash after all").unwrap();
+        writer.rehash().unwrap();
+        assert_eq!(writer.digest(), Digest::of(b"no caller hash after all"));
+        let (digest, _) = writer.commit(Some(writer_digest())).unwrap();
+        assert_eq!(digest, writer_digest());
+        let mut writer = store.blobs().writer().unwrap().hashed_by_caller();
+        writer.write_all(b"dropped").unwrap();
+        assert_eq!(writer.discard().unwrap(), 7);
+        assert_eq!(tmp_entries(&store), 0);
+    }
+
+    fn writer_digest() -> Digest {
+        Digest::of(b"no caller hash after all")
+    }
+
+    #[test]
     fn an_abandoned_writer_leaves_nothing() {
         let (_dir, store) = store();
         let mut writer = store.blobs().writer().unwrap();

@@ -251,6 +251,7 @@ pub fn prune(store: &Store, options: &PruneOptions, now: i64) -> Result<PruneRep
     }
     if options.all {
         store.index().clear_file_hashes()?;
+        store.index().clear_copy_records()?;
         for tree in store.sled().drop_stale_trees()? {
             tracing::info!(tree, "dropped an index tree an older strata wrote");
         }

@@ -73,7 +73,9 @@ mod store;
 pub use blobs::{BlobReader, BlobWriter, Blobs};
 pub use digest::{Digest, Hasher};
 pub use error::{Error, Result};
-pub use index::{BlobRef, FileHashEntry, Index, LayerRecord, MemoryIndex, SledIndex, StepRecord};
+pub use index::{
+    BlobRef, CopyRecord, FileHashEntry, Index, LayerRecord, MemoryIndex, SledIndex, StepRecord,
+};
 pub use lock::parse_timeout;
 pub use scratch::{remove_tree, ScratchDir};
 pub use snapshots::Snapshots;

@@ -38,10 +38,18 @@ pub fn uncompressed_layer(store: &Store, record: &LayerRecord, out: &mut dyn Wri
         let options = LayerOptions {
             source_date_epoch: record.source_date_epoch,
         };
-        write_layer(&snapshot, &options, &mut checking)?;
+        // write_layer hashes what it writes already: its DiffID is the check, not a second
+        // pass of SHA-256 over the same bytes.
+        let summary = write_layer(&snapshot, &options, checking.inner)?;
+        return verify(record, summary.diff_id, summary.size);
     }
     let size = checking.hasher.len();
     let actual = checking.hasher.finish();
+    verify(record, actual, size)
+}
+
+/// The layer's bytes were those of its record, or its snapshot or blob changed on disk.
+fn verify(record: &LayerRecord, actual: strata_cache::Digest, size: u64) -> Result<()> {
     if actual != record.diff_id || size != record.size {
         return Err(Error::Image {
             reason: format!(

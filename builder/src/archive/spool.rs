@@ -214,10 +214,18 @@ fn spool_file(
         spooled.sizes.insert(digest, size);
         return Ok(digest);
     }
-    let mut writer = store.blobs().writer()?.without_writeback();
-    let prepared = spool_and_unpack(store, entry, &mut writer)
+    let writer = store.blobs().writer()?.without_writeback();
+    let (mut writer, prepared, hashed) = spool_and_unpack(store, entry, writer)
         .map_err(|e| bad(format!("reading `{path}`: {e}")))?;
-    let digest = writer.digest();
+    let digest = match (&prepared, hashed) {
+        // An uncompressed layer: its DiffID is the hash of exactly these bytes.
+        (Some(prepared), false) => prepared.report.diff_id,
+        (None, false) => {
+            writer.rehash()?;
+            writer.digest()
+        }
+        (_, true) => writer.digest(),
+    };
     if expected.is_some_and(|e| e != digest) {
         return Err(bad(format!(
             "`{path}` does not match its digest (its content is {digest})"
@@ -227,9 +235,13 @@ fn spool_file(
     let size = if canonical || store.blobs().exists(&digest) {
         // strata regenerates a canonical tar from the snapshot; a blob already stored is not
         // this load's to remove.
-        writer.discard()?.1
+        writer.discard()?
     } else {
-        let (_, size) = writer.commit(Some(digest))?;
+        let (_, size) = if hashed {
+            writer.commit(Some(digest))?
+        } else {
+            writer.commit_hashed(digest)?
+        };
         written.blobs.insert(digest);
         size
     };
@@ -256,11 +268,17 @@ fn looks_canonical(head: &[u8]) -> bool {
 /// or gzip/zstd), unpacks it at the same time on another thread: spooling and unpacking then
 /// overlap instead of reading every layer twice. A failed speculative unpack is dropped; the
 /// layer is unpacked again from its blob if an image uses it, and fails there if it must.
+///
+/// An uncompressed layer is hashed once, by the unpacker (its DiffID is the blob's digest):
+/// the writer comes back unhashed (`false`) and the caller names the blob by that DiffID.
+/// Whether the layer is canonical (strata regenerates exactly these bytes from the snapshot,
+/// so no blob need be kept) is checked by comparing the regenerated tar with the spooled
+/// bytes, not by hashing it again.
 fn spool_and_unpack(
     store: &Store,
     entry: &mut impl Read,
-    writer: &mut BlobWriter,
-) -> io::Result<Option<Unpacked>> {
+    writer: BlobWriter,
+) -> io::Result<(BlobWriter, Option<Unpacked>, bool)> {
     let mut head = vec![0u8; 512];
     let mut filled = 0;
     while filled < head.len() {
@@ -271,34 +289,38 @@ fn spool_and_unpack(
         filled += n;
     }
     head.truncate(filled);
-    writer.write_all(&head)?;
+    let mut writer = writer;
     let compression = match compression_of(&head) {
         Some(c) => c,
         None if head.len() == 512 && &head[257..262] == b"ustar" => "none",
         None => {
-            io::copy(entry, writer)?;
-            return Ok(None);
+            writer.write_all(&head)?;
+            io::copy(entry, &mut writer)?;
+            return Ok((writer, None, true));
         }
     };
-    let maybe_canonical = compression == "none" && looks_canonical(&head);
     let Ok(dir) = store.snapshots().scratch("load") else {
-        io::copy(entry, writer)?;
-        return Ok(None);
+        writer.write_all(&head)?;
+        io::copy(entry, &mut writer)?;
+        return Ok((writer, None, true));
     };
+    let hashed = compression != "none";
+    if !hashed {
+        writer = writer.hashed_by_caller();
+    }
+    writer.write_all(&head)?;
+    let maybe_canonical = compression == "none" && looks_canonical(&head);
     let (reader, mut pipe) = io::pipe()?;
+    widen_pipe(&pipe);
     let target = dir.path().to_path_buf();
-    let report = std::thread::scope(|scope| -> io::Result<Option<(ExtractReport, bool)>> {
+    let report = std::thread::scope(|scope| -> io::Result<Option<ExtractReport>> {
         let unpacker = scope.spawn(move || {
             let reader = BufReader::with_capacity(1 << 20, reader);
             let mut stream = decompress(compression, reader).ok()?;
             let result = extract_layer(&mut stream, &target).ok();
             // Drain so the spooling side never blocks on a full pipe.
             let _ = io::copy(&mut stream, &mut io::sink());
-            let report = result?;
-            let canonical = maybe_canonical
-                && write_layer(&target, &LayerOptions::default(), &mut io::sink())
-                    .is_ok_and(|regenerated| regenerated.diff_id == report.diff_id);
-            Some((report, canonical))
+            result
         });
         let mut pipe_open = true;
         let mut feed = |bytes: &[u8]| {
@@ -323,12 +345,61 @@ fn spool_and_unpack(
         let report = unpacker.join().unwrap_or(None);
         copied.map(|()| report)
     })?;
-    Ok(report.map(|(report, canonical)| Unpacked {
+    let Some(report) = report else {
+        return Ok((writer, None, hashed));
+    };
+    let canonical = maybe_canonical && regenerates_as_spooled(dir.path(), &mut writer);
+    let unpacked = Unpacked {
         dir,
         report,
         compression,
         canonical,
-    }))
+    };
+    Ok((writer, Some(unpacked), hashed))
+}
+
+/// True when the layer tar strata writes from `snapshot` is byte for byte what was spooled.
+fn regenerates_as_spooled(snapshot: &Path, writer: &mut BlobWriter) -> bool {
+    let Ok(spooled) = writer.reopen() else {
+        return false;
+    };
+    let mut same = SameAs {
+        expected: BufReader::with_capacity(1 << 20, spooled),
+        buf: Vec::new(),
+    };
+    write_layer(snapshot, &LayerOptions::default(), &mut same).is_ok()
+        && same.expected.fill_buf().is_ok_and(|rest| rest.is_empty())
+}
+
+/// A writer that only checks that what it is given is what `expected` holds, failing at the
+/// first difference.
+struct SameAs<R> {
+    expected: R,
+    buf: Vec<u8>,
+}
+
+impl<R: Read> Write for SameAs<R> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.buf.resize(bytes.len(), 0);
+        self.expected.read_exact(&mut self.buf)?;
+        if self.buf != bytes {
+            return Err(io::Error::other("the regenerated tar differs"));
+        }
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A pipe of 1 MiB instead of 64 KiB: the spooling side writes 1 MiB chunks, and a small pipe
+/// turns each into sixteen wake-ups of the unpacker. Best effort (the system may cap it).
+fn widen_pipe(pipe: &io::PipeWriter) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: a valid pipe fd; F_SETPIPE_SZ only resizes the kernel buffer.
+    unsafe {
+        libc::fcntl(pipe.as_raw_fd(), libc::F_SETPIPE_SZ, 1 << 20);
+    }
 }
 
 #[cfg(test)]

@@ -71,6 +71,9 @@ impl FileHashCache for NoFileHashCache {
 /// the kernel's coarse clock, which ticks every few milliseconds; 100 ms is a wide margin.
 const RACY_WINDOW_NS: i64 = 100_000_000;
 
+/// Per-entry content digests, parallel to the entries: `Some` for regular files.
+pub type FileDigests = Vec<Option<[u8; 32]>>;
+
 /// Digests source trees, consulting and feeding a [`FileHashCache`].
 pub struct ContentDigester<'a> {
     cache: &'a dyn FileHashCache,
@@ -85,6 +88,15 @@ impl<'a> ContentDigester<'a> {
     /// One digest over a walked source: entries in walk order (sorted), with their content.
     /// Regular files are hashed in parallel.
     pub fn digest_entries(&self, entries: &[SourceEntry]) -> Result<[u8; 32]> {
+        self.digest_entries_and_files(entries).map(|(tree, _)| tree)
+    }
+
+    /// [`ContentDigester::digest_entries`], also returning each entry's content digest
+    /// (`Some` for regular files), which the copy uses to reuse unchanged files.
+    pub fn digest_entries_and_files(
+        &self,
+        entries: &[SourceEntry],
+    ) -> Result<([u8; 32], FileDigests)> {
         let file_digests: Vec<Option<[u8; 32]>> = entries
             .par_iter()
             .map(|entry| match entry.kind {
@@ -93,7 +105,7 @@ impl<'a> ContentDigester<'a> {
             })
             .collect::<Result<_>>()?;
         let mut tree = Sha256::new();
-        for (entry, content) in entries.iter().zip(file_digests) {
+        for (entry, content) in entries.iter().zip(file_digests.iter().copied()) {
             tree.update(entry.rel.as_bytes());
             tree.update([0]);
             tree.update(format!("{:?} {:o}", entry.kind, entry.meta.mode() & 0o7777).as_bytes());
@@ -105,7 +117,7 @@ impl<'a> ContentDigester<'a> {
             }
             tree.update([0]);
         }
-        Ok(tree.finalize().into())
+        Ok((tree.finalize().into(), file_digests))
     }
 
     /// The sha256 of one file's content, from the cache when its stat is unchanged.

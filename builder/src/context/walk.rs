@@ -71,20 +71,21 @@ impl BuildContext {
         excludes: &PatternSet,
         out: &mut Vec<SourceEntry>,
     ) -> Result<bool> {
-        let children = self.walk_children(source, rel, excludes)?;
-        let any = !children.is_empty();
-        out.extend(children);
-        Ok(any)
+        let before = out.len();
+        self.walk_children(source, rel, excludes, out)?;
+        Ok(out.len() > before)
     }
 
-    /// The entries below `source/rel`, in order. Siblings are examined in parallel: a big
-    /// context is mostly `stat` calls, and they overlap well.
+    /// Appends the entries below `source/rel` to `out`, in order. Each directory's children
+    /// are stat'ed relative to the open directory (no path walk per file); subdirectories are
+    /// walked in parallel: a big context is mostly `stat` calls, and they overlap well.
     fn walk_children(
         &self,
         source: &SourceMatch,
         rel: &str,
         excludes: &PatternSet,
-    ) -> Result<Vec<SourceEntry>> {
+        out: &mut Vec<SourceEntry>,
+    ) -> Result<()> {
         use rayon::prelude::*;
         let dir = if rel.is_empty() {
             source.host_path.clone()
@@ -95,14 +96,19 @@ impl BuildContext {
             path: dir.clone(),
             source: err,
         })?;
-        let mut names: Vec<String> = Vec::new();
+        let mut children: Vec<(String, fs::Metadata)> = Vec::new();
         for entry in read {
             let entry = entry.map_err(|err| Error::Io {
                 path: dir.clone(),
                 source: err,
             })?;
+            // `DirEntry::metadata` is an `lstat` relative to the open directory.
+            let meta = entry.metadata().map_err(|source| Error::Io {
+                path: entry.path(),
+                source,
+            })?;
             match entry.file_name().into_string() {
-                Ok(name) => names.push(name),
+                Ok(name) => children.push((name, meta)),
                 Err(name) => {
                     return Err(Error::BadSource {
                         source_path: dir.join(name).display().to_string(),
@@ -111,65 +117,85 @@ impl BuildContext {
                 }
             }
         }
-        names.sort();
-        let subtrees: Vec<Vec<SourceEntry>> = names
-            .par_iter()
-            .map(|name| self.walk_child(source, rel, &dir, name, excludes))
-            .collect::<Result<_>>()?;
-        Ok(subtrees.into_iter().flatten().collect())
+        children.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        // Every child's entry is made here, in order; only directories are descended, and
+        // those in parallel. One vector per directory, not one per file.
+        let mut made: Vec<(SourceEntry, bool)> = Vec::with_capacity(children.len());
+        for (name, meta) in children {
+            if let Some(child) = self.child_entry(source, rel, &dir, &name, meta, excludes)? {
+                made.push(child);
+            }
+        }
+        let may_reinclude = self.ignore().has_negations() || excludes.has_negations();
+        let descend = |(entry, excluded): &(SourceEntry, bool)| {
+            entry.kind == EntryKind::Dir && (!excluded || may_reinclude)
+        };
+        let subtrees: Vec<Option<Vec<SourceEntry>>> = if made.iter().any(descend) {
+            made.par_iter()
+                .map(|child| {
+                    if !descend(child) {
+                        return Ok(None);
+                    }
+                    let mut below = Vec::new();
+                    self.walk_children(source, &child.0.rel, excludes, &mut below)?;
+                    Ok(Some(below))
+                })
+                .collect::<Result<_>>()?
+        } else {
+            made.iter().map(|_| None).collect()
+        };
+        let below_count: usize = subtrees.iter().flatten().map(Vec::len).sum();
+        out.reserve(made.len() + below_count);
+        for ((entry, excluded), below) in made.into_iter().zip(subtrees) {
+            if excluded {
+                // Left out, unless a later `!pattern` re-includes something below it.
+                if let Some(below) = below.filter(|b| !b.is_empty()) {
+                    out.push(entry);
+                    out.extend(below);
+                }
+                continue;
+            }
+            out.push(entry);
+            out.extend(below.into_iter().flatten());
+        }
+        Ok(())
     }
 
-    /// One child and, for a directory, everything below it (empty when left out).
-    fn walk_child(
+    /// One child's entry and whether `.dockerignore` or `--exclude` leave it out; `None` for
+    /// what cannot be copied (sockets).
+    fn child_entry(
         &self,
         source: &SourceMatch,
         rel: &str,
         dir: &std::path::Path,
         name: &str,
+        meta: fs::Metadata,
         excludes: &PatternSet,
-    ) -> Result<Vec<SourceEntry>> {
+    ) -> Result<Option<(SourceEntry, bool)>> {
         let child_rel = if rel.is_empty() {
             name.to_string()
         } else {
             format!("{rel}/{name}")
         };
-        let context_rel = if source.rel.is_empty() {
-            child_rel.clone()
-        } else {
-            format!("{}/{child_rel}", source.rel)
-        };
-        let ignored = self.ignore().is_excluded(&context_rel);
-        let excluded = ignored || excludes.is_excluded(&child_rel);
+        let ignored = !self.ignore().is_empty()
+            && if source.rel.is_empty() {
+                self.ignore().is_excluded(&child_rel)
+            } else {
+                self.ignore()
+                    .is_excluded(&format!("{}/{child_rel}", source.rel))
+            };
+        let excluded = ignored || (!excludes.is_empty() && excludes.is_excluded(&child_rel));
         let host_path = dir.join(name);
-        let meta = metadata(&host_path)?;
         let Some(kind) = kind_of(&host_path, &meta)? else {
-            return Ok(Vec::new());
+            return Ok(None);
         };
-        let is_dir = kind == EntryKind::Dir;
         let entry = SourceEntry {
-            rel: child_rel.clone(),
+            rel: child_rel,
             host_path,
             meta,
             kind,
         };
-        if excluded {
-            // A later `!pattern` may re-include something below an excluded directory.
-            let may_reinclude = self.ignore().has_negations() || excludes.has_negations();
-            if is_dir && may_reinclude {
-                let below = self.walk_children(source, &child_rel, excludes)?;
-                if !below.is_empty() {
-                    let mut out = vec![entry];
-                    out.extend(below);
-                    return Ok(out);
-                }
-            }
-            return Ok(Vec::new());
-        }
-        let mut out = vec![entry];
-        if is_dir {
-            out.extend(self.walk_children(source, &child_rel, excludes)?);
-        }
-        Ok(out)
+        Ok(Some((entry, excluded)))
     }
 }
 

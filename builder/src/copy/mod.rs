@@ -9,9 +9,12 @@
 
 pub mod archive;
 
+use std::collections::HashMap;
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
 
 use crate::context::{EntryKind, SourceEntry};
 use crate::error::{Error, Result};
@@ -28,10 +31,28 @@ pub struct CopySource {
     pub entries: Vec<SourceEntry>,
     /// Keep the entries' own uid/gid (sources from another stage or image) instead of root.
     pub keep_owner: bool,
+    /// Content digests of the entries (`Some` for regular files), parallel to `entries`, when
+    /// the cache key computation made them; empty when unknown.
+    pub content: Vec<Option<[u8; 32]>>,
     /// ADD may unpack it when it is a local archive: true only for files from the build
     /// context (never for a download, a heredoc or another stage's file, as in BuildKit).
     pub unpack: bool,
 }
+
+/// An earlier snapshot of the same copy step and the content digests of its files (layer path
+/// → sha256): a file to copy whose content and metadata are already there is hard-linked from
+/// it instead of copied. Snapshots are immutable, so sharing their inodes is safe.
+#[derive(Debug, Clone, Default)]
+pub struct Reuse {
+    /// The earlier snapshot's directory.
+    pub snapshot: PathBuf,
+    /// Its regular files and their content digests.
+    pub files: HashMap<Vec<u8>, [u8; 32]>,
+}
+
+/// Regular files a copy wrote whose content digest is known: layer path (relative, no leading
+/// `/`) → sha256. What the next run of the step may reuse.
+pub type WrittenFiles = HashMap<Vec<u8>, [u8; 32]>;
 
 /// How to copy.
 #[derive(Debug, Clone, Default)]
@@ -56,6 +77,18 @@ pub fn copy_into_layer(
     image: &LayerStack,
     upper: &Path,
 ) -> Result<()> {
+    copy_into_layer_reusing(sources, options, image, upper, None).map(|_| ())
+}
+
+/// [`copy_into_layer`], hard-linking unchanged files from `reuse` when given; returns the
+/// regular files written whose content digest is known.
+pub fn copy_into_layer_reusing(
+    sources: &[CopySource],
+    options: &CopyOptions,
+    image: &LayerStack,
+    upper: &Path,
+    reuse: Option<&Reuse>,
+) -> Result<WrittenFiles> {
     let dest = absolute_dest(&options.dest, &options.workdir);
     let dest_is_dir_by_syntax = dest.ends_with('/') || dest.ends_with("/.") || sources.len() > 1;
     let resolved_dest = image.resolve(&dest)?;
@@ -73,8 +106,12 @@ pub fn copy_into_layer(
         image,
         upper,
         options,
+        reuse,
+        written: HashMap::new(),
+        dir_times: Vec::new(),
     };
     for source in sources {
+        let content = |index: usize| source.content.get(index).copied().flatten();
         let Some(root) = source.entries.first() else {
             continue;
         };
@@ -92,8 +129,25 @@ pub fn copy_into_layer(
             }
             // A directory's contents go into the destination, not the directory itself.
             writer.ensure_dir(&target, Some(root))?;
-            for entry in &source.entries[1..] {
-                writer.write_entry(&join_image(&target, &entry.rel), entry, source.keep_owner)?;
+            // Directories first, in walk order (parents before children); then everything
+            // else in parallel: a big tree is mostly independent file copies and links.
+            let mut leaves = Vec::new();
+            for (index, entry) in source.entries.iter().enumerate().skip(1) {
+                let path = join_image(&target, &entry.rel);
+                if entry.kind == EntryKind::Dir {
+                    writer.write_entry(&path, entry, source.keep_owner, None)?;
+                } else {
+                    leaves.push((path, entry, content(index)));
+                }
+            }
+            let done: Vec<Option<[u8; 32]>> = leaves
+                .par_iter()
+                .map(|(path, entry, content)| {
+                    writer.write_leaf(path, entry, source.keep_owner, *content)
+                })
+                .collect::<Result<_>>()?;
+            for ((path, _, _), recorded) in leaves.iter().zip(done) {
+                writer.record(path, recorded);
             }
         } else {
             let file_target = if into_dir || options.parents {
@@ -104,10 +158,11 @@ pub fn copy_into_layer(
                 writer.ensure_dir(&parent, None)?;
                 target.clone()
             };
-            writer.write_entry(&file_target, root, source.keep_owner)?;
+            writer.write_entry(&file_target, root, source.keep_owner, content(0))?;
         }
     }
-    Ok(())
+    writer.restore_dir_times()?;
+    Ok(writer.written)
 }
 
 /// Creates the destination directory of `options` in the layer (WORKDIR's mkdir), with the
@@ -119,8 +174,12 @@ pub fn ensure_dir_in_layer(options: &CopyOptions, image: &LayerStack, upper: &Pa
         image,
         upper,
         options,
+        reuse: None,
+        written: HashMap::new(),
+        dir_times: Vec::new(),
     };
-    writer.ensure_dir(&resolved, None)
+    writer.ensure_dir(&resolved, None)?;
+    writer.restore_dir_times()
 }
 
 /// Resolves a COPY destination against the working directory; a trailing `/` is kept.
@@ -141,6 +200,11 @@ struct LayerWriter<'a> {
     image: &'a LayerStack,
     upper: &'a Path,
     options: &'a CopyOptions,
+    reuse: Option<&'a Reuse>,
+    written: WrittenFiles,
+    /// Directories given an mtime, set again once everything is in them: adding an entry
+    /// bumps a directory's mtime, and the layer must not depend on when it was built.
+    dir_times: Vec<(PathBuf, i64)>,
 }
 
 impl LayerWriter<'_> {
@@ -191,8 +255,27 @@ impl LayerWriter<'_> {
             };
             fs::create_dir(&host).map_err(|source| io(&host, source))?;
             apply_meta(&host, mode, uid, gid, mtime, false)?;
+            if let Some(mtime) = mtime {
+                self.dir_times.push((host, mtime));
+            }
         }
         Ok(())
+    }
+
+    fn restore_dir_times(&self) -> Result<()> {
+        for (host, mtime) in &self.dir_times {
+            set_mtime(host, *mtime)?;
+        }
+        Ok(())
+    }
+
+    /// Notes what now sits at `image_path`: a file with a known content digest, or not.
+    fn record(&mut self, image_path: &str, recorded: Option<[u8; 32]>) {
+        let layer_path = image_path.trim_start_matches('/').as_bytes().to_vec();
+        match recorded {
+            Some(digest) => self.written.insert(layer_path, digest),
+            None => self.written.remove(&layer_path),
+        };
     }
 
     fn write_entry(
@@ -200,8 +283,45 @@ impl LayerWriter<'_> {
         image_path: &str,
         entry: &SourceEntry,
         keep_owner: bool,
+        content: Option<[u8; 32]>,
     ) -> Result<()> {
+        if entry.kind != EntryKind::Dir {
+            let recorded = self.write_leaf(image_path, entry, keep_owner, content)?;
+            self.record(image_path, recorded);
+            return Ok(());
+        }
+        self.record(image_path, None);
         let host = self.host(image_path);
+        let (mode, uid, gid) = self.meta_for(entry, keep_owner);
+        remove_existing(&host)?;
+        fs::create_dir(&host).map_err(|source| io(&host, source))?;
+        apply_meta(&host, mode, uid, gid, Some(entry.meta.mtime()), false)?;
+        self.dir_times.push((host, entry.meta.mtime()));
+        Ok(())
+    }
+
+    /// Mode, uid and gid an entry gets in the layer.
+    fn meta_for(&self, entry: &SourceEntry, keep_owner: bool) -> (u32, u32, u32) {
+        let (uid, gid) = match self.options.chown {
+            Some(owner) => owner,
+            None if keep_owner => (entry.meta.uid(), entry.meta.gid()),
+            None => (0, 0),
+        };
+        let mode = self.options.chmod.unwrap_or(entry.meta.mode() & 0o7777);
+        (mode, uid, gid)
+    }
+
+    /// Writes a file, link or node (not a directory); returns the content digest to record
+    /// for its path (`Some` for a regular file whose digest is known).
+    fn write_leaf(
+        &self,
+        image_path: &str,
+        entry: &SourceEntry,
+        keep_owner: bool,
+        content: Option<[u8; 32]>,
+    ) -> Result<Option<[u8; 32]>> {
+        let host = self.host(image_path);
+        let layer_path = image_path.trim_start_matches('/').as_bytes();
         let (uid, gid) = match self.options.chown {
             Some(owner) => owner,
             None if keep_owner => (entry.meta.uid(), entry.meta.gid()),
@@ -210,13 +330,26 @@ impl LayerWriter<'_> {
         let mode = self.options.chmod.unwrap_or(entry.meta.mode() & 0o7777);
         remove_existing(&host)?;
         match &entry.kind {
-            EntryKind::Dir => {
-                fs::create_dir(&host).map_err(|source| io(&host, source))?;
-                apply_meta(&host, mode, uid, gid, Some(entry.meta.mtime()), false)?;
-            }
+            EntryKind::Dir => unreachable!("directories go through write_entry"),
             EntryKind::File => {
-                fs::copy(&entry.host_path, &host).map_err(|source| io(&host, source))?;
-                apply_meta(&host, mode, uid, gid, Some(entry.meta.mtime()), false)?;
+                let wanted = Wanted {
+                    mode,
+                    uid,
+                    gid,
+                    mtime: entry.meta.mtime(),
+                    size: entry.meta.len(),
+                };
+                let linked = match (content, self.reuse) {
+                    (Some(digest), Some(reuse)) => {
+                        link_unchanged(reuse, layer_path, &digest, &wanted, &host)
+                    }
+                    _ => false,
+                };
+                if !linked {
+                    fs::copy(&entry.host_path, &host).map_err(|source| io(&host, source))?;
+                    apply_meta(&host, mode, uid, gid, Some(entry.meta.mtime()), false)?;
+                }
+                return Ok(content);
             }
             EntryKind::Symlink { target } => {
                 std::os::unix::fs::symlink(target, &host).map_err(|source| io(&host, source))?;
@@ -238,8 +371,46 @@ impl LayerWriter<'_> {
                 apply_meta(&host, mode, uid, gid, Some(entry.meta.mtime()), false)?;
             }
         }
-        Ok(())
+        Ok(None)
     }
+}
+
+/// The metadata a copied file must end up with.
+struct Wanted {
+    mode: u32,
+    uid: u32,
+    gid: u32,
+    mtime: i64,
+    size: u64,
+}
+
+/// Hard-links `layer_path` from the earlier snapshot when it holds that path with the same
+/// content digest (its record says so; snapshots never change) and exactly the metadata the
+/// copy would give the file — a link shares the inode, so nothing may be changed on it.
+/// Anything unexpected (snapshot gone, another filesystem) answers false: the caller copies.
+fn link_unchanged(
+    reuse: &Reuse,
+    layer_path: &[u8],
+    digest: &[u8; 32],
+    wanted: &Wanted,
+    host: &Path,
+) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    if reuse.files.get(layer_path) != Some(digest) {
+        return false;
+    }
+    let old = reuse.snapshot.join(std::ffi::OsStr::from_bytes(layer_path));
+    let Ok(meta) = old.symlink_metadata() else {
+        return false;
+    };
+    let same = meta.file_type().is_file()
+        && meta.mode() & 0o7777 == wanted.mode
+        && meta.uid() == wanted.uid
+        && meta.gid() == wanted.gid
+        && meta.mtime() == wanted.mtime
+        && meta.mtime_nsec() == 0
+        && meta.len() == wanted.size;
+    same && fs::hard_link(&old, host).is_ok()
 }
 
 /// A later source may overwrite an earlier one at the same path (last one wins, as docker).
@@ -266,29 +437,31 @@ fn apply_meta(
             .map_err(|source| io(host, source))?;
     }
     if let Some(secs) = mtime {
-        let path = cstring(host)?;
-        let times = [
-            libc::timespec {
-                tv_sec: secs as libc::time_t,
-                tv_nsec: 0,
-            },
-            libc::timespec {
-                tv_sec: secs as libc::time_t,
-                tv_nsec: 0,
-            },
-        ];
-        // SAFETY: NUL-terminated path and a two-element timespec array, as utimensat expects.
-        let rc = unsafe {
-            libc::utimensat(
-                libc::AT_FDCWD,
-                path.as_ptr(),
-                times.as_ptr(),
-                libc::AT_SYMLINK_NOFOLLOW,
-            )
-        };
-        if rc != 0 {
-            return Err(io(host, std::io::Error::last_os_error()));
-        }
+        set_mtime(host, secs)?;
+    }
+    Ok(())
+}
+
+/// Sets atime and mtime to `secs` (whole seconds, as a layer records them), never following
+/// a final symlink.
+fn set_mtime(host: &Path, secs: i64) -> Result<()> {
+    let path = cstring(host)?;
+    let time = libc::timespec {
+        tv_sec: secs as libc::time_t,
+        tv_nsec: 0,
+    };
+    let times = [time, time];
+    // SAFETY: NUL-terminated path and a two-element timespec array, as utimensat expects.
+    let rc = unsafe {
+        libc::utimensat(
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            times.as_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    };
+    if rc != 0 {
+        return Err(io(host, std::io::Error::last_os_error()));
     }
     Ok(())
 }

@@ -47,6 +47,7 @@ impl Fixture {
                     .unwrap(),
                 rel: m.rel,
                 keep_owner: false,
+                content: Vec::new(),
                 unpack: true,
             })
             .collect()
@@ -162,4 +163,126 @@ fn parents_keeps_the_source_path() {
     };
     f.copy(&["x/y/a.txt"], options).unwrap();
     assert_eq!(f.read("/out/x/y/a.txt"), "a");
+}
+
+/// Sources with their content digests filled in, as the scheduler hands them over.
+fn digested(f: &Fixture, written: &[&str]) -> Vec<CopySource> {
+    let digester = crate::context::ContentDigester::new(&crate::context::NoFileHashCache);
+    f.sources(written)
+        .into_iter()
+        .map(|mut source| {
+            source.content = digester
+                .digest_entries_and_files(&source.entries)
+                .unwrap()
+                .1;
+            source
+        })
+        .collect()
+}
+
+fn layer_digest(dir: &Path) -> strata_cache::Digest {
+    crate::layer::write_layer(dir, &Default::default(), &mut std::io::sink())
+        .unwrap()
+        .diff_id
+}
+
+#[test]
+fn unchanged_files_are_linked_from_the_earlier_snapshot_and_changed_ones_copied() {
+    let f = fixture(&[
+        ("src/a", "same"),
+        ("src/b", "old"),
+        ("src/sub/c", "same too"),
+    ]);
+    let image = LayerStack::new(vec![f.image_dir.path().to_path_buf()]);
+    let first = tempfile::tempdir().unwrap();
+    let written = copy_into_layer_reusing(
+        &digested(&f, &["src"]),
+        &to("/app"),
+        &image,
+        first.path(),
+        None,
+    )
+    .unwrap();
+    assert_eq!(
+        written.len(),
+        3,
+        "every regular file is recorded: {written:?}"
+    );
+    // b changes content; c keeps content but gets another mtime (a touch): it must not be
+    // linked, the layer would carry the old mtime.
+    let root = f.context.root();
+    fs::write(root.join("src/b"), "new").unwrap();
+    let c = root.join("src/sub/c");
+    let later = filetime(&c) + 100;
+    set_time(&c, later);
+    let reuse = Reuse {
+        snapshot: first.path().to_path_buf(),
+        files: written,
+    };
+    let second = tempfile::tempdir().unwrap();
+    let sources = digested(&f, &["src"]);
+    let again = copy_into_layer_reusing(&sources, &to("/app"), &image, second.path(), Some(&reuse))
+        .unwrap();
+    let ino = |dir: &Path, p: &str| fs::metadata(dir.join(p)).unwrap().ino();
+    assert_eq!(
+        ino(first.path(), "app/a"),
+        ino(second.path(), "app/a"),
+        "a is linked"
+    );
+    assert_ne!(ino(first.path(), "app/b"), ino(second.path(), "app/b"));
+    assert_eq!(
+        fs::read_to_string(second.path().join("app/b")).unwrap(),
+        "new"
+    );
+    assert_ne!(
+        ino(first.path(), "app/sub/c"),
+        ino(second.path(), "app/sub/c")
+    );
+    assert_eq!(
+        fs::read_to_string(first.path().join("app/b")).unwrap(),
+        "old"
+    );
+    assert_eq!(again.len(), 3);
+    // The layer is the one a plain copy makes.
+    let plain = tempfile::tempdir().unwrap();
+    copy_into_layer(&sources, &to("/app"), &image, plain.path()).unwrap();
+    assert_eq!(layer_digest(second.path()), layer_digest(plain.path()));
+}
+
+#[test]
+fn a_reuse_record_that_disagrees_with_the_snapshot_is_not_trusted() {
+    let f = fixture(&[("a", "content")]);
+    let image = LayerStack::new(vec![f.image_dir.path().to_path_buf()]);
+    let sources = digested(&f, &["a"]);
+    let digest = sources[0].content[0].unwrap();
+    // The record claims the content, but the file there has another mode.
+    let old = tempfile::tempdir().unwrap();
+    fs::write(old.path().join("a"), "content").unwrap();
+    fs::set_permissions(old.path().join("a"), fs::Permissions::from_mode(0o600)).unwrap();
+    let reuse = Reuse {
+        snapshot: old.path().to_path_buf(),
+        files: [(b"a".to_vec(), digest)].into_iter().collect(),
+    };
+    let upper = tempfile::tempdir().unwrap();
+    copy_into_layer_reusing(&sources, &to("/a"), &image, upper.path(), Some(&reuse)).unwrap();
+    let linked = fs::metadata(upper.path().join("a")).unwrap();
+    assert_eq!(linked.nlink(), 1, "copied, not linked");
+    assert_eq!(linked.mode() & 0o7777, 0o644);
+}
+
+#[test]
+fn copied_directories_keep_their_source_mtime() {
+    let f = fixture(&[("src/sub/x", "x")]);
+    let sub = f.context.root().join("src/sub");
+    set_time(&sub, 1_000_000_000);
+    f.copy(&["src"], to("/app")).unwrap();
+    assert_eq!(f.meta("/app/sub").mtime(), 1_000_000_000);
+}
+
+fn filetime(path: &Path) -> i64 {
+    fs::metadata(path).unwrap().mtime()
+}
+
+fn set_time(path: &Path, secs: i64) {
+    set_mtime(path, secs).unwrap();
 }

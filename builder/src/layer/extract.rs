@@ -56,6 +56,8 @@ pub fn extract_layer(input: impl Read, dest: &Path) -> Result<ExtractReport> {
         hasher: Hasher::new(),
     };
     let mut dirs: Vec<(PathBuf, fs::Metadata, u32, u64, u64, i64)> = Vec::new();
+    // One buffer for every file: `io::copy`'s 8 KiB would mean a write call per 8 KiB.
+    let mut buffer = vec![0u8; 256 << 10];
     {
         let mut archive = tar::Archive::new(&mut reader);
         let entries = archive
@@ -121,7 +123,7 @@ pub fn extract_layer(input: impl Read, dest: &Path) -> Result<ExtractReport> {
                 }
                 tar::EntryType::Regular | tar::EntryType::Continuous => {
                     let mut file = fs::File::create(&target).map_err(|e| io(&target, e))?;
-                    io::copy(&mut entry, &mut file).map_err(|e| io(&target, e))?;
+                    copy_with(&mut entry, &mut file, &mut buffer).map_err(|e| io(&target, e))?;
                 }
                 tar::EntryType::Symlink => {
                     let link = entry
@@ -210,6 +212,19 @@ pub fn extract_layer(input: impl Read, dest: &Path) -> Result<ExtractReport> {
         diff_id: reader.hasher.finish(),
         size,
     })
+}
+
+/// Copies `from` to the end into `to` through `buffer`.
+fn copy_with(from: &mut impl Read, to: &mut impl io::Write, buffer: &mut [u8]) -> io::Result<()> {
+    loop {
+        let n = match from.read(buffer) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        to.write_all(&buffer[..n])?;
+    }
 }
 
 /// A numeric header field. Go's archive/tar (docker, BuildKit) reads an empty one (all NULs or

@@ -14,6 +14,7 @@
 
 mod imported;
 mod mounts;
+mod reuse;
 mod sources;
 
 use std::collections::BTreeSet;
@@ -29,7 +30,7 @@ use strata_frontend::BaseImages;
 use crate::cache_exchange::ImportedCache;
 use crate::commit::commit_dir;
 use crate::context::BuildContext;
-use crate::copy::{archive, copy_into_layer, CopyOptions};
+use crate::copy::{archive, copy_into_layer_reusing, CopyOptions};
 use crate::error::{Error, Result};
 use crate::image::{self, config as image_config, StoredImage};
 use crate::layer::LayerOptions;
@@ -41,7 +42,7 @@ use crate::users::UserDb;
 
 pub use imported::BuiltStep;
 pub use mounts::Secrets;
-pub use sources::IndexHashCache;
+pub use sources::{IndexHashCache, PrefetchedHashCache};
 
 /// What to build and how.
 pub struct BuildRequest<'a> {
@@ -416,8 +417,21 @@ impl<'a> Builder<'a> {
                 }
                 (_, None) => unreachable!("copies from stages and images have a source input"),
             };
-            let copy_sources = sources::resolve(op, &origin, scratch.path())?;
-            let content = sources::digest(&copy_sources, &IndexHashCache(self.store))?;
+            // The context's remembered digests are read in one scan while it is walked.
+            let (resolved, prefetched) = rayon::join(
+                || sources::resolve(op, &origin, scratch.path()),
+                || match &origin {
+                    sources::Origin::Context(context) => {
+                        Some(PrefetchedHashCache::new(self.store, context.root()))
+                    }
+                    sources::Origin::View(_) | sources::Origin::NoContext => None,
+                },
+            );
+            let mut copy_sources = resolved?;
+            let content = match &prefetched {
+                Some(cache) => sources::digest(&mut copy_sources, cache)?,
+                None => sources::digest(&mut copy_sources, &IndexHashCache(self.store))?,
+            };
             key_parts.push(content.bytes().to_vec());
             prepared = Some(copy_sources);
         }
@@ -449,13 +463,18 @@ impl<'a> Builder<'a> {
                     .diff_id
                     .is_none_or(|d| self.store.snapshots().exists(&d));
                 if usable {
-                    self.store.index().put_step(
-                        &key,
-                        &StepRecord {
-                            last_used: now,
-                            ..record.clone()
-                        },
-                    )?;
+                    // Pruning ages entries in minutes at the finest: a hit within a minute of
+                    // the last one leaves the record alone, so a no-op rebuild writes nothing
+                    // and its final flush has nothing to sync.
+                    if now - record.last_used >= LAST_USED_GRANULARITY_SECS {
+                        self.store.index().put_step(
+                            &key,
+                            &StepRecord {
+                                last_used: now,
+                                ..record.clone()
+                            },
+                        )?;
+                    }
                     return Ok(self.hit(run, parent, id, key, record.diff_id, record.created));
                 }
             }
@@ -466,6 +485,7 @@ impl<'a> Builder<'a> {
         // A miss: the parent's files are needed now.
         self.ensure_layers(run, &parent.layers)?;
         let upper = self.store.snapshots().scratch("upper")?;
+        let mut copy_record = None;
         match &vertex.op {
             Op::Exec(exec) => {
                 let work = self.store.snapshots().scratch("work")?;
@@ -534,8 +554,33 @@ impl<'a> Builder<'a> {
                             .flatten()
                             .is_some()
                 });
+                // The step's key without its content part: the same COPY on the same parent.
+                // What it wrote last time lets unchanged files be linked, not copied again.
+                let lineage = hash(&[
+                    b"copy-lineage",
+                    parent.key.bytes(),
+                    vertex.digest.as_bytes(),
+                ]);
+                let from_context = matches!(op.from, CopyFrom::Context);
+                // `--no-cache` recomputes everything from the sources, links included.
+                let reuse = if from_context && !run.request.no_cache {
+                    reuse::earlier(self.store, &lineage)?
+                } else {
+                    None
+                };
+                let mut written = Default::default();
                 if !plain.is_empty() {
-                    copy_into_layer(&plain, &options, &view, upper.path())?;
+                    written = copy_into_layer_reusing(
+                        &plain,
+                        &options,
+                        &view,
+                        upper.path(),
+                        reuse.as_ref(),
+                    )?;
+                }
+                // Unpacked archives may overwrite copied files: then the record would lie.
+                if from_context && archives.is_empty() {
+                    copy_record = Some((lineage, written));
                 }
                 for source in archives {
                     // The destination is made like a copy's (parents mirror the image, new
@@ -586,6 +631,9 @@ impl<'a> Builder<'a> {
             source_date_epoch: run.request.source_date_epoch,
         };
         let diff_id = commit_dir(self.store, upper, &layer_options)?;
+        if let (Some((lineage, written)), Some(diff_id)) = (copy_record, diff_id) {
+            reuse::remember(self.store, &lineage, diff_id, written)?;
+        }
         let created = run.request.source_date_epoch.unwrap_or(now);
         self.store.index().put_step(
             &key,
@@ -718,6 +766,9 @@ impl<'a> Builder<'a> {
         image::store_image(self.store, &json, &layers)
     }
 }
+
+/// How stale a cache entry's `last_used` may get before a hit rewrites it.
+const LAST_USED_GRANULARITY_SECS: i64 = 60;
 
 fn hash(parts: &[&[u8]]) -> Digest {
     let mut hasher = Sha256::new();

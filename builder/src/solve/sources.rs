@@ -23,6 +23,62 @@ use crate::rootfs::LayerStack;
 /// The store's file-hash index as the context digester's cache.
 pub struct IndexHashCache<'a>(pub &'a Store);
 
+/// The file-hash index entries under one directory (the context), read in one scan, in front
+/// of the index: a no-op rebuild then makes one index scan instead of a lookup per file.
+/// Paths outside the directory fall through to the index.
+pub struct PrefetchedHashCache<'a> {
+    store: &'a Store,
+    prefix: Vec<u8>,
+    /// Sorted by path (the index's order), searched by bisection.
+    entries: Vec<(Vec<u8>, FileHashEntry)>,
+}
+
+impl<'a> PrefetchedHashCache<'a> {
+    /// Reads every entry under `dir`. A failed read leaves the cache empty (files are then
+    /// looked up one by one, or hashed).
+    pub fn new(store: &'a Store, dir: &Path) -> Self {
+        use std::os::unix::ffi::OsStrExt;
+        let mut prefix = dir.as_os_str().as_bytes().to_vec();
+        if !prefix.ends_with(b"/") {
+            prefix.push(b'/');
+        }
+        let entries = store.index().file_hashes_under(&prefix).unwrap_or_default();
+        PrefetchedHashCache {
+            store,
+            prefix,
+            entries,
+        }
+    }
+}
+
+impl FileHashCache for PrefetchedHashCache<'_> {
+    fn get(&self, path: &Path, stat: &FileStat) -> Option<[u8; 32]> {
+        use std::os::unix::ffi::OsStrExt;
+        let key = path.as_os_str().as_bytes();
+        if !key.starts_with(&self.prefix) {
+            return IndexHashCache(self.store).get(path, stat);
+        }
+        let found = self
+            .entries
+            .binary_search_by(|(path, _)| path.as_slice().cmp(key))
+            .ok()?;
+        let entry = &self.entries[found].1;
+        entry_matches(entry, stat).then(|| *entry.digest.bytes())
+    }
+
+    fn put(&self, path: &Path, stat: &FileStat, digest: [u8; 32]) {
+        IndexHashCache(self.store).put(path, stat, digest)
+    }
+}
+
+fn entry_matches(entry: &FileHashEntry, stat: &FileStat) -> bool {
+    entry.dev == stat.dev
+        && entry.ino == stat.ino
+        && entry.size == stat.size
+        && entry.mtime_ns == stat.mtime_ns
+        && entry.ctime_ns == stat.ctime_ns
+}
+
 impl FileHashCache for IndexHashCache<'_> {
     fn get(&self, path: &Path, stat: &FileStat) -> Option<[u8; 32]> {
         use std::os::unix::ffi::OsStrExt;
@@ -31,12 +87,7 @@ impl FileHashCache for IndexHashCache<'_> {
             .index()
             .file_hash(path.as_os_str().as_bytes())
             .ok()??;
-        let same = entry.dev == stat.dev
-            && entry.ino == stat.ino
-            && entry.size == stat.size
-            && entry.mtime_ns == stat.mtime_ns
-            && entry.ctime_ns == stat.ctime_ns;
-        same.then(|| *entry.digest.bytes())
+        entry_matches(&entry, stat).then(|| *entry.digest.bytes())
     }
 
     fn put(&self, path: &Path, stat: &FileStat, digest: [u8; 32]) {
@@ -104,6 +155,7 @@ pub fn resolve(op: &CopyOp, origin: &Origin<'_>, inline_dir: &Path) -> Result<Ve
                     }],
                     keep_owner: false,
                     unpack: false,
+                    content: Vec::new(),
                 });
             }
             SourceSpec::Path(path) if op.add && is_git(path, true) => {
@@ -129,6 +181,7 @@ pub fn resolve(op: &CopyOp, origin: &Origin<'_>, inline_dir: &Path) -> Result<Ve
                     }],
                     keep_owner: false,
                     unpack: false,
+                    content: Vec::new(),
                 });
             }
             SourceSpec::Path(path) => {
@@ -148,6 +201,7 @@ pub fn resolve(op: &CopyOp, origin: &Origin<'_>, inline_dir: &Path) -> Result<Ve
                                 entries,
                                 keep_owner: false,
                                 unpack: true,
+                                content: Vec::new(),
                             });
                         }
                     }
@@ -168,6 +222,7 @@ pub fn resolve(op: &CopyOp, origin: &Origin<'_>, inline_dir: &Path) -> Result<Ve
                             entries,
                             keep_owner: true,
                             unpack: false,
+                            content: Vec::new(),
                         });
                     }
                 }
@@ -262,16 +317,18 @@ fn walk_view(
 }
 
 /// The content digest of resolved sources: paths, kinds, modes, contents (and owners for
-/// sources that keep them).
-pub fn digest(sources: &[CopySource], cache: &dyn FileHashCache) -> Result<Digest> {
+/// sources that keep them). Each source's per-file digests are kept in its `content`.
+pub fn digest(sources: &mut [CopySource], cache: &dyn FileHashCache) -> Result<Digest> {
     let digester = ContentDigester::new(cache);
     let mut hasher = Sha256::new();
-    for source in sources {
+    for source in sources.iter_mut() {
         hasher.update(source.rel.as_bytes());
         hasher.update([0]);
         hasher.update(source.name.as_bytes());
         hasher.update([0]);
-        hasher.update(digester.digest_entries(&source.entries)?);
+        let (tree, content) = digester.digest_entries_and_files(&source.entries)?;
+        hasher.update(tree);
+        source.content = content;
         if source.keep_owner {
             use std::os::unix::fs::MetadataExt;
             for entry in &source.entries {

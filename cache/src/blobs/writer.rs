@@ -36,6 +36,10 @@ pub struct BlobWriter {
     done: bool,
     /// Early writeback on (see [`BlobWriter::without_writeback`]).
     writeback: bool,
+    /// Hashing on (see [`BlobWriter::hashed_by_caller`]).
+    hashing: bool,
+    /// Bytes written through to the file.
+    written: u64,
 }
 
 impl BlobWriter {
@@ -50,7 +54,40 @@ impl BlobWriter {
             failed: None,
             done: false,
             writeback: true,
+            hashing: true,
+            written: 0,
         }
+    }
+
+    /// Stops hashing: for a caller that hashes exactly the same bytes itself anyway (load's
+    /// unpacker hashes an uncompressed layer for its DiffID, which is the blob's digest), so the
+    /// bytes are hashed once. Such a writer is committed with [`BlobWriter::commit_hashed`], or
+    /// [`BlobWriter::rehash`]ed first when the caller's hash did not come to be. Only before
+    /// the first write: once bytes went through the hasher, the writer keeps hashing.
+    pub fn hashed_by_caller(mut self) -> Self {
+        self.hashing = self.written > 0 || !self.buffer.is_empty();
+        self
+    }
+
+    /// Hashes what was written by reading it back, turning a [`BlobWriter::hashed_by_caller`]
+    /// writer into an ordinary one.
+    pub fn rehash(&mut self) -> Result<()> {
+        if self.hashing {
+            return Ok(());
+        }
+        let mut file = self.reopen().map_err(|e| Error::io(&self.tmp_path, e))?;
+        let mut hasher = Hasher::new();
+        io::copy(&mut file, &mut hasher).map_err(|e| Error::io(&self.tmp_path, e))?;
+        self.hasher = hasher;
+        self.hashing = true;
+        Ok(())
+    }
+
+    /// Everything written so far, read back from the temp file (for a caller that compares
+    /// it with something else before deciding to commit or discard).
+    pub fn reopen(&mut self) -> io::Result<File> {
+        self.drain()?;
+        File::open(&self.tmp_path)
     }
 
     /// Stops early writeback: for data that may well be discarded (see
@@ -60,20 +97,18 @@ impl BlobWriter {
         self
     }
 
-    /// Drops what was written without storing it; returns its digest and size (what `commit`
-    /// would have stored). The temp file goes with the writer.
-    pub fn discard(mut self) -> Result<(Digest, u64)> {
+    /// Drops what was written without storing it; returns its size. The temp file goes with
+    /// the writer.
+    pub fn discard(mut self) -> Result<u64> {
         if let Err(e) = self.drain() {
             return Err(Error::io(&self.tmp_path, e));
         }
-        let hasher = std::mem::take(&mut self.hasher);
-        let size = hasher.len();
-        Ok((hasher.finish(), size))
+        Ok(self.written)
     }
 
     /// The digest of everything written so far, without committing: lets a caller see whether
     /// the store already holds this content (and so must not count it as its own) before it
-    /// commits or discards.
+    /// commits or discards. Meaningless for a [`BlobWriter::hashed_by_caller`] writer.
     pub fn digest(&self) -> Digest {
         let mut hasher = self.hasher.clone();
         hasher.update(&self.buffer);
@@ -82,7 +117,7 @@ impl BlobWriter {
 
     /// Bytes written so far.
     pub fn len(&self) -> u64 {
-        self.hasher.len() + self.buffer.len() as u64
+        self.written + self.buffer.len() as u64
     }
 
     /// True when nothing was written.
@@ -100,6 +135,12 @@ impl BlobWriter {
         if let Some(e) = self.failure() {
             return Err(Error::io(&self.tmp_path, e));
         }
+        if !self.hashing {
+            return Err(Error::io(
+                &self.tmp_path,
+                io::Error::other("a blob hashed by its caller is committed with commit_hashed"),
+            ));
+        }
         let hasher = std::mem::take(&mut self.hasher);
         let size = hasher.len();
         let digest = hasher.finish();
@@ -112,6 +153,23 @@ impl BlobWriter {
                 });
             }
         }
+        self.install(digest, size)
+    }
+
+    /// Commits a [`BlobWriter::hashed_by_caller`] writer under `digest`, the sha256 the caller
+    /// computed over exactly the bytes it wrote here.
+    pub fn commit_hashed(mut self, digest: Digest) -> Result<(Digest, u64)> {
+        if let Err(e) = self.drain() {
+            return Err(Error::io(&self.tmp_path, e));
+        }
+        if let Some(e) = self.failure() {
+            return Err(Error::io(&self.tmp_path, e));
+        }
+        let size = self.written;
+        self.install(digest, size)
+    }
+
+    fn install(&mut self, digest: Digest, size: u64) -> Result<(Digest, u64)> {
         // Data first, then the name: after a crash the name never points at missing data.
         self.file
             .sync_data()
@@ -138,7 +196,9 @@ impl BlobWriter {
         if let Some(e) = self.failure() {
             return Err(e);
         }
-        let result = if bytes.len() >= PARALLEL_WRITE {
+        let result = if !self.hashing {
+            self.file.write_all(bytes)
+        } else if bytes.len() >= PARALLEL_WRITE {
             let (hasher, file) = (&mut self.hasher, &mut self.file);
             rayon::join(|| hasher.update(bytes), || file.write_all(bytes)).1
         } else {
@@ -149,6 +209,7 @@ impl BlobWriter {
             self.failed = Some((e.raw_os_error(), e.to_string()));
         }
         result?;
+        self.written += bytes.len() as u64;
         self.start_writeback();
         Ok(())
     }
@@ -168,7 +229,7 @@ impl BlobWriter {
         if !self.writeback {
             return;
         }
-        let written = self.hasher.len();
+        let written = self.written;
         if written - self.flushed_up_to < WRITEBACK_CHUNK {
             return;
         }

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use super::{FileHashEntry, Index, LayerRecord, StepRecord};
+use super::{CopyRecord, FileHashEntry, Index, LayerRecord, StepRecord};
 use crate::digest::Digest;
 use crate::error::Result;
 
@@ -20,6 +20,7 @@ struct Maps {
     layers: BTreeMap<Digest, LayerRecord>,
     tags: BTreeMap<String, Digest>,
     files: BTreeMap<Vec<u8>, FileHashEntry>,
+    copies: BTreeMap<Digest, CopyRecord>,
 }
 
 impl MemoryIndex {
@@ -89,11 +90,31 @@ impl Index for MemoryIndex {
             m.files.insert(path.to_vec(), *entry);
         })
     }
+    fn file_hashes_under(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, FileHashEntry)>> {
+        self.with(|m| {
+            m.files
+                .range(prefix.to_vec()..)
+                .take_while(|(k, _)| k.starts_with(prefix))
+                .map(|(k, v)| (k.clone(), *v))
+                .collect()
+        })
+    }
     fn file_hash_count(&self) -> Result<usize> {
         self.with(|m| m.files.len())
     }
     fn clear_file_hashes(&self) -> Result<()> {
         self.with(|m| m.files.clear())
+    }
+    fn copy_record(&self, lineage: &Digest) -> Result<Option<CopyRecord>> {
+        self.with(|m| m.copies.get(lineage).cloned())
+    }
+    fn put_copy_record(&self, lineage: &Digest, record: &CopyRecord) -> Result<()> {
+        self.with(|m| {
+            m.copies.insert(*lineage, record.clone());
+        })
+    }
+    fn clear_copy_records(&self) -> Result<()> {
+        self.with(|m| m.copies.clear())
     }
     fn flush(&self) -> Result<()> {
         Ok(())

@@ -83,6 +83,69 @@ pub struct FileHashEntry {
     pub digest: Digest,
 }
 
+/// What one COPY from the build context last wrote, so that the next run of the same step (same
+/// parent, same definition, some sources edited) can hard-link the files whose content did not
+/// change from the earlier snapshot instead of copying and rewriting them. Keyed by the step's
+/// cache key *without* the content part; the snapshot is immutable, so the digests stay true
+/// for as long as it exists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopyRecord {
+    /// The layer that copy made (its snapshot holds the files).
+    pub diff_id: Digest,
+    /// Regular files of that layer: path relative to the snapshot root → sha256 of the content.
+    pub files: Vec<(Vec<u8>, Digest)>,
+}
+
+impl CopyRecord {
+    /// The compact binary form stored in the index: diff_id, then per file a little-endian
+    /// u32 path length, the path, and the digest.
+    pub fn encode(&self) -> Vec<u8> {
+        let size: usize = self.files.iter().map(|(p, _)| 36 + p.len()).sum();
+        let mut out = Vec::with_capacity(32 + size);
+        out.extend_from_slice(self.diff_id.bytes());
+        for (path, digest) in &self.files {
+            out.extend_from_slice(&(path.len() as u32).to_le_bytes());
+            out.extend_from_slice(path);
+            out.extend_from_slice(digest.bytes());
+        }
+        out
+    }
+
+    /// [`CopyRecord::encode`] followed by the sha256 of those bytes, for storage outside a
+    /// checksummed database.
+    pub fn encode_checked(&self) -> Vec<u8> {
+        let mut out = self.encode();
+        let sum = Digest::of(&out);
+        out.extend_from_slice(sum.bytes());
+        out
+    }
+
+    /// Reads [`CopyRecord::encode_checked`]'s form; `None` if the checksum does not match or
+    /// the record is malformed.
+    pub fn decode_checked(bytes: &[u8]) -> Option<CopyRecord> {
+        let body = bytes.get(..bytes.len().checked_sub(32)?)?;
+        if Digest::of(body).bytes() != &bytes[body.len()..] {
+            return None;
+        }
+        CopyRecord::decode(body)
+    }
+
+    /// Reads [`CopyRecord::encode`]'s form; `None` if it is malformed.
+    pub fn decode(bytes: &[u8]) -> Option<CopyRecord> {
+        let diff_id = Digest::from_bytes(bytes.get(..32)?.try_into().ok()?);
+        let mut rest = &bytes[32..];
+        let mut files = Vec::new();
+        while !rest.is_empty() {
+            let len = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?) as usize;
+            let path = rest.get(4..4 + len)?.to_vec();
+            let digest = Digest::from_bytes(rest.get(4 + len..36 + len)?.try_into().ok()?);
+            files.push((path, digest));
+            rest = &rest[36 + len..];
+        }
+        Some(CopyRecord { diff_id, files })
+    }
+}
+
 /// The index operations the builder, the exchange commands and GC need.
 pub trait Index: Send + Sync {
     /// A cached step by its cache key.
@@ -116,10 +179,20 @@ pub trait Index: Send + Sync {
     fn file_hash(&self, path: &[u8]) -> Result<Option<FileHashEntry>>;
     /// Remembers a file digest.
     fn put_file_hash(&self, path: &[u8], entry: &FileHashEntry) -> Result<()>;
+    /// Every remembered file digest whose path starts with `prefix`, sorted by path bytes, in
+    /// one scan: a build reads a whole context's worth at once instead of one lookup per file.
+    fn file_hashes_under(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, FileHashEntry)>>;
     /// Number of remembered file digests.
     fn file_hash_count(&self) -> Result<usize>;
     /// Forgets every remembered file digest.
     fn clear_file_hashes(&self) -> Result<()>;
+
+    /// What the copy step with this lineage key last wrote.
+    fn copy_record(&self, lineage: &Digest) -> Result<Option<CopyRecord>>;
+    /// Remembers what a copy step wrote (replacing the previous record).
+    fn put_copy_record(&self, lineage: &Digest, record: &CopyRecord) -> Result<()>;
+    /// Forgets every copy record.
+    fn clear_copy_records(&self) -> Result<()>;
 
     /// Makes everything written so far durable.
     fn flush(&self) -> Result<()>;

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::{FileHashEntry, Index, LayerRecord, StepRecord};
+use super::{CopyRecord, FileHashEntry, Index, LayerRecord, StepRecord};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 
@@ -17,6 +17,10 @@ const STEPS: &str = "cachekeys-v1";
 const LAYERS: &str = "layers-v1";
 const TAGS: &str = "tags-v1";
 const FILES: &str = "filehash-v1";
+/// Copy records live in files beside the database (`copies-v1/<lineage hex>`), not in a tree:
+/// one holds a digest per file a COPY wrote (megabytes for a big tree), is read only when that
+/// COPY runs again, and sled reads its stored values whenever it opens.
+const COPIES: &str = "copies-v1";
 
 /// The trees this version reads and writes.
 const CURRENT: [&str; 4] = [STEPS, LAYERS, TAGS, FILES];
@@ -35,6 +39,8 @@ pub struct SledIndex {
     layers: sled::Tree,
     tags: sled::Tree,
     files: sled::Tree,
+    /// The copy records' directory.
+    copies: PathBuf,
 }
 
 impl SledIndex {
@@ -52,6 +58,7 @@ impl SledIndex {
             layers: db.open_tree(LAYERS).map_err(fail)?,
             tags: db.open_tree(TAGS).map_err(fail)?,
             files: db.open_tree(FILES).map_err(fail)?,
+            copies: path.with_file_name(COPIES),
             path: path.to_path_buf(),
             db,
         })
@@ -252,11 +259,49 @@ impl Index for SledIndex {
             .map_err(|e| self.fail(e))?;
         Ok(())
     }
+    fn file_hashes_under(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, FileHashEntry)>> {
+        let mut out = Vec::new();
+        for item in self.files.scan_prefix(prefix) {
+            let (key, value) = item.map_err(|e| self.fail(e))?;
+            // An undecodable record reads as absent, as in `file_hash`.
+            if let Some(entry) = decode_file_entry(&value) {
+                out.push((key.to_vec(), entry));
+            }
+        }
+        Ok(out)
+    }
     fn file_hash_count(&self) -> Result<usize> {
         Ok(self.files.len())
     }
     fn clear_file_hashes(&self) -> Result<()> {
         self.files.clear().map_err(|e| self.fail(e))
+    }
+    fn copy_record(&self, lineage: &Digest) -> Result<Option<CopyRecord>> {
+        let path = self.copies.join(lineage.hex());
+        match std::fs::read(&path) {
+            // A record that fails its checksum or does not decode is treated as absent: the
+            // copy is simply done in full.
+            Ok(bytes) => Ok(CopyRecord::decode_checked(&bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io(&path, e)),
+        }
+    }
+    fn put_copy_record(&self, lineage: &Digest, record: &CopyRecord) -> Result<()> {
+        std::fs::create_dir_all(&self.copies).map_err(|e| Error::io(&self.copies, e))?;
+        // Written aside and renamed into place: a reader sees the old record or the new one.
+        // No fsync: it is a cache, and its checksum catches whatever a crash leaves.
+        let path = self.copies.join(lineage.hex());
+        let tmp = self
+            .copies
+            .join(format!(".{}.{}", lineage.hex(), std::process::id()));
+        std::fs::write(&tmp, record.encode_checked()).map_err(|e| Error::io(&tmp, e))?;
+        std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))
+    }
+    fn clear_copy_records(&self) -> Result<()> {
+        match std::fs::remove_dir_all(&self.copies) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(&self.copies, e)),
+            _ => Ok(()),
+        }
     }
     fn flush(&self) -> Result<()> {
         self.db.flush().map_err(|e| self.fail(e))?;

@@ -184,6 +184,54 @@ fn threads_write_at_once_and_nothing_is_lost(index: &dyn Index) {
     assert_eq!(index.steps().unwrap().len(), 200);
 }
 
+fn file_hashes_are_listed_by_prefix(index: &dyn Index) {
+    let entry = |n: u8| FileHashEntry {
+        dev: 1,
+        ino: n as u64,
+        size: 2,
+        mtime_ns: 3,
+        ctime_ns: 4,
+        digest: d(n),
+    };
+    for (path, n) in [
+        (&b"/ctx/a"[..], 1),
+        (b"/ctx/b/c", 2),
+        (b"/ctx2/a", 3),
+        (b"/cty", 4),
+    ] {
+        index.put_file_hash(path, &entry(n)).unwrap();
+    }
+    let mut under = index.file_hashes_under(b"/ctx/").unwrap();
+    under.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        under,
+        vec![
+            (b"/ctx/a".to_vec(), entry(1)),
+            (b"/ctx/b/c".to_vec(), entry(2))
+        ]
+    );
+    assert_eq!(index.file_hashes_under(b"/none/").unwrap(), Vec::new());
+    assert_eq!(index.file_hashes_under(b"").unwrap().len(), 4);
+}
+
+fn copy_records_roundtrip_and_clear(index: &dyn Index) {
+    assert_eq!(index.copy_record(&d(1)).unwrap(), None);
+    let record = CopyRecord {
+        diff_id: d(2),
+        files: vec![(b"src/a".to_vec(), d(3)), (b"\xff/b".to_vec(), d(4))],
+    };
+    index.put_copy_record(&d(1), &record).unwrap();
+    assert_eq!(index.copy_record(&d(1)).unwrap(), Some(record));
+    let empty = CopyRecord {
+        diff_id: d(5),
+        files: Vec::new(),
+    };
+    index.put_copy_record(&d(1), &empty).unwrap();
+    assert_eq!(index.copy_record(&d(1)).unwrap(), Some(empty));
+    index.clear_copy_records().unwrap();
+    assert_eq!(index.copy_record(&d(1)).unwrap(), None);
+}
+
 macro_rules! suite {
     ($module:ident, $make:expr) => {
         mod $module {
@@ -224,6 +272,16 @@ macro_rules! suite {
                 file_hash_keys_are_bytes_and_entries_replace(&index);
             }
             #[test]
+            fn file_hash_prefixes() {
+                let (_guard, index) = $make;
+                file_hashes_are_listed_by_prefix(&index);
+            }
+            #[test]
+            fn copy_records() {
+                let (_guard, index) = $make;
+                copy_records_roundtrip_and_clear(&index);
+            }
+            #[test]
             fn concurrent_writers() {
                 let (_guard, index) = $make;
                 threads_write_at_once_and_nothing_is_lost(&index);
@@ -238,6 +296,49 @@ suite!(sled, {
     let index = SledIndex::open(&dir.path().join("index")).unwrap();
     (dir, index)
 });
+
+#[test]
+fn copy_records_refuse_truncated_bytes() {
+    let record = CopyRecord {
+        diff_id: d(2),
+        files: vec![(b"a/b".to_vec(), d(3))],
+    };
+    let bytes = record.encode();
+    assert_eq!(CopyRecord::decode(&bytes), Some(record.clone()));
+    for cut in [0, 31, 33, 38, bytes.len() - 1] {
+        assert_eq!(CopyRecord::decode(&bytes[..cut]), None, "cut at {cut}");
+    }
+    let checked = record.encode_checked();
+    assert_eq!(CopyRecord::decode_checked(&checked), Some(record));
+    // Truncated at an entry boundary the body still decodes: the checksum refuses it.
+    assert_eq!(
+        CopyRecord::decode_checked(&checked[..checked.len() - 1]),
+        None
+    );
+    let mut flipped = checked.clone();
+    flipped[40] ^= 1;
+    assert_eq!(CopyRecord::decode_checked(&flipped), None);
+    assert_eq!(CopyRecord::decode_checked(&[]), None);
+}
+
+#[test]
+fn sled_copy_records_are_files_beside_the_database_and_a_damaged_one_reads_as_absent() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = SledIndex::open(&dir.path().join("index")).unwrap();
+    let record = CopyRecord {
+        diff_id: d(2),
+        files: vec![(b"a".to_vec(), d(3))],
+    };
+    index.put_copy_record(&d(1), &record).unwrap();
+    let file = dir.path().join("copies-v1").join(d(1).hex());
+    let mut bytes = std::fs::read(&file).unwrap();
+    bytes[33] ^= 0xff;
+    std::fs::write(&file, &bytes).unwrap();
+    assert_eq!(index.copy_record(&d(1)).unwrap(), None);
+    index.clear_copy_records().unwrap();
+    assert!(!dir.path().join("copies-v1").exists());
+    index.clear_copy_records().unwrap();
+}
 
 #[test]
 fn sled_records_survive_a_reopen() {

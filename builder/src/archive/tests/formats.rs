@@ -204,3 +204,37 @@ fn nested_indexes_resolve_to_this_platform_and_skip_attestations() {
         Digest::of(&gz)
     );
 }
+
+#[test]
+fn a_strata_shaped_layer_that_does_not_regenerate_exactly_keeps_its_bytes() {
+    // strata's own tar, then one more zero block: the files are the same, the tar is not, so
+    // the layer cannot be regenerated from its snapshot and its blob must stay.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("f"), "content").unwrap();
+    let mut layer = Vec::new();
+    crate::layer::write_layer(dir.path(), &Default::default(), &mut layer).unwrap();
+    layer.extend_from_slice(&[0u8; 512]);
+    let diff_id = Digest::of(&layer);
+    let config = config_json(&[diff_id], "padded");
+    let config_digest = Digest::of(&config);
+    let id = "4".repeat(64);
+    let manifest = json!([{
+        "Config": format!("{}.json", config_digest.hex()),
+        "RepoTags": ["padded:1"],
+        "Layers": [format!("{id}/layer.tar")],
+    }]);
+    let entries = vec![
+        file(&format!("{id}/layer.tar"), layer.clone()),
+        file(&format!("{}.json", config_digest.hex()), config),
+        file("manifest.json", serde_json::to_vec(&manifest).unwrap()),
+    ];
+    let s = store();
+    load(&s.store, raw_tar(&entries).as_slice()).unwrap();
+    let record = s.store.index().layer(&diff_id).unwrap().unwrap();
+    assert_eq!(record.blobs["none"].digest, diff_id, "{record:?}");
+    assert_eq!(s.store.blobs().read(&diff_id).unwrap(), layer);
+    assert_eq!(
+        std::fs::read(s.store.snapshots().path(&diff_id).join("f")).unwrap(),
+        b"content"
+    );
+}

@@ -282,3 +282,25 @@ fn import_applies_changes_and_rejects_what_docker_rejects() {
         "no PATH unless asked for"
     );
 }
+
+#[test]
+fn a_snapshot_changed_on_disk_is_refused_on_save() {
+    let s = store();
+    let base = base(&s.store);
+    let app = with_layer(&s.store, &base, "app:1", |dir| {
+        fs::write(dir.join("file"), "as built").unwrap();
+    });
+    let layer = app.diff_ids.last().unwrap();
+    // Same size, other bytes: only the regenerated tar's DiffID can tell.
+    fs::write(s.store.snapshots().path(layer).join("file"), "tampered").unwrap();
+    let list = vec![(vec!["app:1".to_string()], app.clone())];
+    let mut out = Vec::new();
+    let err = crate::archive::save(
+        &s.store,
+        &list,
+        &crate::archive::SaveOptions { compression: None },
+        &mut out,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("changed on disk"), "{err}");
+}
