@@ -48,11 +48,7 @@ impl SledIndex {
     /// lock makes sure of that before this is called.
     pub fn open(path: &Path) -> Result<Self> {
         let fail = |e: sled::Error| index_error(path, e);
-        let db = sled::Config::new()
-            .path(path)
-            .cache_capacity(64 << 20)
-            .open()
-            .map_err(fail)?;
+        let db = open_db(path).map_err(fail)?;
         Ok(SledIndex {
             steps: db.open_tree(STEPS).map_err(fail)?,
             layers: db.open_tree(LAYERS).map_err(fail)?,
@@ -306,6 +302,32 @@ impl Index for SledIndex {
     fn flush(&self) -> Result<()> {
         self.db.flush().map_err(|e| self.fail(e))?;
         Ok(())
+    }
+}
+
+/// How long to wait for sled's own file lock once the root lock is ours.
+const SLED_LOCK_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Opens the database. The root lock already keeps other strata processes out, so a busy
+/// sled lock here is this process's previous handle still closing: sled releases it from a
+/// background flusher thread a moment after the `Db` is dropped (sled's own tests block on it
+/// for the same reason). Wait a little for it instead of failing.
+fn open_db(path: &Path) -> sled::Result<sled::Db> {
+    let started = std::time::Instant::now();
+    loop {
+        match sled::Config::new()
+            .path(path)
+            .cache_capacity(64 << 20)
+            .open()
+        {
+            Err(sled::Error::Io(e))
+                if e.to_string().contains("could not acquire lock")
+                    && started.elapsed() < SLED_LOCK_GRACE =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            other => return other,
+        }
     }
 }
 
