@@ -45,7 +45,9 @@ fn cache_mounts_outlive_builds_and_stay_out_of_the_image() {
                  echo $N >> /var/cache/app/log && cp /var/cache/app/log /seen \
                  && test \"$(stat -c '%u %a' /var/cache/app)\" = '1000 700'\n\
              RUN --mount=type=cache,id=shared,target=/c1 --mount=type=cache,id=shared,target=/c2,sharing=shared \
-                 touch /c1/x && test -e /c2/x\n",
+                 touch /c1/x && test -e /c2/x\n\
+             RUN --mount=type=cache,id=l,target=/l1,sharing=locked --mount=type=cache,id=l,target=/l2,sharing=locked \
+                 touch /l1/y && test -e /l2/y\n",
         )],
     );
     let (ok, _, stderr) = build(&env, &dir, &["-t", "cache:1", "--build-arg", "N=1"]);
@@ -70,10 +72,10 @@ fn cache_mounts_outlive_builds_and_stay_out_of_the_image() {
         Some("1\n2\n"),
         "the cache kept the first build's line"
     );
-    assert_absent(&image_paths(&env, "cache:2"), &["/var/cache", "/c1", "/c2"]);
+    assert_absent(&image_paths(&env, "cache:2"), &["/var/cache", "/c1", "/c2", "/l1", "/l2"]);
 
     let pruned = env.ok(&["prune", "--all"]);
-    assert!(pruned.contains(", 2 cache mounts"), "{pruned}");
+    assert!(pruned.contains(", 3 cache mounts"), "{pruned}");
     let left = fs::read_dir(env.root().join("cache-mounts"))
         .unwrap()
         .count();

@@ -175,7 +175,7 @@ pub fn materialize(
                     MountKind::Cache => {
                         let target = target_of(spec.target.as_deref());
                         let id = spec.id.clone().unwrap_or_else(|| target.clone());
-                        let (dir, lease) = cache_dir(cache_root, &id, spec, &own_dir)?;
+                        let (dir, lease) = cache_dir(cache_root, &id, spec, &own_dir, &leases)?;
                         leases.extend(lease);
                         mounts.push(ExtraMount {
                             target,
@@ -323,10 +323,16 @@ fn cache_dir(
     id: &str,
     spec: &strata_frontend::instructions::Mount,
     own_dir: &Path,
+    held: &[CacheLease],
 ) -> Result<(PathBuf, Option<CacheLease>)> {
     let name = hex::encode(Sha256::digest(id.as_bytes()));
     let dir = root.join(&name);
-    let sharing = spec.sharing.unwrap_or(Sharing::Shared);
+    // The same cache mounted twice by one RUN: the run already holds it; waiting for itself
+    // (`locked`) would never end.
+    let sharing = match spec.sharing.unwrap_or(Sharing::Shared) {
+        Sharing::Locked if held.iter().any(|lease| lease.0 == name) => Sharing::Shared,
+        sharing => sharing,
+    };
     let mut in_use = IN_USE.lock().unwrap_or_else(|p| p.into_inner());
     let chosen = loop {
         let users = *in_use
@@ -345,9 +351,9 @@ fn cache_dir(
     let lease = if chosen == dir {
         *in_use
             .get_or_insert_with(HashMap::new)
-            .entry(name)
+            .entry(name.clone())
             .or_insert(0) += 1;
-        Some(CacheLease(hex::encode(Sha256::digest(id.as_bytes()))))
+        Some(CacheLease(name))
     } else {
         None
     };
