@@ -479,10 +479,12 @@ impl<'a> Builder<'a> {
                             },
                         )?;
                     }
+                    sources::drop_aside(prepared);
                     return Ok(self.hit(run, parent, id, key, record.diff_id, record.created));
                 }
             }
             if let Some(found) = self.imported_step(run, &key, now)? {
+                sources::drop_aside(prepared);
                 return Ok(self.hit(run, parent, id, key, found.diff_id, found.created));
             }
         }

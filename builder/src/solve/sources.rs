@@ -77,7 +77,13 @@ impl FileHashCache for ContextHashCache<'_> {
         let Some(rel) = self.relative(path) else {
             return IndexHashCache(self.store).get(path, stat);
         };
-        let entry = self.table.get(rel)?;
+        // Files are looked up in walk order, each thread a run of them: the next file is
+        // mostly the table's next record. A hint from another table only costs a bisection.
+        thread_local! {
+            static HINT: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
+        }
+        let (at, entry) = self.table.get_near(rel, HINT.get())?;
+        HINT.set(at);
         entry_matches(entry, stat).then(|| *entry.digest.bytes())
     }
 
@@ -130,6 +136,14 @@ impl FileHashCache for IndexHashCache<'_> {
             .0
             .index()
             .put_file_hash(path.as_os_str().as_bytes(), &entry);
+    }
+}
+
+/// Frees a copy's resolved sources on a pool thread: after a cache hit they are unused, and a
+/// big context's list is tens of thousands of allocations the build need not wait for.
+pub fn drop_aside(sources: Option<Vec<CopySource>>) {
+    if let Some(sources) = sources {
+        rayon::spawn(move || drop(sources));
     }
 }
 

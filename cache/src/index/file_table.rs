@@ -18,10 +18,16 @@ const HEADER: usize = 8 + 4 + 8;
 const ENTRY: usize = 72;
 
 /// Remembered digests of the files below one context root, keyed by path relative to it.
+/// Paths sit back to back in one buffer: decoding a table of tens of thousands of files makes
+/// three allocations, not one per file.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FileHashTable {
-    /// Sorted by path bytes, no duplicates.
-    entries: Vec<(Box<[u8]>, FileHashEntry)>,
+    /// Every path, concatenated in record order.
+    paths: Vec<u8>,
+    /// Where each record's path ends in `paths` (it starts where the previous one ends).
+    ends: Vec<usize>,
+    /// Each record's entry. Records are sorted by path bytes, without duplicates.
+    entries: Vec<FileHashEntry>,
 }
 
 impl FileHashTable {
@@ -40,47 +46,82 @@ impl FileHashTable {
         self.entries.is_empty()
     }
 
+    fn path(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.paths[start..self.ends[i]]
+    }
+
     /// The entry for `rel`, by bisection.
     pub fn get(&self, rel: &[u8]) -> Option<&FileHashEntry> {
-        self.entries
-            .binary_search_by(|(path, _)| path.as_ref().cmp(rel))
-            .ok()
-            .map(|i| &self.entries[i].1)
+        self.get_near(rel, usize::MAX).map(|(_, entry)| entry)
+    }
+
+    /// The entry for `rel` and its position. Tried first at `hint` and the record after it
+    /// (lookups in walk order mostly ask for the next record), then by bisection.
+    pub fn get_near(&self, rel: &[u8], hint: usize) -> Option<(usize, &FileHashEntry)> {
+        for i in [hint, hint.wrapping_add(1)] {
+            if i < self.len() && self.path(i) == rel {
+                return Some((i, &self.entries[i]));
+            }
+        }
+        let (mut low, mut high) = (0, self.len());
+        while low < high {
+            let mid = low + (high - low) / 2;
+            match self.path(mid).cmp(rel) {
+                std::cmp::Ordering::Less => low = mid + 1,
+                std::cmp::Ordering::Greater => high = mid,
+                std::cmp::Ordering::Equal => return Some((mid, &self.entries[mid])),
+            }
+        }
+        None
     }
 
     /// Every entry, sorted by path.
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], &FileHashEntry)> {
-        self.entries.iter().map(|(p, e)| (p.as_ref(), e))
+        (0..self.len()).map(|i| (self.path(i), &self.entries[i]))
+    }
+
+    fn push(&mut self, path: &[u8], entry: FileHashEntry) {
+        self.paths.extend_from_slice(path);
+        self.ends.push(self.paths.len());
+        self.entries.push(entry);
     }
 
     /// This table with `updates` added, replacing entries of the same path.
     pub fn merged(&self, mut updates: Vec<(Vec<u8>, FileHashEntry)>) -> FileHashTable {
+        // A stable sort keeps a path's updates in order; the last one wins.
         updates.sort_by(|a, b| a.0.cmp(&b.0));
-        // The last update of a path wins.
-        updates.reverse();
-        updates.dedup_by(|a, b| a.0 == b.0);
-        updates.reverse();
-        let mut entries = Vec::with_capacity(self.entries.len() + updates.len());
-        let mut old = self.entries.iter().peekable();
-        for (path, entry) in updates {
-            while let Some((p, e)) = old.next_if(|(p, _)| p.as_ref() < path.as_slice()) {
-                entries.push((p.clone(), *e));
+        let mut out = FileHashTable {
+            paths: Vec::with_capacity(self.paths.len()),
+            ends: Vec::with_capacity(self.len() + updates.len()),
+            entries: Vec::with_capacity(self.len() + updates.len()),
+        };
+        let mut old = self.iter().peekable();
+        let mut updates = updates.into_iter().peekable();
+        while let Some((path, entry)) = updates.next() {
+            if updates.peek().is_some_and(|(next, _)| *next == path) {
+                continue;
             }
-            old.next_if(|(p, _)| p.as_ref() == path.as_slice());
-            entries.push((path.into_boxed_slice(), entry));
+            while let Some((p, e)) = old.next_if(|(p, _)| *p < path.as_slice()) {
+                out.push(p, *e);
+            }
+            old.next_if(|(p, _)| *p == path.as_slice());
+            out.push(&path, entry);
         }
-        entries.extend(old.cloned());
-        FileHashTable { entries }
+        for (p, e) in old {
+            out.push(p, *e);
+        }
+        out
     }
 
     /// The stored form: header, records (`u32` path length, path, entry), sha256 of it all.
     pub fn encode_checked(&self) -> Vec<u8> {
-        let size: usize = self.entries.iter().map(|(p, _)| 4 + p.len() + ENTRY).sum();
+        let size = self.paths.len() + self.len() * (4 + ENTRY);
         let mut out = Vec::with_capacity(HEADER + size + 32);
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&VERSION.to_le_bytes());
-        out.extend_from_slice(&(self.entries.len() as u64).to_le_bytes());
-        for (path, entry) in &self.entries {
+        out.extend_from_slice(&(self.len() as u64).to_le_bytes());
+        for (path, entry) in self.iter() {
             out.extend_from_slice(&(path.len() as u32).to_le_bytes());
             out.extend_from_slice(path);
             out.extend_from_slice(&encode_entry(entry));
@@ -105,16 +146,25 @@ impl FileHashTable {
         let count = u64::from_le_bytes(body.get(12..HEADER)?.try_into().ok()?);
         let mut rest = &body[HEADER..];
         // Each record takes at least `4 + ENTRY` bytes: a bad count cannot over-allocate.
-        let mut entries = Vec::with_capacity((count as usize).min(rest.len() / (4 + ENTRY)));
+        let capacity = (count as usize).min(rest.len() / (4 + ENTRY));
+        let mut table = FileHashTable {
+            paths: Vec::with_capacity(rest.len().saturating_sub(capacity * (4 + ENTRY))),
+            ends: Vec::with_capacity(capacity),
+            entries: Vec::with_capacity(capacity),
+        };
+        let mut previous: Option<&[u8]> = None;
         while !rest.is_empty() {
             let len = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?) as usize;
             let path = rest.get(4..4 + len)?;
             let entry = decode_entry(rest.get(4 + len..4 + len + ENTRY)?)?;
-            entries.push((Box::<[u8]>::from(path), entry));
+            if previous.is_some_and(|previous| previous >= path) {
+                return None;
+            }
+            previous = Some(path);
+            table.push(path, entry);
             rest = &rest[4 + len + ENTRY..];
         }
-        let sorted = entries.windows(2).all(|w| w[0].0 < w[1].0);
-        (entries.len() as u64 == count && sorted).then_some(FileHashTable { entries })
+        (table.len() as u64 == count).then_some(table)
     }
 }
 
@@ -181,6 +231,10 @@ mod tests {
         assert_eq!(back.get(b"b/x"), Some(&entry(2)));
         assert_eq!(back.get(b"b"), None);
         assert_eq!(back.len(), 3);
+        assert_eq!(back.get_near(b"c", 1), Some((2, &entry(3))));
+        assert_eq!(back.get_near(b"a", 2), Some((0, &entry(1))));
+        assert_eq!(back.get_near(b"z", 7), None);
+        assert_eq!(FileHashTable::new().get_near(b"a", 0), None);
     }
 
     #[test]
