@@ -8,7 +8,7 @@ use std::path::Path;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use sha2::{Digest as _, Sha256};
-use strata_cache::{Digest, FileHashEntry, OpenOptions, StepRecord, Store};
+use strata_cache::{Digest, FileHashEntry, FileHashTable, OpenOptions, StepRecord, Store};
 
 fn temp_store() -> (tempfile::TempDir, Store) {
     let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-tmp");
@@ -114,8 +114,8 @@ fn index(c: &mut Criterion) {
             }
         })
     });
-    // What a build does instead since the context is read in one scan: every entry under the
-    // context directory at once, then a bisection per file.
+    // The per-path tree read in one scan: every entry under the context directory at once,
+    // then a bisection per file (what builds did before the file-hash tables).
     group.bench_function("file-hash-scan-and-bisect-50k", |b| {
         b.iter(|| {
             let scanned = store.index().file_hashes_under(b"/ctx/").unwrap();
@@ -123,6 +123,29 @@ fn index(c: &mut Criterion) {
                 assert!(scanned
                     .binary_search_by(|(p, _)| p.as_slice().cmp(path))
                     .is_ok());
+            }
+        })
+    });
+    // What a build does now: the context root's table in one read (checksum, decode), then a
+    // bisection per file.
+    let table = FileHashTable::new().merged(
+        paths
+            .iter()
+            .map(|p| {
+                (
+                    p[b"/ctx/".len()..].to_vec(),
+                    store.index().file_hash(p).unwrap().unwrap(),
+                )
+            })
+            .collect(),
+    );
+    store.index().put_file_hash_table(b"/ctx", &table).unwrap();
+    let rel: Vec<&[u8]> = paths.iter().map(|p| &p[b"/ctx/".len()..]).collect();
+    group.bench_function("file-hash-table-read-and-bisect-50k", |b| {
+        b.iter(|| {
+            let table = store.index().file_hash_table(b"/ctx").unwrap();
+            for path in &rel {
+                assert!(table.get(path).is_some());
             }
         })
     });

@@ -74,7 +74,8 @@ pub use blobs::{BlobReader, BlobWriter, Blobs};
 pub use digest::{Digest, Hasher};
 pub use error::{Error, Result};
 pub use index::{
-    BlobRef, CopyRecord, FileHashEntry, Index, LayerRecord, MemoryIndex, SledIndex, StepRecord,
+    BlobRef, CopyRecord, FileHashEntry, FileHashTable, Index, LayerRecord, MemoryIndex, SledIndex,
+    StepRecord,
 };
 pub use lock::parse_timeout;
 pub use scratch::{remove_tree, ScratchDir};

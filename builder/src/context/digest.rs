@@ -104,18 +104,22 @@ impl<'a> ContentDigester<'a> {
                 _ => Ok(None),
             })
             .collect::<Result<_>>()?;
+        // The records are serialized in parallel chunks (no allocation per entry), then hashed
+        // in order: the bytes are those of one record after another, whatever the chunking.
+        let records: Vec<Vec<u8>> = entries
+            .par_chunks(RECORD_CHUNK)
+            .zip(file_digests.par_chunks(RECORD_CHUNK))
+            .map(|(entries, contents)| {
+                let mut out = Vec::with_capacity(entries.len() * 96);
+                for (entry, content) in entries.iter().zip(contents) {
+                    write_record(&mut out, entry, *content);
+                }
+                out
+            })
+            .collect();
         let mut tree = Sha256::new();
-        for (entry, content) in entries.iter().zip(file_digests.iter().copied()) {
-            tree.update(entry.rel.as_bytes());
-            tree.update([0]);
-            tree.update(format!("{:?} {:o}", entry.kind, entry.meta.mode() & 0o7777).as_bytes());
-            tree.update([0]);
-            match (&entry.kind, content) {
-                (_, Some(digest)) => tree.update(digest),
-                (EntryKind::Symlink { target }, None) => tree.update(target.as_bytes()),
-                _ => {}
-            }
-            tree.update([0]);
+        for chunk in &records {
+            tree.update(chunk);
         }
         Ok((tree.finalize().into(), file_digests))
     }
@@ -135,6 +139,26 @@ impl<'a> ContentDigester<'a> {
         }
         Ok(digest)
     }
+}
+
+/// Entries per serialization chunk: big enough that a chunk's work dwarfs its scheduling.
+const RECORD_CHUNK: usize = 1024;
+
+/// One entry's part of a tree digest: path, kind and permission bits, content digest or link
+/// target, each followed by a NUL.
+fn write_record(out: &mut Vec<u8>, entry: &SourceEntry, content: Option<[u8; 32]>) {
+    use std::io::Write as _;
+    out.extend_from_slice(entry.rel.as_bytes());
+    out.push(0);
+    // Writing to a vector cannot fail.
+    let _ = write!(out, "{:?} {:o}", entry.kind, entry.meta.mode() & 0o7777);
+    out.push(0);
+    match (&entry.kind, content) {
+        (_, Some(digest)) => out.extend_from_slice(&digest),
+        (EntryKind::Symlink { target }, None) => out.extend_from_slice(target.as_bytes()),
+        _ => {}
+    }
+    out.push(0);
 }
 
 fn recently_modified(stat: &FileStat) -> bool {

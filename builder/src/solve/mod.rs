@@ -42,7 +42,7 @@ use crate::users::UserDb;
 
 pub use imported::BuiltStep;
 pub use mounts::Secrets;
-pub use sources::{IndexHashCache, PrefetchedHashCache};
+pub use sources::{ContextHashCache, IndexHashCache};
 
 /// What to build and how.
 pub struct BuildRequest<'a> {
@@ -417,19 +417,23 @@ impl<'a> Builder<'a> {
                 }
                 (_, None) => unreachable!("copies from stages and images have a source input"),
             };
-            // The context's remembered digests are read in one scan while it is walked.
-            let (resolved, prefetched) = rayon::join(
+            // The context's file-hash table is read while the context is walked.
+            let (resolved, remembered) = rayon::join(
                 || sources::resolve(op, &origin, scratch.path()),
                 || match &origin {
                     sources::Origin::Context(context) => {
-                        Some(PrefetchedHashCache::new(self.store, context.root()))
+                        Some(ContextHashCache::new(self.store, context.root()))
                     }
                     sources::Origin::View(_) | sources::Origin::NoContext => None,
                 },
             );
             let mut copy_sources = resolved?;
-            let content = match &prefetched {
-                Some(cache) => sources::digest(&mut copy_sources, cache)?,
+            let content = match &remembered {
+                Some(cache) => {
+                    let content = sources::digest(&mut copy_sources, cache);
+                    cache.save();
+                    content?
+                }
                 None => sources::digest(&mut copy_sources, &IndexHashCache(self.store))?,
             };
             key_parts.push(content.bytes().to_vec());
@@ -475,10 +479,12 @@ impl<'a> Builder<'a> {
                             },
                         )?;
                     }
+                    sources::drop_aside(prepared);
                     return Ok(self.hit(run, parent, id, key, record.diff_id, record.created));
                 }
             }
             if let Some(found) = self.imported_step(run, &key, now)? {
+                sources::drop_aside(prepared);
                 return Ok(self.hit(run, parent, id, key, found.diff_id, found.created));
             }
         }

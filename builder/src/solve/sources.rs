@@ -5,9 +5,10 @@
 
 use std::fs;
 use std::path::Path;
+use std::sync::Mutex;
 
 use sha2::{Digest as _, Sha256};
-use strata_cache::{Digest, FileHashEntry, Store};
+use strata_cache::{Digest, FileHashEntry, FileHashTable, Store};
 use strata_frontend::graph::{CopyOp, CopySource as SourceSpec};
 use strata_frontend::stages::{is_git, is_remote};
 
@@ -23,51 +24,89 @@ use crate::rootfs::LayerStack;
 /// The store's file-hash index as the context digester's cache.
 pub struct IndexHashCache<'a>(pub &'a Store);
 
-/// The file-hash index entries under one directory (the context), read in one scan, in front
-/// of the index: a no-op rebuild then makes one index scan instead of a lookup per file.
-/// Paths outside the directory fall through to the index.
-pub struct PrefetchedHashCache<'a> {
+/// The context's file-hash table (one flat file per context root, read with one read) in
+/// front of the index: a no-op rebuild looks each file up by bisection in memory. New digests
+/// are gathered and written back as one table by [`ContextHashCache::save`], only when there
+/// are any. Paths outside the context fall through to the index.
+pub struct ContextHashCache<'a> {
     store: &'a Store,
-    prefix: Vec<u8>,
-    /// Sorted by path (the index's order), searched by bisection.
-    entries: Vec<(Vec<u8>, FileHashEntry)>,
+    root: Vec<u8>,
+    table: FileHashTable,
+    added: Mutex<Vec<(Vec<u8>, FileHashEntry)>>,
 }
 
-impl<'a> PrefetchedHashCache<'a> {
-    /// Reads every entry under `dir`. A failed read leaves the cache empty (files are then
-    /// looked up one by one, or hashed).
+impl<'a> ContextHashCache<'a> {
+    /// Reads the table of the context `dir` (absolute). An unreadable table reads as empty:
+    /// the files are then hashed.
     pub fn new(store: &'a Store, dir: &Path) -> Self {
         use std::os::unix::ffi::OsStrExt;
-        let mut prefix = dir.as_os_str().as_bytes().to_vec();
-        if !prefix.ends_with(b"/") {
-            prefix.push(b'/');
-        }
-        let entries = store.index().file_hashes_under(&prefix).unwrap_or_default();
-        PrefetchedHashCache {
+        let root = dir.as_os_str().as_bytes().to_vec();
+        let table = store.index().file_hash_table(&root).unwrap_or_default();
+        ContextHashCache {
             store,
-            prefix,
-            entries,
+            root,
+            table,
+            added: Mutex::new(Vec::new()),
         }
+    }
+
+    /// `path` relative to the context root, if it is below it.
+    fn relative<'p>(&self, path: &'p Path) -> Option<&'p [u8]> {
+        use std::os::unix::ffi::OsStrExt;
+        let rel = path
+            .as_os_str()
+            .as_bytes()
+            .strip_prefix(self.root.as_slice())?;
+        rel.strip_prefix(b"/").filter(|rel| !rel.is_empty())
+    }
+
+    /// Writes the table back with this build's new digests, if there are any (a no-op
+    /// rebuild writes nothing). Failing to is not an error: the next build rehashes.
+    pub fn save(&self) {
+        let added = std::mem::take(&mut *self.added.lock().unwrap_or_else(|p| p.into_inner()));
+        if added.is_empty() {
+            return;
+        }
+        let table = self.table.merged(added);
+        let _ = self.store.index().put_file_hash_table(&self.root, &table);
     }
 }
 
-impl FileHashCache for PrefetchedHashCache<'_> {
+impl FileHashCache for ContextHashCache<'_> {
     fn get(&self, path: &Path, stat: &FileStat) -> Option<[u8; 32]> {
-        use std::os::unix::ffi::OsStrExt;
-        let key = path.as_os_str().as_bytes();
-        if !key.starts_with(&self.prefix) {
+        let Some(rel) = self.relative(path) else {
             return IndexHashCache(self.store).get(path, stat);
+        };
+        // Files are looked up in walk order, each thread a run of them: the next file is
+        // mostly the table's next record. A hint from another table only costs a bisection.
+        thread_local! {
+            static HINT: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
         }
-        let found = self
-            .entries
-            .binary_search_by(|(path, _)| path.as_slice().cmp(key))
-            .ok()?;
-        let entry = &self.entries[found].1;
+        let (at, entry) = self.table.get_near(rel, HINT.get())?;
+        HINT.set(at);
         entry_matches(entry, stat).then(|| *entry.digest.bytes())
     }
 
     fn put(&self, path: &Path, stat: &FileStat, digest: [u8; 32]) {
-        IndexHashCache(self.store).put(path, stat, digest)
+        let Some(rel) = self.relative(path) else {
+            return IndexHashCache(self.store).put(path, stat, digest);
+        };
+        let entry = file_hash_entry(stat, digest);
+        self.added
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((rel.to_vec(), entry));
+    }
+}
+
+fn file_hash_entry(stat: &FileStat, digest: [u8; 32]) -> FileHashEntry {
+    FileHashEntry {
+        dev: stat.dev,
+        ino: stat.ino,
+        size: stat.size,
+        mtime_ns: stat.mtime_ns,
+        ctime_ns: stat.ctime_ns,
+        digest: Digest::from_bytes(digest),
     }
 }
 
@@ -92,18 +131,19 @@ impl FileHashCache for IndexHashCache<'_> {
 
     fn put(&self, path: &Path, stat: &FileStat, digest: [u8; 32]) {
         use std::os::unix::ffi::OsStrExt;
-        let entry = FileHashEntry {
-            dev: stat.dev,
-            ino: stat.ino,
-            size: stat.size,
-            mtime_ns: stat.mtime_ns,
-            ctime_ns: stat.ctime_ns,
-            digest: Digest::from_bytes(digest),
-        };
+        let entry = file_hash_entry(stat, digest);
         let _ = self
             .0
             .index()
             .put_file_hash(path.as_os_str().as_bytes(), &entry);
+    }
+}
+
+/// Frees a copy's resolved sources on a pool thread: after a cache hit they are unused, and a
+/// big context's list is tens of thousands of allocations the build need not wait for.
+pub fn drop_aside(sources: Option<Vec<CopySource>>) {
+    if let Some(sources) = sources {
+        rayon::spawn(move || drop(sources));
     }
 }
 

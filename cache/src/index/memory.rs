@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use super::{CopyRecord, FileHashEntry, Index, LayerRecord, StepRecord};
+use super::{CopyRecord, FileHashEntry, FileHashTable, Index, LayerRecord, StepRecord};
 use crate::digest::Digest;
 use crate::error::Result;
 
@@ -20,6 +20,7 @@ struct Maps {
     layers: BTreeMap<Digest, LayerRecord>,
     tags: BTreeMap<String, Digest>,
     files: BTreeMap<Vec<u8>, FileHashEntry>,
+    file_tables: BTreeMap<Vec<u8>, FileHashTable>,
     copies: BTreeMap<Digest, CopyRecord>,
 }
 
@@ -99,11 +100,28 @@ impl Index for MemoryIndex {
                 .collect()
         })
     }
+    fn file_hash_table(&self, root: &[u8]) -> Result<FileHashTable> {
+        self.with(|m| m.file_tables.get(root).cloned().unwrap_or_default())
+    }
+    fn put_file_hash_table(&self, root: &[u8], table: &FileHashTable) -> Result<()> {
+        self.with(|m| {
+            m.file_tables.insert(root.to_vec(), table.clone());
+        })
+    }
     fn file_hash_count(&self) -> Result<usize> {
-        self.with(|m| m.files.len())
+        self.with(|m| {
+            m.files.len()
+                + m.file_tables
+                    .values()
+                    .map(FileHashTable::len)
+                    .sum::<usize>()
+        })
     }
     fn clear_file_hashes(&self) -> Result<()> {
-        self.with(|m| m.files.clear())
+        self.with(|m| {
+            m.files.clear();
+            m.file_tables.clear();
+        })
     }
     fn copy_record(&self, lineage: &Digest) -> Result<Option<CopyRecord>> {
         self.with(|m| m.copies.get(lineage).cloned())

@@ -15,6 +15,7 @@
 //! `layers` hold facts about images, not cache: bumping them needs a migration on open that
 //! copies the old tree into the new one, or every image would be forgotten.
 
+mod file_table;
 mod memory;
 mod sled_index;
 
@@ -25,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use crate::digest::Digest;
 use crate::error::Result;
 
+pub use file_table::FileHashTable;
 pub use memory::MemoryIndex;
 pub use sled_index::SledIndex;
 
@@ -182,9 +184,14 @@ pub trait Index: Send + Sync {
     /// Every remembered file digest whose path starts with `prefix`, sorted by path bytes, in
     /// one scan: a build reads a whole context's worth at once instead of one lookup per file.
     fn file_hashes_under(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, FileHashEntry)>>;
-    /// Number of remembered file digests.
+    /// The remembered digests of the files below a context root (an absolute path), keyed
+    /// by path relative to it; empty when none are remembered or they are unreadable.
+    fn file_hash_table(&self, root: &[u8]) -> Result<FileHashTable>;
+    /// Replaces the table of a context root, atomically.
+    fn put_file_hash_table(&self, root: &[u8], table: &FileHashTable) -> Result<()>;
+    /// Number of remembered file digests (per-path records and every table's entries).
     fn file_hash_count(&self) -> Result<usize>;
-    /// Forgets every remembered file digest.
+    /// Forgets every remembered file digest, per-path records and tables alike.
     fn clear_file_hashes(&self) -> Result<()>;
 
     /// What the copy step with this lineage key last wrote.

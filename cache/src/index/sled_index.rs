@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::{CopyRecord, FileHashEntry, Index, LayerRecord, StepRecord};
+use super::file_table::{decode_entry, encode_entry};
+use super::{CopyRecord, FileHashEntry, FileHashTable, Index, LayerRecord, StepRecord};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 
@@ -21,6 +22,9 @@ const FILES: &str = "filehash-v1";
 /// one holds a digest per file a COPY wrote (megabytes for a big tree), is read only when that
 /// COPY runs again, and sled reads its stored values whenever it opens.
 const COPIES: &str = "copies-v1";
+/// File-hash tables, one per context root (`filehash-tables-v1/<sha256 of the root path>`):
+/// a no-op rebuild reads its context's digests with one read instead of a tree scan.
+const FILE_TABLES: &str = "filehash-tables-v1";
 
 /// The trees this version reads and writes.
 const CURRENT: [&str; 4] = [STEPS, LAYERS, TAGS, FILES];
@@ -41,6 +45,8 @@ pub struct SledIndex {
     files: sled::Tree,
     /// The copy records' directory.
     copies: PathBuf,
+    /// The file-hash tables' directory.
+    file_tables: PathBuf,
 }
 
 impl SledIndex {
@@ -55,6 +61,7 @@ impl SledIndex {
             tags: db.open_tree(TAGS).map_err(fail)?,
             files: db.open_tree(FILES).map_err(fail)?,
             copies: path.with_file_name(COPIES),
+            file_tables: path.with_file_name(FILE_TABLES),
             path: path.to_path_buf(),
             db,
         })
@@ -161,32 +168,6 @@ fn digest_key(key: &sled::IVec, tree: &str) -> Result<Digest> {
     Ok(Digest::from_bytes(bytes))
 }
 
-fn encode_file_entry(entry: &FileHashEntry) -> [u8; 72] {
-    let mut out = [0u8; 72];
-    out[0..8].copy_from_slice(&entry.dev.to_le_bytes());
-    out[8..16].copy_from_slice(&entry.ino.to_le_bytes());
-    out[16..24].copy_from_slice(&entry.size.to_le_bytes());
-    out[24..32].copy_from_slice(&entry.mtime_ns.to_le_bytes());
-    out[32..40].copy_from_slice(&entry.ctime_ns.to_le_bytes());
-    out[40..72].copy_from_slice(entry.digest.bytes());
-    out
-}
-
-fn decode_file_entry(bytes: &[u8]) -> Option<FileHashEntry> {
-    if bytes.len() != 72 {
-        return None;
-    }
-    let u = |r: std::ops::Range<usize>| u64::from_le_bytes(bytes[r].try_into().unwrap());
-    Some(FileHashEntry {
-        dev: u(0..8),
-        ino: u(8..16),
-        size: u(16..24),
-        mtime_ns: u(24..32) as i64,
-        ctime_ns: u(32..40) as i64,
-        digest: Digest::from_bytes(bytes[40..72].try_into().unwrap()),
-    })
-}
-
 impl Index for SledIndex {
     fn step(&self, key: &Digest) -> Result<Option<StepRecord>> {
         self.get(&self.steps, STEPS, key.bytes())
@@ -247,11 +228,11 @@ impl Index for SledIndex {
             .files
             .get(path)
             .map_err(|e| self.fail(e))?
-            .and_then(|bytes| decode_file_entry(&bytes)))
+            .and_then(|bytes| decode_entry(&bytes)))
     }
     fn put_file_hash(&self, path: &[u8], entry: &FileHashEntry) -> Result<()> {
         self.files
-            .insert(path, &encode_file_entry(entry)[..])
+            .insert(path, &encode_entry(entry)[..])
             .map_err(|e| self.fail(e))?;
         Ok(())
     }
@@ -260,17 +241,64 @@ impl Index for SledIndex {
         for item in self.files.scan_prefix(prefix) {
             let (key, value) = item.map_err(|e| self.fail(e))?;
             // An undecodable record reads as absent, as in `file_hash`.
-            if let Some(entry) = decode_file_entry(&value) {
+            if let Some(entry) = decode_entry(&value) {
                 out.push((key.to_vec(), entry));
             }
         }
         Ok(out)
     }
+    fn file_hash_table(&self, root: &[u8]) -> Result<FileHashTable> {
+        let path = self.file_tables.join(Digest::of(root).hex());
+        match std::fs::read(&path) {
+            // A table that fails its checksum or does not decode is treated as empty: the
+            // files are hashed again and the table rewritten.
+            Ok(bytes) => Ok(FileHashTable::decode_checked(&bytes).unwrap_or_default()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(FileHashTable::new()),
+            Err(e) => Err(Error::io(&path, e)),
+        }
+    }
+    fn put_file_hash_table(&self, root: &[u8], table: &FileHashTable) -> Result<()> {
+        use std::io::Write as _;
+        let dir = &self.file_tables;
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        // Written aside, synced, and renamed into place: a reader sees the old table or the
+        // new one, never half of one.
+        let name = Digest::of(root).hex();
+        let path = dir.join(&name);
+        let tmp = dir.join(format!(".{name}.{}", std::process::id()));
+        let written = std::fs::File::create(&tmp).and_then(|mut file| {
+            file.write_all(&table.encode_checked())?;
+            file.sync_all()
+        });
+        if let Err(e) = written.and_then(|()| std::fs::rename(&tmp, &path)) {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(Error::io(&path, e));
+        }
+        Ok(())
+    }
     fn file_hash_count(&self) -> Result<usize> {
-        Ok(self.files.len())
+        let mut count = self.files.len();
+        let tables = match std::fs::read_dir(&self.file_tables) {
+            Ok(tables) => tables,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(count),
+            Err(e) => return Err(Error::io(&self.file_tables, e)),
+        };
+        for table in tables {
+            let table = table.map_err(|e| Error::io(&self.file_tables, e))?;
+            if let Ok(bytes) = std::fs::read(table.path()) {
+                count += FileHashTable::decode_checked(&bytes).map_or(0, |t| t.len());
+            }
+        }
+        Ok(count)
     }
     fn clear_file_hashes(&self) -> Result<()> {
-        self.files.clear().map_err(|e| self.fail(e))
+        self.files.clear().map_err(|e| self.fail(e))?;
+        match std::fs::remove_dir_all(&self.file_tables) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(Error::io(&self.file_tables, e))
+            }
+            _ => Ok(()),
+        }
     }
     fn copy_record(&self, lineage: &Digest) -> Result<Option<CopyRecord>> {
         let path = self.copies.join(lineage.hex());

@@ -214,6 +214,34 @@ fn file_hashes_are_listed_by_prefix(index: &dyn Index) {
     assert_eq!(index.file_hashes_under(b"").unwrap().len(), 4);
 }
 
+fn file_hash_tables_are_per_root_counted_and_cleared(index: &dyn Index) {
+    let entry = |n: u8| FileHashEntry {
+        dev: 1,
+        ino: n as u64,
+        size: 2,
+        mtime_ns: 3,
+        ctime_ns: 4,
+        digest: d(n),
+    };
+    assert!(index.file_hash_table(b"/ctx").unwrap().is_empty());
+    let table =
+        FileHashTable::new().merged(vec![(b"a".to_vec(), entry(1)), (b"b/c".to_vec(), entry(2))]);
+    index.put_file_hash_table(b"/ctx", &table).unwrap();
+    index.put_file_hash(b"/other/x", &entry(3)).unwrap();
+    assert_eq!(index.file_hash_table(b"/ctx").unwrap(), table);
+    assert!(index.file_hash_table(b"/ctx2").unwrap().is_empty());
+    assert_eq!(index.file_hash_count().unwrap(), 3);
+    let replaced = table.merged(vec![(b"a".to_vec(), entry(4))]);
+    index.put_file_hash_table(b"/ctx", &replaced).unwrap();
+    assert_eq!(
+        index.file_hash_table(b"/ctx").unwrap().get(b"a"),
+        Some(&entry(4))
+    );
+    index.clear_file_hashes().unwrap();
+    assert!(index.file_hash_table(b"/ctx").unwrap().is_empty());
+    assert_eq!(index.file_hash_count().unwrap(), 0);
+}
+
 fn copy_records_roundtrip_and_clear(index: &dyn Index) {
     assert_eq!(index.copy_record(&d(1)).unwrap(), None);
     let record = CopyRecord {
@@ -270,6 +298,11 @@ macro_rules! suite {
             fn file_hash_keys() {
                 let (_guard, index) = $make;
                 file_hash_keys_are_bytes_and_entries_replace(&index);
+            }
+            #[test]
+            fn file_hash_tables() {
+                let (_guard, index) = $make;
+                file_hash_tables_are_per_root_counted_and_cleared(&index);
             }
             #[test]
             fn file_hash_prefixes() {
