@@ -72,7 +72,10 @@ fn cache_mounts_outlive_builds_and_stay_out_of_the_image() {
         Some("1\n2\n"),
         "the cache kept the first build's line"
     );
-    assert_absent(&image_paths(&env, "cache:2"), &["/var/cache", "/c1", "/c2", "/l1", "/l2"]);
+    assert_absent(
+        &image_paths(&env, "cache:2"),
+        &["/var/cache", "/c1", "/c2", "/l1", "/l2"],
+    );
 
     let pruned = env.ok(&["prune", "--all"]);
     assert!(pruned.contains(", 3 cache mounts"), "{pruned}");
