@@ -16,3 +16,12 @@ pub fn client(global: &Global) -> anyhow::Result<Registry> {
         notify: Some(Arc::new(|line: &str| eprintln!("warning: {line}"))),
     })?)
 }
+
+/// Progress lines of a pull or push on stderr, none with `-q`.
+pub fn progress(quiet: bool) -> impl Fn(&str) {
+    move |line: &str| {
+        if !quiet {
+            eprintln!("{line}");
+        }
+    }
+}

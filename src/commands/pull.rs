@@ -25,12 +25,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     let remote = Remote::parse(&args.reference)?;
     let registry = crate::registry::client(global)?;
     let store = crate::store::open(global)?;
-    let quiet = args.quiet;
-    let progress = move |line: &str| {
-        if !quiet {
-            eprintln!("{line}");
-        }
-    };
+    let progress = crate::registry::progress(args.quiet);
     pull(
         &store,
         &registry,

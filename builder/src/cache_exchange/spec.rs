@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use crate::error::{Error, Result};
+use strata_frontend::instructions::csv_record;
 
 /// Which steps a cache export carries (BuildKit's modes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -191,59 +192,24 @@ fn cache_type(flag: &str, text: &str, fields: &[(String, String)]) -> Result<Str
     }
 }
 
-/// Splits `k=v,k2="v,2"` as Go's encoding/csv reads one record (what buildx uses): fields
-/// separated by commas, double quotes around a field allow commas, `""` inside is a quote.
+/// The `key=value` fields of a spec, read as one CSV record the way buildx reads it (Go's
+/// encoding/csv: `"key=a,b"` protects a comma); empty fields are skipped.
 fn fields(flag: &str, text: &str) -> Result<Vec<(String, String)>> {
+    let record = csv_record(text).map_err(|why| invalid(flag, text, why.to_string()))?;
     let mut out = Vec::new();
-    let mut chars = text.chars().peekable();
-    loop {
-        let mut field = String::new();
-        if chars.peek() == Some(&'"') {
-            chars.next();
-            loop {
-                match chars.next() {
-                    Some('"') if chars.peek() == Some(&'"') => {
-                        chars.next();
-                        field.push('"');
-                    }
-                    Some('"') => break,
-                    Some(c) => field.push(c),
-                    None => return Err(invalid(flag, text, "unterminated quote".into())),
-                }
-            }
-            if !matches!(chars.peek(), None | Some(',')) {
-                return Err(invalid(flag, text, "text after a closing quote".into()));
-            }
-        } else {
-            while let Some(&c) = chars.peek() {
-                if c == ',' {
-                    break;
-                }
-                if c == '"' {
-                    return Err(invalid(
-                        flag,
-                        text,
-                        "a quote inside a field must start the field (`\"key=a,b\"`)".into(),
-                    ));
-                }
-                field.push(c);
-                chars.next();
-            }
-        }
+    for field in &record {
         let field = field.trim();
-        if !field.is_empty() {
-            let (key, value) = field.split_once('=').ok_or_else(|| {
-                invalid(
-                    flag,
-                    text,
-                    format!("`{field}` is not of the form key=value"),
-                )
-            })?;
-            out.push((key.trim().to_ascii_lowercase(), value.to_string()));
+        if field.is_empty() {
+            continue;
         }
-        if chars.next().is_none() {
-            break;
-        }
+        let (key, value) = field.split_once('=').ok_or_else(|| {
+            invalid(
+                flag,
+                text,
+                format!("`{field}` is not of the form key=value"),
+            )
+        })?;
+        out.push((key.trim().to_ascii_lowercase(), value.to_string()));
     }
     Ok(out)
 }
@@ -269,8 +235,10 @@ mod tests {
             }
         );
         assert_eq!(
-            parse_cache_from("type=local,src=\"/a,b\"").unwrap_err().to_string(),
-            "invalid --cache-from `type=local,src=\"/a,b\"`: a quote inside a field must start the field (`\"key=a,b\"`)"
+            parse_cache_from("type=local,src=\"/a,b\"")
+                .unwrap_err()
+                .to_string(),
+            "invalid --cache-from `type=local,src=\"/a,b\"`: bare \" in non-quoted-field"
         );
         assert_eq!(
             parse_cache_from("type=local,\"src=/a,b\"")

@@ -15,6 +15,7 @@
 //! assert!(matches!(&instructions[1].kind, Kind::Copy(copy) if copy.link && copy.dest == "/src"));
 //! ```
 
+mod csv;
 mod duration;
 mod flags;
 mod mount;
@@ -24,6 +25,7 @@ mod suggest;
 use crate::ast::{Heredoc, Node};
 use crate::error::{Error, ErrorKind, Result};
 
+pub use csv::csv_record;
 pub use duration::parse_duration;
 pub use mount::{Expander, Mount, MountKind, Sharing};
 pub use suggest::{nearest_keyword, KEYWORDS};

@@ -339,47 +339,13 @@ fn ram_in_bytes(text: &str) -> Option<u64> {
     Some((value * 1024f64.powi(power)) as u64)
 }
 
-/// Splits a spec as Go's `encoding/csv` reads one record: commas separate fields, a field
-/// may be quoted (`"a,b"`, with `""` for a quote), a quote elsewhere is an error.
+/// The spec's fields (Go's `encoding/csv`, as BuildKit reads it), with BuildKit's messages.
 fn csv_fields(spec: &str) -> Check<Vec<String>> {
-    let fail = |why: &str| Err(format!("failed to parse csv mounts: {why}"));
+    let fail = |why: &str| format!("failed to parse csv mounts: {why}");
     if spec.is_empty() {
-        return fail("EOF");
+        return Err(fail("EOF"));
     }
-    let mut fields = Vec::new();
-    let mut chars = spec.chars().peekable();
-    loop {
-        let mut field = String::new();
-        if chars.peek() == Some(&'"') {
-            chars.next();
-            loop {
-                match chars.next() {
-                    None => return fail("extraneous or missing \" in quoted-field"),
-                    Some('"') if chars.peek() == Some(&'"') => {
-                        chars.next();
-                        field.push('"');
-                    }
-                    Some('"') => break,
-                    Some(c) => field.push(c),
-                }
-            }
-            if !matches!(chars.peek(), None | Some(',')) {
-                return fail("extraneous or missing \" in quoted-field");
-            }
-        } else {
-            while let Some(&c) = chars.peek().filter(|c| **c != ',') {
-                if c == '"' {
-                    return fail("bare \" in non-quoted-field");
-                }
-                field.push(c);
-                chars.next();
-            }
-        }
-        fields.push(field);
-        if chars.next().is_none() {
-            return Ok(fields);
-        }
-    }
+    super::csv::csv_record(spec).map_err(fail)
 }
 
 #[cfg(test)]
