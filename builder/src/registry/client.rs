@@ -194,6 +194,26 @@ impl Registry {
         }
     }
 
+    /// Runs one request on the runtime after handing `client` the registry's credentials:
+    /// oci-client's request methods that take no credentials of their own use those (and
+    /// fetch a token only when it has none for the scope). `request` is lazy, so it may be
+    /// built before the credentials are stored.
+    fn with_auth<T>(
+        &self,
+        registry: &str,
+        client: &oci_client::Client,
+        reference: &oci_client::Reference,
+        request: impl std::future::Future<Output = std::result::Result<T, Failure>>,
+    ) -> std::result::Result<T, Failure> {
+        let auth = self.oci_auth(registry)?;
+        self.runtime()?.block_on(async {
+            client
+                .store_auth_if_needed(reference.resolve_registry(), &auth)
+                .await;
+            request.await
+        })
+    }
+
     /// Turns an `oci-client` error into strata's, deciding whether a retry may help.
     pub(super) fn classify(&self, registry: &str, error: OciDistributionError) -> Failure {
         let transient = |reason: String| Failure {
@@ -425,17 +445,10 @@ impl Registry {
         })?;
         let body = bytes::Bytes::copy_from_slice(bytes);
         self.with_retry(|| {
-            let auth = self.oci_auth(registry)?;
-            self.runtime()?
-                .block_on(async {
-                    client
-                        .store_auth_if_needed(reference.resolve_registry(), &auth)
-                        .await;
-                    client
-                        .push_manifest_raw(&reference, body.clone(), content_type.clone())
-                        .await
-                })
-                .map_err(|e| self.classify(registry, e))
+            let push = client.push_manifest_raw(&reference, body.clone(), content_type.clone());
+            self.with_auth(registry, &client, &reference, async {
+                push.await.map_err(|e| self.classify(registry, e))
+            })
         })?;
         Ok(Digest::of(bytes))
     }
@@ -447,15 +460,12 @@ impl Registry {
         let reference = remote.oci();
         let digest = digest.to_string();
         self.with_retry(|| {
-            let auth = self.oci_auth(registry)?;
-            self.runtime()?
-                .block_on(async {
-                    client
-                        .store_auth_if_needed(reference.resolve_registry(), &auth)
-                        .await;
-                    client.blob_exists(&reference, &digest).await
-                })
-                .map_err(|e| self.classify(registry, e))
+            self.with_auth(registry, &client, &reference, async {
+                client
+                    .blob_exists(&reference, &digest)
+                    .await
+                    .map_err(|e| self.classify(registry, e))
+            })
         })
     }
 
@@ -471,7 +481,6 @@ impl Registry {
         let registry = remote.registry.as_str();
         let client = self.client(registry);
         let reference = remote.oci();
-        let auth = self.oci_auth(registry)?;
         let digest_text = digest.to_string();
         let mismatch = |actual: Digest, size: u64| {
             Failure {
@@ -484,10 +493,7 @@ impl Registry {
             ),
         }
         };
-        self.runtime()?.block_on(async {
-            client
-                .store_auth_if_needed(reference.resolve_registry(), &auth)
-                .await;
+        self.with_auth(registry, &client, &reference, async {
             let sized = client
                 .pull_blob_stream(&reference, digest_text.as_str())
                 .await
@@ -597,7 +603,6 @@ impl Registry {
             BlobSource::File(_) => None,
         };
         self.with_retry(|| {
-            let auth = self.oci_auth(registry)?;
             let stream = match source {
                 BlobSource::File(path) => {
                     let file = std::fs::File::open(path).map_err(|source| Failure {
@@ -612,26 +617,22 @@ impl Registry {
                 }
                 BlobSource::Bytes(_) => None,
             };
-            self.runtime()?
-                .block_on(async {
-                    client
-                        .store_auth_if_needed(reference.resolve_registry(), &auth)
-                        .await;
-                    match (stream, &bytes) {
-                        (Some((stream, size)), _) => {
-                            client
-                                .push_blob_stream(&reference, stream, &digest_text, size)
-                                .await
-                        }
-                        (None, Some(bytes)) => {
-                            client
-                                .push_blob(&reference, bytes.clone(), &digest_text)
-                                .await
-                        }
-                        (None, None) => unreachable!("a blob source is bytes or a file"),
+            self.with_auth(registry, &client, &reference, async {
+                match (stream, &bytes) {
+                    (Some((stream, size)), _) => {
+                        client
+                            .push_blob_stream(&reference, stream, &digest_text, size)
+                            .await
                     }
-                })
+                    (None, Some(bytes)) => {
+                        client
+                            .push_blob(&reference, bytes.clone(), &digest_text)
+                            .await
+                    }
+                    (None, None) => unreachable!("a blob source is bytes or a file"),
+                }
                 .map_err(|e| self.classify(registry, e))
+            })
         })?;
         Ok(())
     }
@@ -648,23 +649,19 @@ impl Registry {
         let source = from.oci();
         let digest_text = digest.to_string();
         self.with_retry(|| {
-            let auth = self.oci_auth(registry)?;
-            match self.runtime()?.block_on(async {
-                client
-                    .store_auth_if_needed(reference.resolve_registry(), &auth)
-                    .await;
-                client.mount_blob(&reference, &source, &digest_text).await
-            }) {
-                Ok(()) => Ok(true),
-                Err(e) => {
-                    let failure = self.classify(registry, e);
-                    if failure.transient {
-                        Err(failure)
-                    } else {
-                        Ok(false)
+            self.with_auth(registry, &client, &reference, async {
+                match client.mount_blob(&reference, &source, &digest_text).await {
+                    Ok(()) => Ok(true),
+                    Err(e) => {
+                        let failure = self.classify(registry, e);
+                        if failure.transient {
+                            Err(failure)
+                        } else {
+                            Ok(false)
+                        }
                     }
                 }
-            }
+            })
         })
     }
 
