@@ -450,12 +450,7 @@ impl<'a> Builder<'a> {
                 let state = inputs.get(k.checked_sub(1)?)?;
                 Some((state.key.bytes().to_vec(), self.view(&state.layers)))
             };
-            let (prepared, parts) = mounts::prepare(
-                exec,
-                run.request.context,
-                &input,
-                &IndexHashCache(self.store),
-            )?;
+            let (prepared, parts) = mounts::prepare(exec, run.request.context, &input, self.store)?;
             key_parts.extend(parts);
             mounts_prepared = prepared;
         }

@@ -20,11 +20,13 @@ use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex};
 
 use sha2::{Digest as _, Sha256};
+use strata_cache::Store;
 use strata_frontend::graph::{ExecOp, MountSource, RunMount};
 use strata_frontend::instructions::{MountKind, Sharing};
 
+use super::sources::ContextHashCache;
 use crate::context::SourceEntry;
-use crate::context::{BuildContext, ContentDigester, EntryKind, FileHashCache, PatternSet};
+use crate::context::{BuildContext, ContentDigester, EntryKind, PatternSet};
 use crate::error::{Error, Result};
 use crate::rootfs::LayerStack;
 use crate::sandbox::{ExtraMount, MountFrom};
@@ -49,12 +51,30 @@ pub enum Prepared<'m> {
 }
 
 /// What the mounts of `exec` add to the cache key, and their resolved forms. `input` gives
-/// the filesystem of the vertex input a mount reads (index into the vertex's inputs).
+/// the filesystem of the vertex input a mount reads (index into the vertex's inputs). Context
+/// files are looked up in the context's file-hash table, as a COPY's are; the table is read
+/// only when a mount shows context files.
 pub fn prepare<'m>(
     exec: &'m ExecOp,
     context: Option<&BuildContext>,
     input: &dyn Fn(usize) -> Option<(Vec<u8>, LayerStack)>,
-    hashes: &dyn FileHashCache,
+    store: &Store,
+) -> Result<(Vec<Prepared<'m>>, Vec<Vec<u8>>)> {
+    let hashes = context
+        .filter(|_| exec.mounts.iter().any(|m| m.source == MountSource::Context))
+        .map(|context| ContextHashCache::new(store, context.root()));
+    let result = prepare_with(exec, context, input, hashes.as_ref());
+    if let Some(hashes) = &hashes {
+        hashes.save();
+    }
+    result
+}
+
+fn prepare_with<'m>(
+    exec: &'m ExecOp,
+    context: Option<&BuildContext>,
+    input: &dyn Fn(usize) -> Option<(Vec<u8>, LayerStack)>,
+    hashes: Option<&ContextHashCache<'_>>,
 ) -> Result<(Vec<Prepared<'m>>, Vec<Vec<u8>>)> {
     let mut prepared = Vec::new();
     let mut key_parts = Vec::new();
@@ -92,6 +112,7 @@ pub fn prepare<'m>(
                     });
                 };
                 let entries = context.walk_source(found, &PatternSet::default())?;
+                let hashes = hashes.expect("read when a mount shows context files");
                 let digest = ContentDigester::new(hashes).digest_entries(&entries)?;
                 key_parts.push(digest.to_vec());
                 prepared.push(Prepared::Context { mount, entries });
