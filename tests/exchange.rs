@@ -9,33 +9,11 @@ mod views;
 
 use std::process::Command;
 
-use crate::util::{is_root, make_busybox_rootfs, skip_unless, tar_dir, TestEnv};
+use crate::util::{env_with_imported_busybox, TestEnv};
 
 /// A store with `bb:1` imported from a busybox rootfs tarball (`CMD ["sh"]`, `PATH=/bin`).
 pub fn env_with_busybox() -> Option<TestEnv> {
-    if skip_unless(
-        is_root(),
-        "needs root (snapshots keep root-owned files and whiteouts)",
-    ) {
-        return None;
-    }
-    let env = TestEnv::new();
-    let rootfs = env.path("rootfs");
-    if !make_busybox_rootfs(&rootfs) {
-        return None;
-    }
-    let tar = env.path("rootfs.tar");
-    tar_dir(&rootfs, &tar);
-    env.ok(&[
-        "import",
-        "--change",
-        "ENV PATH=/bin",
-        "--change",
-        "CMD [\"sh\"]",
-        tar.to_str().unwrap(),
-        "bb:1",
-    ]);
-    Some(env)
+    env_with_imported_busybox("bb:1", "CMD [\"sh\"]")
 }
 
 /// Runs a tool; returns success and stdout + stderr.

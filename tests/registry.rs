@@ -15,37 +15,14 @@ use server::{Fault, FlakyProxy, Registry};
 use strata_builder::registry::{self as client, AuthSource, RegistryOptions, Remote};
 
 use crate::exchange::docker;
-use crate::util::{docker_available, is_root, make_busybox_rootfs, skip_unless, tar_dir, TestEnv};
+use crate::util::{docker_available, env_with_imported_busybox, skip_unless, TestEnv};
 
 const GREETING: &str = "hello from strata";
 
 /// A store (root needed: snapshots keep root-owned files) with a busybox image named `name`
 /// whose CMD prints [`GREETING`].
 fn env_with_image(name: &str) -> Option<TestEnv> {
-    if skip_unless(is_root(), "needs root (snapshots keep root-owned files)") {
-        return None;
-    }
-    let env = TestEnv::new();
-    let rootfs = env.path("rootfs");
-    if !make_busybox_rootfs(&rootfs) {
-        return None;
-    }
-    let tar = env.path("rootfs.tar");
-    tar_dir(&rootfs, &tar);
-    let cmd = format!("CMD [\"sh\", \"-c\", \"echo {GREETING}\"]");
-    ok(
-        &env,
-        &[
-            "import",
-            "--change",
-            "ENV PATH=/bin",
-            "--change",
-            &cmd,
-            tar.to_str().unwrap(),
-            name,
-        ],
-    );
-    Some(env)
+    env_with_imported_busybox(name, &format!("CMD [\"sh\", \"-c\", \"echo {GREETING}\"]"))
 }
 
 /// Runs strata with `DOCKER_CONFIG` pointing at the env's own (empty) config dir, so the

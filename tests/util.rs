@@ -177,3 +177,31 @@ pub fn tar_dir(dir: &Path, out: &Path) {
         .expect("running tar");
     assert!(status.success(), "tar failed");
 }
+
+/// A store (root needed: snapshots keep root-owned files and whiteouts) holding `name`, a
+/// busybox root filesystem imported with `PATH=/bin` and `cmd` (a `CMD` line).
+pub fn env_with_imported_busybox(name: &str, cmd: &str) -> Option<TestEnv> {
+    if skip_unless(
+        is_root(),
+        "needs root (snapshots keep root-owned files and whiteouts)",
+    ) {
+        return None;
+    }
+    let env = TestEnv::new();
+    let rootfs = env.path("rootfs");
+    if !make_busybox_rootfs(&rootfs) {
+        return None;
+    }
+    let tar = env.path("rootfs.tar");
+    tar_dir(&rootfs, &tar);
+    env.ok(&[
+        "import",
+        "--change",
+        "ENV PATH=/bin",
+        "--change",
+        cmd,
+        tar.to_str().unwrap(),
+        name,
+    ]);
+    Some(env)
+}
