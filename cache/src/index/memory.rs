@@ -91,15 +91,6 @@ impl Index for MemoryIndex {
             m.files.insert(path.to_vec(), *entry);
         })
     }
-    fn file_hashes_under(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, FileHashEntry)>> {
-        self.with(|m| {
-            m.files
-                .range(prefix.to_vec()..)
-                .take_while(|(k, _)| k.starts_with(prefix))
-                .map(|(k, v)| (k.clone(), *v))
-                .collect()
-        })
-    }
     fn file_hash_table(&self, root: &[u8]) -> Result<FileHashTable> {
         self.with(|m| m.file_tables.get(root).cloned().unwrap_or_default())
     }

@@ -181,9 +181,6 @@ pub trait Index: Send + Sync {
     fn file_hash(&self, path: &[u8]) -> Result<Option<FileHashEntry>>;
     /// Remembers a file digest.
     fn put_file_hash(&self, path: &[u8], entry: &FileHashEntry) -> Result<()>;
-    /// Every remembered file digest whose path starts with `prefix`, sorted by path bytes, in
-    /// one scan: a build reads a whole context's worth at once instead of one lookup per file.
-    fn file_hashes_under(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, FileHashEntry)>>;
     /// The remembered digests of the files below a context root (an absolute path), keyed
     /// by path relative to it; empty when none are remembered or they are unreadable.
     fn file_hash_table(&self, root: &[u8]) -> Result<FileHashTable>;

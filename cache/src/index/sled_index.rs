@@ -236,17 +236,6 @@ impl Index for SledIndex {
             .map_err(|e| self.fail(e))?;
         Ok(())
     }
-    fn file_hashes_under(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, FileHashEntry)>> {
-        let mut out = Vec::new();
-        for item in self.files.scan_prefix(prefix) {
-            let (key, value) = item.map_err(|e| self.fail(e))?;
-            // An undecodable record reads as absent, as in `file_hash`.
-            if let Some(entry) = decode_entry(&value) {
-                out.push((key.to_vec(), entry));
-            }
-        }
-        Ok(out)
-    }
     fn file_hash_table(&self, root: &[u8]) -> Result<FileHashTable> {
         let path = self.file_tables.join(Digest::of(root).hex());
         match std::fs::read(&path) {

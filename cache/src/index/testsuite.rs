@@ -12,6 +12,18 @@ fn d(n: u8) -> Digest {
     Digest::from_bytes([n; 32])
 }
 
+/// A file-hash entry whose fields are plain small numbers and whose digest is `d(n)`.
+fn file_entry(n: u8) -> FileHashEntry {
+    FileHashEntry {
+        dev: 1,
+        ino: n.into(),
+        size: 2,
+        mtime_ns: 3,
+        ctime_ns: 4,
+        digest: d(n),
+    }
+}
+
 fn steps_roundtrip_and_remove(index: &dyn Index) {
     assert_eq!(index.step(&d(1)).unwrap(), None);
     let record = StepRecord {
@@ -184,58 +196,22 @@ fn threads_write_at_once_and_nothing_is_lost(index: &dyn Index) {
     assert_eq!(index.steps().unwrap().len(), 200);
 }
 
-fn file_hashes_are_listed_by_prefix(index: &dyn Index) {
-    let entry = |n: u8| FileHashEntry {
-        dev: 1,
-        ino: n as u64,
-        size: 2,
-        mtime_ns: 3,
-        ctime_ns: 4,
-        digest: d(n),
-    };
-    for (path, n) in [
-        (&b"/ctx/a"[..], 1),
-        (b"/ctx/b/c", 2),
-        (b"/ctx2/a", 3),
-        (b"/cty", 4),
-    ] {
-        index.put_file_hash(path, &entry(n)).unwrap();
-    }
-    let mut under = index.file_hashes_under(b"/ctx/").unwrap();
-    under.sort_by(|a, b| a.0.cmp(&b.0));
-    assert_eq!(
-        under,
-        vec![
-            (b"/ctx/a".to_vec(), entry(1)),
-            (b"/ctx/b/c".to_vec(), entry(2))
-        ]
-    );
-    assert_eq!(index.file_hashes_under(b"/none/").unwrap(), Vec::new());
-    assert_eq!(index.file_hashes_under(b"").unwrap().len(), 4);
-}
-
 fn file_hash_tables_are_per_root_counted_and_cleared(index: &dyn Index) {
-    let entry = |n: u8| FileHashEntry {
-        dev: 1,
-        ino: n as u64,
-        size: 2,
-        mtime_ns: 3,
-        ctime_ns: 4,
-        digest: d(n),
-    };
     assert!(index.file_hash_table(b"/ctx").unwrap().is_empty());
-    let table =
-        FileHashTable::new().merged(vec![(b"a".to_vec(), entry(1)), (b"b/c".to_vec(), entry(2))]);
+    let table = FileHashTable::new().merged(vec![
+        (b"a".to_vec(), file_entry(1)),
+        (b"b/c".to_vec(), file_entry(2)),
+    ]);
     index.put_file_hash_table(b"/ctx", &table).unwrap();
-    index.put_file_hash(b"/other/x", &entry(3)).unwrap();
+    index.put_file_hash(b"/other/x", &file_entry(3)).unwrap();
     assert_eq!(index.file_hash_table(b"/ctx").unwrap(), table);
     assert!(index.file_hash_table(b"/ctx2").unwrap().is_empty());
     assert_eq!(index.file_hash_count().unwrap(), 3);
-    let replaced = table.merged(vec![(b"a".to_vec(), entry(4))]);
+    let replaced = table.merged(vec![(b"a".to_vec(), file_entry(4))]);
     index.put_file_hash_table(b"/ctx", &replaced).unwrap();
     assert_eq!(
         index.file_hash_table(b"/ctx").unwrap().get(b"a"),
-        Some(&entry(4))
+        Some(&file_entry(4))
     );
     index.clear_file_hashes().unwrap();
     assert!(index.file_hash_table(b"/ctx").unwrap().is_empty());
@@ -303,11 +279,6 @@ macro_rules! suite {
             fn file_hash_tables() {
                 let (_guard, index) = $make;
                 file_hash_tables_are_per_root_counted_and_cleared(&index);
-            }
-            #[test]
-            fn file_hash_prefixes() {
-                let (_guard, index) = $make;
-                file_hashes_are_listed_by_prefix(&index);
             }
             #[test]
             fn copy_records() {
