@@ -41,6 +41,7 @@
 
 pub mod auth;
 mod client;
+mod jobs;
 mod login;
 mod pull;
 mod push;

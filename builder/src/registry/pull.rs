@@ -8,7 +8,6 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
-use std::sync::Mutex;
 
 use strata_cache::{Digest, Store};
 
@@ -224,42 +223,15 @@ fn pull_inner(
             jobs.push((layer.digest, *diff_id));
         }
     }
-    let results: Mutex<BTreeMap<Digest, Result<FetchedLayer>>> = Mutex::new(BTreeMap::new());
-    let next = Mutex::new(0usize);
-    let failed = std::sync::atomic::AtomicBool::new(false);
-    let threads = if options.parallel == 0 {
-        3
-    } else {
-        options.parallel
-    }
-    .min(jobs.len().max(1));
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| loop {
-                let index = {
-                    let mut next = next.lock().expect("job counter");
-                    let index = *next;
-                    *next += 1;
-                    index
-                };
-                let Some((blob, diff_id)) = jobs.get(index) else {
-                    break;
-                };
-                if failed.load(std::sync::atomic::Ordering::Relaxed) {
-                    break;
-                }
-                let result = fetch_layer(store, registry, remote, blob, diff_id, progress);
-                if result.is_err() {
-                    failed.store(true, std::sync::atomic::Ordering::Relaxed);
-                }
-                results.lock().expect("results").insert(*blob, result);
-            });
-        }
-    });
+    let results = super::jobs::run(
+        &jobs,
+        super::jobs::parallelism(options.parallel),
+        |(blob, diff_id)| fetch_layer(store, registry, remote, blob, diff_id, progress),
+    );
     let mut unpacked = BTreeMap::new();
     let mut first_error = None;
-    for (blob, _) in &jobs {
-        match results.lock().expect("results").remove(blob) {
+    for ((blob, _), result) in jobs.iter().zip(results) {
+        match result {
             Some(Ok((new_blob, prepared))) => {
                 if new_blob {
                     written.blobs.insert(*blob);

@@ -89,11 +89,7 @@ pub fn push_image(
     options: &PushOptions,
     progress: &(dyn Fn(&str) + Sync),
 ) -> Result<Pushed> {
-    let threads = if options.parallel == 0 {
-        3
-    } else {
-        options.parallel
-    };
+    let threads = super::jobs::parallelism(options.parallel);
     progress(&format!(
         "The push refers to repository [{}]",
         if remote.registry == super::DOCKER_HUB {
@@ -113,31 +109,9 @@ pub fn push_image(
                 && store.blobs().exists(&l.digest)
         });
     if !already_compressed {
-        let next = Mutex::new(0usize);
-        let errors: Mutex<Vec<Error>> = Mutex::new(Vec::new());
-        std::thread::scope(|scope| {
-            for _ in 0..threads.min(to_compress.len().max(1)) {
-                scope.spawn(|| loop {
-                    let index = {
-                        let mut next = next.lock().expect("counter");
-                        *next += 1;
-                        *next - 1
-                    };
-                    let Some(diff_id) = to_compress.get(index) else {
-                        break;
-                    };
-                    if !errors.lock().expect("errors").is_empty() {
-                        break;
-                    }
-                    if let Err(e) = compressed_blob(store, diff_id, options.compression) {
-                        errors.lock().expect("errors").push(e);
-                    }
-                });
-            }
-        });
-        if let Some(error) = errors.into_inner().expect("errors").into_iter().next() {
-            return Err(error);
-        }
+        super::jobs::first_error(super::jobs::run(&to_compress, threads, |diff_id| {
+            compressed_blob(store, diff_id, options.compression)
+        }))?;
     }
     let plan = plan(store, image, Some(options.compression))?;
     let sources = Mutex::new(BlobSources::open(store));
@@ -155,33 +129,11 @@ pub fn push_image(
             layers.push(*digest);
         }
     }
-    let next = Mutex::new(0usize);
-    let errors: Mutex<Vec<Error>> = Mutex::new(Vec::new());
-    std::thread::scope(|scope| {
-        for _ in 0..threads.min(layers.len().max(1)) {
-            scope.spawn(|| loop {
-                let index = {
-                    let mut next = next.lock().expect("counter");
-                    *next += 1;
-                    *next - 1
-                };
-                let Some(digest) = layers.get(index) else {
-                    break;
-                };
-                if !errors.lock().expect("errors").is_empty() {
-                    break;
-                }
-                match push_blob(store, registry, remote, digest, &sources, progress) {
-                    Ok(()) => sources.lock().expect("sources").add(digest, &location),
-                    Err(e) => errors.lock().expect("errors").push(e),
-                }
-            });
-        }
-    });
-    let result = match errors.into_inner().expect("errors").into_iter().next() {
-        Some(error) => Err(error),
-        None => Ok(()),
-    };
+    let result = super::jobs::first_error(super::jobs::run(&layers, threads, |digest| {
+        push_blob(store, registry, remote, digest, &sources, progress)?;
+        sources.lock().expect("sources").add(digest, &location);
+        Ok(())
+    }));
     let mut sources = sources.into_inner().expect("sources");
     sources.save();
     result?;
