@@ -7,15 +7,15 @@
 //! keyed by what `stat` says (device, inode, size, mtime, ctime): an unchanged stat means an
 //! unchanged file, and the file is not opened.
 
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::{self, Read};
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use rayon::prelude::*;
 use sha2::{Digest as _, Sha256};
 
+use super::meta::EntryMeta;
 use super::walk::{EntryKind, SourceEntry};
 use crate::error::{Error, Result};
 
@@ -35,14 +35,14 @@ pub struct FileStat {
 }
 
 impl FileStat {
-    /// The stat facts of a metadata record.
-    pub fn of(meta: &fs::Metadata) -> Self {
+    /// The stat facts of an entry.
+    pub fn of(meta: &EntryMeta) -> Self {
         FileStat {
             dev: meta.dev(),
             ino: meta.ino(),
-            size: meta.size(),
-            mtime_ns: meta.mtime() * 1_000_000_000 + meta.mtime_nsec(),
-            ctime_ns: meta.ctime() * 1_000_000_000 + meta.ctime_nsec(),
+            size: meta.len(),
+            mtime_ns: meta.mtime_ns(),
+            ctime_ns: meta.ctime_ns(),
         }
     }
 }
@@ -125,7 +125,7 @@ impl<'a> ContentDigester<'a> {
     }
 
     /// The sha256 of one file's content, from the cache when its stat is unchanged.
-    pub fn file_digest(&self, path: &Path, meta: &fs::Metadata) -> Result<[u8; 32]> {
+    pub fn file_digest(&self, path: &Path, meta: &EntryMeta) -> Result<[u8; 32]> {
         let stat = FileStat::of(meta);
         if let Some(digest) = self.cache.get(path, &stat) {
             return Ok(digest);
@@ -145,13 +145,24 @@ impl<'a> ContentDigester<'a> {
 const RECORD_CHUNK: usize = 1024;
 
 /// One entry's part of a tree digest: path, kind and permission bits, content digest or link
-/// target, each followed by a NUL.
+/// target, each followed by a NUL. The kind and bits read as `format!("{kind:?} {bits:o}")`
+/// (the form the first cache keys used), written without the formatting machinery: this runs
+/// once per context file on every build.
 fn write_record(out: &mut Vec<u8>, entry: &SourceEntry, content: Option<[u8; 32]>) {
-    use std::io::Write as _;
     out.extend_from_slice(entry.rel.as_bytes());
     out.push(0);
-    // Writing to a vector cannot fail.
-    let _ = write!(out, "{:?} {:o}", entry.kind, entry.meta.mode() & 0o7777);
+    match &entry.kind {
+        EntryKind::Dir => out.extend_from_slice(b"Dir"),
+        EntryKind::File => out.extend_from_slice(b"File"),
+        EntryKind::Special => out.extend_from_slice(b"Special"),
+        EntryKind::Symlink { .. } => {
+            use std::io::Write as _;
+            // Writing to a vector cannot fail.
+            let _ = write!(out, "{:?}", entry.kind);
+        }
+    }
+    out.push(b' ');
+    push_octal(out, entry.meta.mode() & 0o7777);
     out.push(0);
     match (&entry.kind, content) {
         (_, Some(digest)) => out.extend_from_slice(&digest),
@@ -159,6 +170,21 @@ fn write_record(out: &mut Vec<u8>, entry: &SourceEntry, content: Option<[u8; 32]
         _ => {}
     }
     out.push(0);
+}
+
+/// `value` in octal digits, as `{:o}` writes it.
+fn push_octal(out: &mut Vec<u8>, mut value: u32) {
+    let mut digits = [0u8; 11];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (value & 7) as u8;
+        value >>= 3;
+        if value == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
 }
 
 fn recently_modified(stat: &FileStat) -> bool {
@@ -181,4 +207,48 @@ fn hash_file(path: &Path) -> io::Result<[u8; 32]> {
         hasher.update(&buf[..n]);
     }
     Ok(hasher.finalize().into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_read_as_the_formatted_kind_and_bits() {
+        // Cache keys made before records were written by hand used `format!`; they must not
+        // change.
+        let dir = tempfile::tempdir().unwrap();
+        let meta = super::super::EntryMeta::of(&std::fs::metadata(dir.path()).unwrap());
+        let kinds = [
+            EntryKind::Dir,
+            EntryKind::File,
+            EntryKind::Special,
+            EntryKind::Symlink {
+                target: "../a \"b\"".into(),
+            },
+        ];
+        for kind in kinds {
+            let entry = SourceEntry {
+                rel: "some/path".into(),
+                host_path: dir.path().to_path_buf(),
+                meta,
+                kind: kind.clone(),
+            };
+            let mut written = Vec::new();
+            write_record(&mut written, &entry, None);
+            let mut expected = b"some/path\0".to_vec();
+            expected.extend_from_slice(format!("{:?} {:o}", kind, meta.mode() & 0o7777).as_bytes());
+            expected.push(0);
+            if let EntryKind::Symlink { target } = &kind {
+                expected.extend_from_slice(target.as_bytes());
+            }
+            expected.push(0);
+            assert_eq!(written, expected, "{kind:?}");
+        }
+        for bits in [0, 1, 0o7, 0o10, 0o644, 0o755, 0o7777] {
+            let mut written = Vec::new();
+            push_octal(&mut written, bits);
+            assert_eq!(written, format!("{bits:o}").into_bytes());
+        }
+    }
 }

@@ -3,6 +3,8 @@
 //! BuildKit resolves them inside the context snapshot it receives.
 
 mod digest;
+mod dir;
+mod meta;
 mod patterns;
 mod scoped;
 mod walk;
@@ -11,6 +13,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 pub use digest::{ContentDigester, FileHashCache, FileStat, NoFileHashCache};
+pub use meta::EntryMeta;
 pub use patterns::{PatternError, PatternSet};
 pub use scoped::{resolve_in_root, resolve_scoped};
 pub use walk::{EntryKind, SourceEntry};

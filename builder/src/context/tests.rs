@@ -169,11 +169,44 @@ fn the_file_hash_cache_is_consulted_by_stat() {
     std::thread::sleep(std::time::Duration::from_millis(200));
     let cache = Remembering::default();
     let digester = ContentDigester::new(&cache);
-    let meta = fs::metadata(&file).unwrap();
+    let meta = EntryMeta::of(&fs::metadata(&file).unwrap());
     let real = digester.file_digest(&file, &meta).unwrap();
     assert_eq!(cache.0.lock().unwrap().len(), 1);
     // A poisoned cache entry proves the second lookup did not read the file.
     cache.put(&file, &FileStat::of(&meta), [7; 32]);
     assert_eq!(digester.file_digest(&file, &meta).unwrap(), [7; 32]);
     assert_ne!(real, [7; 32]);
+}
+
+#[test]
+fn walked_facts_are_what_std_lstat_says() {
+    // The walker stats children itself (relative to the open directory); the file-hash table
+    // compares those facts with ones recorded earlier, so they must agree with std's `lstat`.
+    let dir = tempfile::tempdir().unwrap();
+    fs::create_dir_all(dir.path().join("src/sub")).unwrap();
+    fs::write(dir.path().join("src/sub/file"), "content").unwrap();
+    fs::set_permissions(
+        dir.path().join("src/sub/file"),
+        fs::Permissions::from_mode(0o751),
+    )
+    .unwrap();
+    symlink("sub/file", dir.path().join("src/link")).unwrap();
+    let context = BuildContext::open(dir.path(), None).unwrap();
+    let found = context.resolve_source("src").unwrap();
+    let entries = context
+        .walk_source(&found[0], &PatternSet::default())
+        .unwrap();
+    let rels: Vec<&str> = entries.iter().map(|e| e.rel.as_str()).collect();
+    assert_eq!(rels, ["", "link", "sub", "sub/file"]);
+    for entry in &entries {
+        let std_meta = fs::symlink_metadata(&entry.host_path).unwrap();
+        assert_eq!(entry.meta, EntryMeta::of(&std_meta), "{}", entry.rel);
+    }
+    assert_eq!(entries[3].meta.mode() & 0o7777, 0o751);
+    assert_eq!(
+        entries[1].kind,
+        EntryKind::Symlink {
+            target: "sub/file".into()
+        }
+    );
 }

@@ -6,6 +6,8 @@ use std::fs;
 use std::os::unix::fs::FileTypeExt;
 use std::path::PathBuf;
 
+use super::dir::OpenDir;
+use super::meta::EntryMeta;
 use super::{BuildContext, PatternSet, SourceMatch};
 use crate::error::{Error, Result};
 
@@ -32,8 +34,8 @@ pub struct SourceEntry {
     pub rel: String,
     /// Where it is on the host.
     pub host_path: PathBuf,
-    /// Its metadata (not following a final symlink).
-    pub meta: fs::Metadata,
+    /// Its `lstat` facts.
+    pub meta: EntryMeta,
     /// What it is.
     pub kind: EntryKind,
 }
@@ -51,104 +53,87 @@ impl BuildContext {
             return Ok(Vec::new());
         };
         let is_dir = kind == EntryKind::Dir;
-        let mut entries = vec![SourceEntry {
+        let entries = vec![SourceEntry {
             rel: String::new(),
             host_path: source.host_path.clone(),
-            meta,
+            meta: EntryMeta::of(&meta),
             kind,
         }];
-        if is_dir {
-            self.walk_dir(source, "", excludes, &mut entries)?;
+        if !is_dir {
+            return Ok(entries);
         }
-        Ok(entries)
+        let dir = OpenDir::open(&source.host_path)?;
+        let walk = Walk {
+            context: self,
+            source,
+            excludes,
+            may_reinclude: self.ignore().has_negations() || excludes.has_negations(),
+        };
+        walk.below(&dir, "", entries)
     }
+}
 
-    /// Appends the children of `source/rel`; returns whether anything was appended.
-    fn walk_dir(
-        &self,
-        source: &SourceMatch,
-        rel: &str,
-        excludes: &PatternSet,
-        out: &mut Vec<SourceEntry>,
-    ) -> Result<bool> {
-        let before = out.len();
-        self.walk_children(source, rel, excludes, out)?;
-        Ok(out.len() > before)
-    }
+/// One source's walk: what decides which entries it keeps.
+struct Walk<'a> {
+    context: &'a BuildContext,
+    source: &'a SourceMatch,
+    excludes: &'a PatternSet,
+    /// Whether a `!pattern` may re-include something below an excluded directory.
+    may_reinclude: bool,
+}
 
-    /// Appends the entries below `source/rel` to `out`, in order. Each directory's children
-    /// are stat'ed relative to the open directory (no path walk per file); subdirectories are
-    /// walked in parallel: a big context is mostly `stat` calls, and they overlap well.
-    fn walk_children(
+impl Walk<'_> {
+    /// `out` followed by the entries below the open directory `dir` (`rel` in the source), in
+    /// order. Subdirectories are walked in parallel: a big context is mostly `stat` calls, and
+    /// they overlap well. A directory with no subdirectories returns its own vector, so most
+    /// entries are written once and moved once.
+    fn below(
         &self,
-        source: &SourceMatch,
+        dir: &OpenDir,
         rel: &str,
-        excludes: &PatternSet,
-        out: &mut Vec<SourceEntry>,
-    ) -> Result<()> {
+        mut out: Vec<SourceEntry>,
+    ) -> Result<Vec<SourceEntry>> {
         use rayon::prelude::*;
-        let dir = if rel.is_empty() {
-            source.host_path.clone()
-        } else {
-            source.host_path.join(rel)
-        };
-        let read = fs::read_dir(&dir).map_err(|err| Error::Io {
-            path: dir.clone(),
-            source: err,
+        // Each child's entry and whether it is excluded; an excluded child is kept only if it
+        // is a directory a later `!pattern` may re-include something below.
+        let mut children = dir.read(|name, meta, kind| {
+            let entry = self.entry(dir, rel, name, meta, kind);
+            let excluded = self.is_excluded(&entry.rel);
+            let keep = !excluded || (entry.kind == EntryKind::Dir && self.may_reinclude);
+            Ok(keep.then_some((entry, excluded)))
         })?;
-        let mut children: Vec<(String, fs::Metadata)> = Vec::new();
-        for entry in read {
-            let entry = entry.map_err(|err| Error::Io {
-                path: dir.clone(),
-                source: err,
-            })?;
-            // `DirEntry::metadata` is an `lstat` relative to the open directory.
-            let meta = entry.metadata().map_err(|source| Error::Io {
-                path: entry.path(),
-                source,
-            })?;
-            match entry.file_name().into_string() {
-                Ok(name) => children.push((name, meta)),
-                Err(name) => {
-                    return Err(Error::BadSource {
-                        source_path: dir.join(name).display().to_string(),
-                        reason: "file name is not valid UTF-8".into(),
-                    })
+        children.sort_unstable_by(|a, b| a.0.rel.cmp(&b.0.rel));
+        if !children
+            .iter()
+            .any(|(entry, _)| entry.kind == EntryKind::Dir)
+        {
+            // Nothing excluded is left and nothing is below: the children are the listing.
+            let listing = children.into_iter().map(|(entry, _)| entry);
+            if out.is_empty() {
+                return Ok(listing.collect());
+            }
+            out.extend(listing);
+            return Ok(out);
+        }
+        // One job per child: rayon otherwise walks runs of subdirectories as sequential chunks,
+        // and the last chunk can leave the other cores idle for a quarter of the walk.
+        let subtrees: Vec<Option<Vec<SourceEntry>>> = children
+            .par_iter()
+            .with_max_len(1)
+            .map(|(entry, _)| {
+                if entry.kind != EntryKind::Dir {
+                    return Ok(None);
                 }
-            }
-        }
-        children.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        // Every child's entry is made here, in order; only directories are descended, and
-        // those in parallel. One vector per directory, not one per file.
-        let mut made: Vec<(SourceEntry, bool)> = Vec::with_capacity(children.len());
-        for (name, meta) in children {
-            if let Some(child) = self.child_entry(source, rel, &dir, &name, meta, excludes)? {
-                made.push(child);
-            }
-        }
-        let may_reinclude = self.ignore().has_negations() || excludes.has_negations();
-        let descend = |(entry, excluded): &(SourceEntry, bool)| {
-            entry.kind == EntryKind::Dir && (!excluded || may_reinclude)
-        };
-        let subtrees: Vec<Option<Vec<SourceEntry>>> = if made.iter().any(descend) {
-            made.par_iter()
-                .map(|child| {
-                    if !descend(child) {
-                        return Ok(None);
-                    }
-                    let mut below = Vec::new();
-                    self.walk_children(source, &child.0.rel, excludes, &mut below)?;
-                    Ok(Some(below))
-                })
-                .collect::<Result<_>>()?
-        } else {
-            made.iter().map(|_| None).collect()
-        };
+                let name = entry.rel.rsplit('/').next().unwrap_or(&entry.rel);
+                let child = dir.open_child(name)?;
+                self.below(&child, &entry.rel, Vec::new()).map(Some)
+            })
+            .collect::<Result<_>>()?;
         let below_count: usize = subtrees.iter().flatten().map(Vec::len).sum();
-        out.reserve(made.len() + below_count);
-        for ((entry, excluded), below) in made.into_iter().zip(subtrees) {
+        out.reserve(children.len() + below_count);
+        for ((entry, excluded), below) in children.into_iter().zip(subtrees) {
             if excluded {
-                // Left out, unless a later `!pattern` re-includes something below it.
+                // Left out, unless a later `!pattern` re-included something below it.
                 if let Some(below) = below.filter(|b| !b.is_empty()) {
                     out.push(entry);
                     out.extend(below);
@@ -158,44 +143,45 @@ impl BuildContext {
             out.push(entry);
             out.extend(below.into_iter().flatten());
         }
-        Ok(())
+        Ok(out)
     }
 
-    /// One child's entry and whether `.dockerignore` or `--exclude` leave it out; `None` for
-    /// what cannot be copied (sockets).
-    fn child_entry(
+    /// The entry of the child `name` of `dir` (`rel` in the source).
+    fn entry(
         &self,
-        source: &SourceMatch,
+        dir: &OpenDir,
         rel: &str,
-        dir: &std::path::Path,
         name: &str,
-        meta: fs::Metadata,
-        excludes: &PatternSet,
-    ) -> Result<Option<(SourceEntry, bool)>> {
-        let child_rel = if rel.is_empty() {
+        meta: EntryMeta,
+        kind: EntryKind,
+    ) -> SourceEntry {
+        let rel = if rel.is_empty() {
             name.to_string()
         } else {
-            format!("{rel}/{name}")
+            let mut child = String::with_capacity(rel.len() + 1 + name.len());
+            child.push_str(rel);
+            child.push('/');
+            child.push_str(name);
+            child
         };
-        let ignored = !self.ignore().is_empty()
-            && if source.rel.is_empty() {
-                self.ignore().is_excluded(&child_rel)
-            } else {
-                self.ignore()
-                    .is_excluded(&format!("{}/{child_rel}", source.rel))
-            };
-        let excluded = ignored || (!excludes.is_empty() && excludes.is_excluded(&child_rel));
-        let host_path = dir.join(name);
-        let Some(kind) = kind_of(&host_path, &meta)? else {
-            return Ok(None);
-        };
-        let entry = SourceEntry {
-            rel: child_rel,
-            host_path,
+        SourceEntry {
+            rel,
+            host_path: dir.path().join(name),
             meta,
             kind,
-        };
-        Ok(Some((entry, excluded)))
+        }
+    }
+
+    /// Whether `.dockerignore` or `--exclude` leave out `rel` (relative to the source).
+    fn is_excluded(&self, rel: &str) -> bool {
+        let ignore = self.context.ignore();
+        let ignored = !ignore.is_empty()
+            && if self.source.rel.is_empty() {
+                ignore.is_excluded(rel)
+            } else {
+                ignore.is_excluded(&format!("{}/{rel}", self.source.rel))
+            };
+        ignored || (!self.excludes.is_empty() && self.excludes.is_excluded(rel))
     }
 }
 

@@ -305,7 +305,8 @@ fn link_farm(entries: &[SourceEntry], dir: &Path, name: &str) -> Result<()> {
         match &entry.kind {
             EntryKind::Dir => {
                 fs::create_dir_all(&path).map_err(io(&path))?;
-                fs::set_permissions(&path, entry.meta.permissions()).map_err(io(&path))?;
+                fs::set_permissions(&path, fs::Permissions::from_mode(entry.meta.mode()))
+                    .map_err(io(&path))?;
             }
             EntryKind::File => {
                 if fs::hard_link(&entry.host_path, &path).is_err() {

@@ -13,8 +13,8 @@ use strata_frontend::graph::{CopyOp, CopySource as SourceSpec};
 use strata_frontend::stages::{is_git, is_remote};
 
 use crate::context::{
-    clean_relative, BuildContext, ContentDigester, EntryKind, FileHashCache, FileStat, PatternSet,
-    SourceEntry,
+    clean_relative, BuildContext, ContentDigester, EntryKind, EntryMeta, FileHashCache, FileStat,
+    PatternSet, SourceEntry,
 };
 use crate::copy::CopySource;
 use crate::error::{Error, Result};
@@ -190,7 +190,7 @@ pub fn resolve(op: &CopyOp, origin: &Origin<'_>, inline_dir: &Path) -> Result<Ve
                     entries: vec![SourceEntry {
                         rel: String::new(),
                         host_path: path,
-                        meta,
+                        meta: EntryMeta::of(&meta),
                         kind: EntryKind::File,
                     }],
                     keep_owner: false,
@@ -216,7 +216,7 @@ pub fn resolve(op: &CopyOp, origin: &Origin<'_>, inline_dir: &Path) -> Result<Ve
                     entries: vec![SourceEntry {
                         rel: String::new(),
                         host_path: fetched.path,
-                        meta,
+                        meta: EntryMeta::of(&meta),
                         kind: EntryKind::File,
                     }],
                     keep_owner: false,
@@ -330,7 +330,7 @@ fn walk_view(
     out.push(SourceEntry {
         rel: rel.to_string(),
         host_path: found.host_path,
-        meta: found.meta,
+        meta: EntryMeta::of(&found.meta),
         kind,
     });
     if is_dir {
@@ -370,7 +370,6 @@ pub fn digest(sources: &mut [CopySource], cache: &dyn FileHashCache) -> Result<D
         hasher.update(tree);
         source.content = content;
         if source.keep_owner {
-            use std::os::unix::fs::MetadataExt;
             for entry in &source.entries {
                 hasher.update(format!("{}:{};", entry.meta.uid(), entry.meta.gid()).as_bytes());
             }
