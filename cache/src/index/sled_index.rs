@@ -332,11 +332,13 @@ const SLED_LOCK_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 fn open_db(path: &Path) -> sled::Result<sled::Db> {
     let started = std::time::Instant::now();
     loop {
-        match sled::Config::new()
-            .path(path)
-            .cache_capacity(64 << 20)
-            .open()
-        {
+        let opened = super::sled_start::with_opener_priority(|| {
+            sled::Config::new()
+                .path(path)
+                .cache_capacity(64 << 20)
+                .open()
+        });
+        match opened {
             Err(sled::Error::Io(e))
                 if e.to_string().contains("could not acquire lock")
                     && started.elapsed() < SLED_LOCK_GRACE =>
