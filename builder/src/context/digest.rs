@@ -97,26 +97,25 @@ impl<'a> ContentDigester<'a> {
         &self,
         entries: &[SourceEntry],
     ) -> Result<([u8; 32], FileDigests)> {
-        let file_digests: Vec<Option<[u8; 32]>> = entries
-            .par_iter()
-            .map(|entry| match entry.kind {
-                EntryKind::File => self.file_digest(&entry.host_path, &entry.meta).map(Some),
-                _ => Ok(None),
+        // One pass over the entries: each chunk looks its files up (or hashes them) and writes
+        // its records while the entries are in cache; the chunks' records are then hashed in
+        // order, so the bytes are those of one record after another, whatever the chunking.
+        let chunk = chunk_len(entries.len());
+        let mut file_digests: FileDigests = vec![None; entries.len()];
+        let records: Vec<Vec<u8>> = entries
+            .par_chunks(chunk)
+            .zip(file_digests.par_chunks_mut(chunk))
+            .map(|(entries, digests)| {
+                let mut out = Vec::with_capacity(entries.len() * 96);
+                for (entry, digest) in entries.iter().zip(digests) {
+                    if entry.kind == EntryKind::File {
+                        *digest = Some(self.file_digest(&entry.host_path, &entry.meta)?);
+                    }
+                    write_record(&mut out, entry, *digest);
+                }
+                Ok(out)
             })
             .collect::<Result<_>>()?;
-        // The records are serialized in parallel chunks (no allocation per entry), then hashed
-        // in order: the bytes are those of one record after another, whatever the chunking.
-        let records: Vec<Vec<u8>> = entries
-            .par_chunks(RECORD_CHUNK)
-            .zip(file_digests.par_chunks(RECORD_CHUNK))
-            .map(|(entries, contents)| {
-                let mut out = Vec::with_capacity(entries.len() * 96);
-                for (entry, content) in entries.iter().zip(contents) {
-                    write_record(&mut out, entry, *content);
-                }
-                out
-            })
-            .collect();
         let mut tree = Sha256::new();
         for chunk in &records {
             tree.update(chunk);
@@ -141,8 +140,11 @@ impl<'a> ContentDigester<'a> {
     }
 }
 
-/// Entries per serialization chunk: big enough that a chunk's work dwarfs its scheduling.
-const RECORD_CHUNK: usize = 1024;
+/// Entries per chunk of the digest pass: a few chunks per thread, so a chunk's work dwarfs its
+/// scheduling and a chunk with a big file to hash still leaves others to steal.
+fn chunk_len(entries: usize) -> usize {
+    (entries / (rayon::current_num_threads() * 4)).clamp(1, 4096)
+}
 
 /// One entry's part of a tree digest: path, kind and permission bits, content digest or link
 /// target, each followed by a NUL. The kind and bits read as `format!("{kind:?} {bits:o}")`

@@ -159,19 +159,26 @@ pub fn untagged(store: &Store) -> Result<Vec<Digest>> {
 /// Points a name (a store key, see [`reference::normalize`]) at an image; the image stops
 /// being untagged.
 pub fn name(store: &Store, key: &str, manifest: &Digest) -> Result<()> {
-    store.index().put_tag(key, manifest)?;
-    store
-        .index()
-        .remove_tag(&format!("{UNTAGGED_PREFIX}{manifest}"))?;
+    // A rebuild naming the same image again writes nothing, so it has nothing to sync at exit.
+    if store.index().tag(key)?.as_ref() != Some(manifest) {
+        store.index().put_tag(key, manifest)?;
+    }
+    let untagged = format!("{UNTAGGED_PREFIX}{manifest}");
+    if store.index().tag(&untagged)?.is_some() {
+        store.index().remove_tag(&untagged)?;
+    }
     Ok(())
 }
 
 /// Keeps an image that has no name (unless it has one already).
 pub fn keep_untagged(store: &Store, manifest: &Digest) -> Result<()> {
+    let key = format!("{UNTAGGED_PREFIX}{manifest}");
+    // Already kept (a rebuild): writing the same record again would cost a sync at exit.
+    if store.index().tag(&key)?.as_ref() == Some(manifest) {
+        return Ok(());
+    }
     if names_of(store, manifest)?.is_empty() {
-        store
-            .index()
-            .put_tag(&format!("{UNTAGGED_PREFIX}{manifest}"), manifest)?;
+        store.index().put_tag(&key, manifest)?;
     }
     Ok(())
 }
