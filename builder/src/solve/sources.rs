@@ -60,11 +60,12 @@ impl<'a> ContextHashCache<'a> {
         rel.strip_prefix(b"/").filter(|rel| !rel.is_empty())
     }
 
-    /// Writes the table back with this build's new digests, if there are any (a no-op
-    /// rebuild writes nothing). Failing to is not an error: the next build rehashes.
+    /// Writes the table back with this build's new digests, if there are any, or in the
+    /// current format if it was read in an older one (a no-op rebuild writes nothing). Failing
+    /// to is not an error: the next build rehashes.
     pub fn save(&self) {
         let added = std::mem::take(&mut *self.added.lock().unwrap_or_else(|p| p.into_inner()));
-        if added.is_empty() {
+        if added.is_empty() && !self.table.is_outdated() {
             return;
         }
         let table = self.table.merged(added);
@@ -84,7 +85,7 @@ impl FileHashCache for ContextHashCache<'_> {
         }
         let (at, entry) = self.table.get_near(rel, HINT.get())?;
         HINT.set(at);
-        entry_matches(entry, stat).then(|| *entry.digest.bytes())
+        entry_matches(&entry, stat).then(|| *entry.digest.bytes())
     }
 
     fn put(&self, path: &Path, stat: &FileStat, digest: [u8; 32]) {

@@ -241,7 +241,7 @@ impl Index for SledIndex {
         match std::fs::read(&path) {
             // A table that fails its checksum or does not decode is treated as empty: the
             // files are hashed again and the table rewritten.
-            Ok(bytes) => Ok(FileHashTable::decode_checked(&bytes).unwrap_or_default()),
+            Ok(bytes) => Ok(FileHashTable::decode_checked(bytes).unwrap_or_default()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(FileHashTable::new()),
             Err(e) => Err(Error::io(&path, e)),
         }
@@ -256,7 +256,7 @@ impl Index for SledIndex {
         let path = dir.join(&name);
         let tmp = dir.join(format!(".{name}.{}", std::process::id()));
         let written = std::fs::File::create(&tmp).and_then(|mut file| {
-            file.write_all(&table.encode_checked())?;
+            file.write_all(table.stored())?;
             file.sync_all()
         });
         if let Err(e) = written.and_then(|()| std::fs::rename(&tmp, &path)) {
@@ -275,7 +275,7 @@ impl Index for SledIndex {
         for table in tables {
             let table = table.map_err(|e| Error::io(&self.file_tables, e))?;
             if let Ok(bytes) = std::fs::read(table.path()) {
-                count += FileHashTable::decode_checked(&bytes).map_or(0, |t| t.len());
+                count += FileHashTable::decode_checked(bytes).map_or(0, |t| t.len());
             }
         }
         Ok(count)

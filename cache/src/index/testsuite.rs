@@ -211,7 +211,7 @@ fn file_hash_tables_are_per_root_counted_and_cleared(index: &dyn Index) {
     index.put_file_hash_table(b"/ctx", &replaced).unwrap();
     assert_eq!(
         index.file_hash_table(b"/ctx").unwrap().get(b"a"),
-        Some(&file_entry(4))
+        Some(file_entry(4))
     );
     index.clear_file_hashes().unwrap();
     assert!(index.file_hash_table(b"/ctx").unwrap().is_empty());
