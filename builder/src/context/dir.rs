@@ -54,38 +54,26 @@ impl OpenDir {
     }
 
     /// Calls `make` with each child's name, facts and kind (sockets are skipped: they cannot be
-    /// copied, and BuildKit skips them too) and collects what it returns, in directory order.
+    /// copied, and BuildKit skips them too) and collects what it returns, in name order. The
+    /// names are read first, so the result is sorted before it is made and sized before it
+    /// grows.
     pub fn read<T>(
         &self,
         mut make: impl FnMut(&str, EntryMeta, EntryKind) -> Result<Option<T>>,
     ) -> Result<Vec<T>> {
-        let mut buffer: Vec<u8> = Vec::with_capacity(DIRENT_BUFFER);
-        let mut entries = RawDir::new(&self.fd, buffer.spare_capacity_mut());
-        let mut out = Vec::new();
-        while let Some(entry) = entries.next() {
-            let entry = entry.map_err(|err| io_error(&self.path, err))?;
-            let raw_name = entry.file_name();
-            let bytes = raw_name.to_bytes();
-            if bytes == b"." || bytes == b".." {
-                continue;
-            }
-            let Ok(name) = std::str::from_utf8(bytes) else {
-                return Err(Error::BadSource {
-                    source_path: self
-                        .path
-                        .join(String::from_utf8_lossy(bytes).as_ref())
-                        .display()
-                        .to_string(),
-                    reason: "file name is not valid UTF-8".into(),
-                });
-            };
-            let stat = rustix::fs::statat(&self.fd, raw_name, AtFlags::SYMLINK_NOFOLLOW)
+        let names = self.names()?;
+        let mut order: Vec<usize> = (0..names.len()).collect();
+        order.sort_unstable_by(|&a, &b| names.get(a).cmp(names.get(b)));
+        let mut out = Vec::with_capacity(names.len());
+        for i in order {
+            let name = names.get(i);
+            let stat = rustix::fs::statat(&self.fd, name, AtFlags::SYMLINK_NOFOLLOW)
                 .map_err(|err| io_error(&self.path.join(name), err))?;
             let kind = match FileType::from_raw_mode(stat.st_mode) {
                 FileType::Directory => EntryKind::Dir,
                 FileType::RegularFile => EntryKind::File,
                 FileType::Symlink => {
-                    let target = rustix::fs::readlinkat(&self.fd, raw_name, Vec::new())
+                    let target = rustix::fs::readlinkat(&self.fd, name, Vec::new())
                         .map_err(|err| io_error(&self.path.join(name), err))?;
                     EntryKind::Symlink {
                         target: target.to_string_lossy().into_owned(),
@@ -101,6 +89,55 @@ impl OpenDir {
             }
         }
         Ok(out)
+    }
+
+    /// The children's names, in directory order, back to back in one buffer.
+    fn names(&self) -> Result<Names> {
+        let mut buffer: Vec<u8> = Vec::with_capacity(DIRENT_BUFFER);
+        let mut entries = RawDir::new(&self.fd, buffer.spare_capacity_mut());
+        let mut names = Names::default();
+        while let Some(entry) = entries.next() {
+            let entry = entry.map_err(|err| io_error(&self.path, err))?;
+            let bytes = entry.file_name().to_bytes();
+            if bytes == b"." || bytes == b".." {
+                continue;
+            }
+            let Ok(name) = std::str::from_utf8(bytes) else {
+                return Err(Error::BadSource {
+                    source_path: self
+                        .path
+                        .join(String::from_utf8_lossy(bytes).as_ref())
+                        .display()
+                        .to_string(),
+                    reason: "file name is not valid UTF-8".into(),
+                });
+            };
+            names.push(name);
+        }
+        Ok(names)
+    }
+}
+
+/// Names back to back in one string: one allocation per directory, not one per child.
+#[derive(Default)]
+struct Names {
+    text: String,
+    ends: Vec<usize>,
+}
+
+impl Names {
+    fn push(&mut self, name: &str) {
+        self.text.push_str(name);
+        self.ends.push(self.text.len());
+    }
+
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    fn get(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.text[start..self.ends[i]]
     }
 }
 

@@ -94,15 +94,14 @@ impl Walk<'_> {
         mut out: Vec<SourceEntry>,
     ) -> Result<Vec<SourceEntry>> {
         use rayon::prelude::*;
-        // Each child's entry and whether it is excluded; an excluded child is kept only if it
-        // is a directory a later `!pattern` may re-include something below.
-        let mut children = dir.read(|name, meta, kind| {
+        // Each child's entry (in name order) and whether it is excluded; an excluded child is
+        // kept only if it is a directory a later `!pattern` may re-include something below.
+        let children = dir.read(|name, meta, kind| {
             let entry = self.entry(dir, rel, name, meta, kind);
             let excluded = self.is_excluded(&entry.rel);
             let keep = !excluded || (entry.kind == EntryKind::Dir && self.may_reinclude);
             Ok(keep.then_some((entry, excluded)))
         })?;
-        children.sort_unstable_by(|a, b| a.0.rel.cmp(&b.0.rel));
         if !children
             .iter()
             .any(|(entry, _)| entry.kind == EntryKind::Dir)
