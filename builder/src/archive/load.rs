@@ -108,7 +108,13 @@ impl Written {
     }
 
     pub(crate) fn put_tag(&mut self, store: &Store, key: &str, manifest: &Digest) -> Result<()> {
-        for k in [key.to_string(), format!("{UNTAGGED_PREFIX}{manifest}")] {
+        // The name, the image's untagged record, and that of the image the name may leave
+        // (kept as `<none>`): all are put back if the load fails.
+        let mut keys = vec![key.to_string(), format!("{UNTAGGED_PREFIX}{manifest}")];
+        if let Some(previous) = store.index().tag(key)? {
+            keys.push(format!("{UNTAGGED_PREFIX}{previous}"));
+        }
+        for k in keys {
             if let Entry::Vacant(slot) = self.tags.entry(k) {
                 let before = store.index().tag(slot.key())?;
                 slot.insert(before);

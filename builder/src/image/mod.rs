@@ -157,11 +157,16 @@ pub fn untagged(store: &Store) -> Result<Vec<Digest>> {
 }
 
 /// Points a name (a store key, see [`reference::normalize`]) at an image; the image stops
-/// being untagged.
+/// being untagged. An image the name leaves that has no other name is kept untagged, as
+/// docker's dangling `<none>` image (`docker build -t`, `tag`, `pull` and `load` all do so).
 pub fn name(store: &Store, key: &str, manifest: &Digest) -> Result<()> {
+    let previous = store.index().tag(key)?;
     // A rebuild naming the same image again writes nothing, so it has nothing to sync at exit.
-    if store.index().tag(key)?.as_ref() != Some(manifest) {
+    if previous.as_ref() != Some(manifest) {
         store.index().put_tag(key, manifest)?;
+        if let Some(previous) = previous {
+            keep_untagged(store, &previous)?;
+        }
     }
     let untagged = format!("{UNTAGGED_PREFIX}{manifest}");
     if store.index().tag(&untagged)?.is_some() {

@@ -304,3 +304,18 @@ fn a_snapshot_changed_on_disk_is_refused_on_save() {
     .unwrap_err();
     assert!(err.to_string().contains("changed on disk"), "{err}");
 }
+
+#[test]
+fn a_name_that_moves_leaves_the_old_image_untagged_as_docker_does() {
+    let s = store();
+    let old = imported(&s.store, "app:1", &[("a", b"old")]);
+    let new = imported(&s.store, "app:2", &[("a", b"new")]);
+    assert!(image::untagged(&s.store).unwrap().is_empty());
+    image::name(&s.store, "app:1", &new.manifest).unwrap();
+    assert_eq!(image::untagged(&s.store).unwrap(), vec![old.manifest]);
+    // An image that keeps another name is not untagged when one of its names moves.
+    image::name(&s.store, "other:1", &new.manifest).unwrap();
+    image::name(&s.store, "other:1", &old.manifest).unwrap();
+    assert_eq!(image::untagged(&s.store).unwrap(), Vec::<Digest>::new());
+    assert_eq!(image::names_of(&s.store, &new.manifest).unwrap().len(), 2);
+}
