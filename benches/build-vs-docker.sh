@@ -5,7 +5,13 @@
 # stages joined by COPY --from (≤ 0.5); a ~700 MB / ~45k-file context cold (≤ 0.3), no-op
 # (≤ 0.1) and after one file edit (≤ 0.3).
 # Needs root, /bin/busybox, a running dockerd, and `cargo build --release`.
+# On ext4 without a journal, creating files next to directories where many files were deleted
+# in the last minutes is slow (the inode allocator skips recently freed inodes), and this script
+# deletes ~200k files when it ends: give each run a fresh TMPDIR (e.g. a new top-level dir) or
+# later runs measure the file system more than the builders.
 set -euo pipefail
+# A build that fails inside $(...) must stop the run, not print a meaningless time.
+shopt -s inherit_errexit
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 strata="$repo/target/release/strata"
 [ -x "$strata" ] || { echo "build first: cargo build --release" >&2; exit 1; }

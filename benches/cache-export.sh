@@ -5,6 +5,8 @@
 # time: B's build is download + unpack only (no RUN), and a second export sends nothing.
 # Needs root, /bin/busybox and a release build (`cargo build --release`; STRATA=path overrides).
 set -euo pipefail
+# A command that fails inside $(...) must stop the run, not print a meaningless time.
+shopt -s inherit_errexit
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 strata="${STRATA:-$repo/target/release/strata}"
 [ -x "$strata" ] || { echo "build first: cargo build --release" >&2; exit 1; }

@@ -4,6 +4,8 @@
 # Goal: save ≤ 0.5× docker save, load ≤ 0.5× docker load.
 # Needs root, /bin/busybox, a running dockerd and a release build (`cargo build --release`).
 set -euo pipefail
+# A command that fails inside $(...) must stop the run, not print a meaningless time.
+shopt -s inherit_errexit
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 strata="$repo/target/release/strata"
 [ -x "$strata" ] || { echo "build first: cargo build --release" >&2; exit 1; }
