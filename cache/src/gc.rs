@@ -33,6 +33,7 @@ use serde_json::Value;
 
 use crate::digest::Digest;
 use crate::error::{Error, Result};
+use crate::snapshots::{tree_files, LinkTally};
 use crate::store::Store;
 
 /// What `prune` may remove.
@@ -272,13 +273,16 @@ pub fn prune(store: &Store, options: &PruneOptions, now: i64) -> Result<PruneRep
     // The index forgets before files go: killed mid-sweep, no record points at a deleted
     // snapshot, and what is left on disk is garbage for the next prune.
     store.index().flush()?;
+    // Freed bytes count a file hard-linked from a kept snapshot as not freed.
+    let mut removed = LinkTally::default();
     for diff_id in store.snapshots().list()? {
         if !reach.layers.contains(&diff_id) {
-            report.bytes += store.snapshots().disk_size(&diff_id).unwrap_or(0);
+            removed.add_tree(&store.snapshots().path(&diff_id))?;
             store.snapshots().remove(&diff_id)?;
             report.snapshots += 1;
         }
     }
+    report.bytes += removed.freed();
     for (digest, size) in store.blobs().list()? {
         if !reach.blobs.contains(&digest) {
             store.blobs().remove(&digest)?;
@@ -306,15 +310,18 @@ pub fn usage(store: &Store) -> Result<Usage> {
         }
     }
     let snapshots = store.snapshots().list()?;
-    let mut snapshot_bytes = 0;
+    // A file hard-linked between snapshots (COPY reuse) is counted once, and as reclaimable
+    // only if every link is in a snapshot prune would remove.
+    let (mut all, mut reclaimable) = (LinkTally::default(), LinkTally::default());
     for diff_id in &snapshots {
-        let size = sizes.snapshot(diff_id)?;
-        snapshot_bytes += size;
+        let files = tree_files(&store.snapshots().path(diff_id))?;
+        all.add_files(&files);
         if !images.layers.contains(diff_id) {
-            usage.reclaimable_snapshots += size;
+            reclaimable.add_files(&files);
         }
     }
-    usage.snapshots = (snapshots.len(), snapshot_bytes);
+    usage.reclaimable_snapshots = reclaimable.freed();
+    usage.snapshots = (snapshots.len(), all.total());
     let steps = store.index().steps()?;
     usage.cache_entries = steps.len();
     let cached: BTreeSet<Digest> = steps

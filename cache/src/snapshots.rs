@@ -5,6 +5,7 @@
 //! layer tar was unpacked into) and installed by renaming it: no copy, and never half-present.
 //! Overlay whiteouts (0/0 character devices) and opaque xattrs survive the rename untouched.
 
+use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -105,12 +106,26 @@ impl Snapshots {
     }
 }
 
-/// Sums file sizes under `root` without following symlinks.
+/// Sums file sizes under `root` without following symlinks, a hard-linked file once.
 pub(crate) fn tree_size(root: &Path) -> Result<u64> {
-    use std::collections::HashSet;
+    let mut tally = LinkTally::default();
+    tally.add_tree(root)?;
+    Ok(tally.total())
+}
+
+/// A non-directory's identity, link count and size.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FileLinks {
+    dev: u64,
+    ino: u64,
+    links: u64,
+    size: u64,
+}
+
+/// The non-directories under `root`, without following symlinks (a missing tree has none).
+pub(crate) fn tree_files(root: &Path) -> Result<Vec<FileLinks>> {
     use std::os::unix::fs::MetadataExt;
-    let mut seen = HashSet::new();
-    let mut total = 0;
+    let mut files = Vec::new();
     let mut pending = vec![root.to_path_buf()];
     while let Some(dir) = pending.pop() {
         let entries = match fs::read_dir(&dir) {
@@ -127,12 +142,67 @@ pub(crate) fn tree_size(root: &Path) -> Result<u64> {
             };
             if meta.is_dir() {
                 pending.push(entry.path());
-            } else if meta.nlink() <= 1 || seen.insert((meta.dev(), meta.ino())) {
-                total += meta.len();
+            } else {
+                files.push(FileLinks {
+                    dev: meta.dev(),
+                    ino: meta.ino(),
+                    links: meta.nlink(),
+                    size: meta.len(),
+                });
             }
         }
     }
-    Ok(total)
+    Ok(files)
+}
+
+/// File sizes across several trees, a hard-linked file counted once. COPY reuse hard-links the
+/// unchanged files of a snapshot into the next one, so summing snapshot sizes would count those
+/// files once per snapshot, and removing one of them frees only the files none other links.
+#[derive(Debug, Default)]
+pub(crate) struct LinkTally {
+    /// Bytes of files with one link.
+    single: u64,
+    /// Files with more links: (device, inode) → (links, links seen in the trees, size).
+    shared: HashMap<(u64, u64), (u64, u64, u64)>,
+}
+
+impl LinkTally {
+    /// Adds the files under `root` (a missing tree adds nothing).
+    pub(crate) fn add_tree(&mut self, root: &Path) -> Result<()> {
+        self.add_files(&tree_files(root)?);
+        Ok(())
+    }
+
+    /// Adds files listed by [`tree_files`].
+    pub(crate) fn add_files(&mut self, files: &[FileLinks]) {
+        for file in files {
+            if file.links <= 1 {
+                self.single += file.size;
+            } else {
+                let entry = self
+                    .shared
+                    .entry((file.dev, file.ino))
+                    .or_insert((file.links, 0, file.size));
+                entry.1 += 1;
+            }
+        }
+    }
+
+    /// Bytes the trees hold, each file once.
+    pub(crate) fn total(&self) -> u64 {
+        self.single + self.shared.values().map(|&(_, _, size)| size).sum::<u64>()
+    }
+
+    /// Bytes that removing all the trees would free: files with no link outside them.
+    pub(crate) fn freed(&self) -> u64 {
+        self.single
+            + self
+                .shared
+                .values()
+                .filter(|&&(links, seen, _)| seen >= links)
+                .map(|&(_, _, size)| size)
+                .sum::<u64>()
+    }
 }
 
 #[cfg(test)]

@@ -287,3 +287,30 @@ fn prune_all_forgets_file_hashes_and_stale_trees() {
     prune(&store, &options(|o| o.all = true), 0).unwrap();
     assert_eq!(store.index().file_hash_count().unwrap(), 0);
 }
+
+#[test]
+fn a_file_hard_linked_between_snapshots_is_counted_once_and_not_freed_while_linked() {
+    // COPY reuse hard-links the unchanged files of a snapshot into the next one.
+    let (_dir, store) = store();
+    let kept = layer(&store, "kept", 300);
+    tag_image(&store, "app:1", &[kept]);
+    let scratch = store.snapshots().scratch("test").unwrap();
+    std::fs::hard_link(
+        store.snapshots().path(&kept).join("kept"),
+        scratch.path().join("kept"),
+    )
+    .unwrap();
+    std::fs::write(scratch.path().join("own"), vec![b'y'; 50]).unwrap();
+    let relinked = Digest::of(b"relinked");
+    store.snapshots().install(scratch, &relinked).unwrap();
+    let before = usage(&store).unwrap();
+    assert_eq!(before.snapshots, (2, 350), "the shared file once");
+    assert_eq!(
+        before.reclaimable_snapshots, 50,
+        "the kept image still links it"
+    );
+    let report = prune(&store, &PruneOptions::default(), 0).unwrap();
+    assert!(!store.snapshots().exists(&relinked));
+    assert_eq!(report.bytes, 50);
+    assert_eq!(usage(&store).unwrap().snapshots, (1, 300));
+}
