@@ -22,6 +22,8 @@ trap 'rm -rf "$work"' EXIT
 export STRATA_ROOT="$work/root"
 have_buildah=false
 command -v buildah >/dev/null 2>&1 && have_buildah=true
+buildah_before=""
+$have_buildah && buildah_before=$(buildah images -q -a 2>/dev/null | sort -u)
 
 now() { date +%s.%N; }
 secs() { echo "$(now) - $1" | bc; }
@@ -104,6 +106,12 @@ scenario "big ctx 1 edit" "$work/big" cached
 printf '%-16s %9s %9s %9s %8s\n' scenario strata docker buildah ratio
 for name in "40 RUN cold" "40 RUN cached" "4 stages" "big ctx cold" "big ctx no-op" "big ctx 1 edit"; do
   s=${T[$name,strata]}; d=${T[$name,docker]}; b=${T[$name,buildah]:-}
+  [ -n "$b" ] && b=$(printf '%.3f' "$b")
   printf '%-16s %9.3f %9.3f %9s %8.3f\n' "$name" "$s" "$d" "${b:--}" "$(echo "$s / $d" | bc -l)"
 done
 $docker rmi -f bench-base:1 >/dev/null 2>&1 || true
+# buildah's images this run made (its builds leave untagged layer images), and only those.
+if $have_buildah; then
+  comm -13 <(echo "$buildah_before") <(buildah images -q -a 2>/dev/null | sort -u) |
+    xargs -r buildah rmi -f >/dev/null 2>&1 || true
+fi
