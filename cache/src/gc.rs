@@ -173,10 +173,15 @@ struct Sizes<'a> {
     store: &'a Store,
     images: &'a Reach,
     layers: BTreeMap<Digest, u64>,
+    /// Snapshot sizes already measured (`usage` walks every snapshot once up front).
+    snapshots: BTreeMap<Digest, u64>,
 }
 
 impl Sizes<'_> {
     fn snapshot(&self, diff_id: &Digest) -> Result<u64> {
+        if let Some(size) = self.snapshots.get(diff_id) {
+            return Ok(*size);
+        }
         match self.store.snapshots().disk_size(diff_id) {
             Err(Error::NotFound(_)) => Ok(0),
             other => other,
@@ -209,6 +214,7 @@ pub fn prune(store: &Store, options: &PruneOptions, now: i64) -> Result<PruneRep
         store,
         images: &images,
         layers: BTreeMap::new(),
+        snapshots: BTreeMap::new(),
     };
     let mut steps = store.index().steps()?;
     // Least recently used first.
@@ -302,6 +308,7 @@ pub fn usage(store: &Store) -> Result<Usage> {
         store,
         images: &images,
         layers: BTreeMap::new(),
+        snapshots: BTreeMap::new(),
     };
     let blobs = store.blobs().list()?;
     usage.blobs = (blobs.len(), blobs.iter().map(|(_, s)| s).sum());
@@ -316,6 +323,9 @@ pub fn usage(store: &Store) -> Result<Usage> {
     let (mut all, mut reclaimable) = (LinkTally::default(), LinkTally::default());
     for diff_id in &snapshots {
         let files = tree_files(&store.snapshots().path(diff_id))?;
+        let mut own = LinkTally::default();
+        own.add_files(&files);
+        sizes.snapshots.insert(*diff_id, own.total());
         all.add_files(&files);
         if !images.layers.contains(diff_id) {
             reclaimable.add_files(&files);
