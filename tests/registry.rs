@@ -25,6 +25,29 @@ fn env_with_image(name: &str) -> Option<TestEnv> {
     env_with_imported_busybox(name, &format!("CMD [\"sh\", \"-c\", \"echo {GREETING}\"]"))
 }
 
+/// A registry started for the test and a root whose image `<registry>/<repo>` was pushed to it.
+struct Pushed {
+    registry: Registry,
+    env: TestEnv,
+    reference: String,
+    /// The push's stdout and stderr.
+    push: (String, String),
+}
+
+/// [`Pushed`], or `None` (the reason printed) where a tool the tests need is missing.
+fn pushed(repo: &str) -> Option<Pushed> {
+    let registry = Registry::start()?;
+    let reference = format!("{}/{repo}", registry.addr);
+    let env = env_with_image(&reference)?;
+    let push = ok(&env, &["push", &reference]);
+    Some(Pushed {
+        registry,
+        env,
+        reference,
+        push,
+    })
+}
+
 /// Runs strata with `DOCKER_CONFIG` pointing at the env's own (empty) config dir, so the
 /// host's credentials never leak in.
 fn run(env: &TestEnv, args: &[&str]) -> Output {
@@ -129,14 +152,15 @@ fn files_under(dir: &Path) -> Vec<String> {
 
 #[test]
 fn push_then_pull_into_a_fresh_root_keeps_digest_and_image_id() {
-    let Some(registry) = Registry::start() else {
+    let Some(Pushed {
+        registry,
+        env,
+        reference,
+        push: (stdout, stderr),
+    }) = pushed("app:1")
+    else {
         return;
     };
-    let reference = format!("{}/app:1", registry.addr);
-    let Some(env) = env_with_image(&reference) else {
-        return;
-    };
-    let (stdout, stderr) = ok(&env, &["push", &reference]);
     let digest = pushed_digest(&stdout);
     assert!(stdout.starts_with("1: digest: sha256:"), "{stdout}");
     assert!(stderr.contains(": Pushed"), "{stderr}");
@@ -188,14 +212,15 @@ fn pull_of_an_index_resolves_the_platform() {
     ) {
         return;
     }
-    let Some(registry) = Registry::start() else {
+    let Some(Pushed {
+        registry,
+        env,
+        reference,
+        ..
+    }) = pushed("multi:amd64")
+    else {
         return;
     };
-    let reference = format!("{}/multi:amd64", registry.addr);
-    let Some(env) = env_with_image(&reference) else {
-        return;
-    };
-    ok(&env, &["push", &reference]);
     // An arm64 twin (same layer, another config) and an index over both.
     let api = client();
     let remote = Remote::parse(&reference).unwrap();
@@ -284,15 +309,16 @@ fn docker_runs_what_strata_pushed_and_strata_builds_from_what_docker_pushed() {
     ) {
         return;
     }
-    let Some(registry) = Registry::start() else {
-        return;
-    };
     let tag = format!("{}", std::process::id());
-    let reference = format!("{}/from-strata:{tag}", registry.addr);
-    let Some(env) = env_with_image(&reference) else {
+    let Some(Pushed {
+        registry,
+        env,
+        reference,
+        ..
+    }) = pushed(&format!("from-strata:{tag}"))
+    else {
         return;
     };
-    ok(&env, &["push", &reference]);
     let (pulled, out) = docker(&["pull", &reference]);
     assert!(pulled, "docker pull: {out}");
     let (ran, out) = docker(&["run", "--rm", &reference]);
@@ -597,14 +623,14 @@ fn only_insecure_registries_are_spoken_to_over_http() {
 
 #[test]
 fn a_tampered_blob_is_detected_and_nothing_is_stored() {
-    let Some(registry) = Registry::start() else {
+    let Some(Pushed {
+        registry,
+        reference,
+        ..
+    }) = pushed("tampered:1")
+    else {
         return;
     };
-    let reference = format!("{}/tampered:1", registry.addr);
-    let Some(env) = env_with_image(&reference) else {
-        return;
-    };
-    ok(&env, &["push", &reference]);
     let manifest = client()
         .get_manifest(&Remote::parse(&reference).unwrap())
         .unwrap();
@@ -637,14 +663,15 @@ fn a_tampered_blob_is_detected_and_nothing_is_stored() {
 
 #[test]
 fn transient_failures_are_retried_and_others_fail_clearly() {
-    let Some(registry) = Registry::start() else {
+    let Some(Pushed {
+        registry,
+        env,
+        reference,
+        ..
+    }) = pushed("flaky:1")
+    else {
         return;
     };
-    let reference = format!("{}/flaky:1", registry.addr);
-    let Some(env) = env_with_image(&reference) else {
-        return;
-    };
-    ok(&env, &["push", &reference]);
     let id = image_id(&env, &reference);
 
     // Dropped connections, then 503s: the pull gets through.
