@@ -25,7 +25,7 @@ use corpus::Case;
 use harness::Strata;
 use image::Image;
 
-use crate::util::{is_root, skip_unless, TestEnv};
+use crate::util::{is_root, skip, skip_unless, TestEnv};
 
 /// The issue asks for a corpus of at least this many cases.
 const MIN_CASES: usize = 40;
@@ -55,7 +55,7 @@ fn corpus_builds_the_same_with_docker_and_strata() {
         return;
     }
     if let Some(reason) = harness::docker_unavailable() {
-        eprintln!("skipping: {reason}");
+        skip(&reason);
         return;
     }
     let filter = std::env::var("STRATA_DIFF_CASES").ok();

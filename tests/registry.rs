@@ -587,7 +587,7 @@ fn external_address() -> Option<String> {
 #[test]
 fn only_insecure_registries_are_spoken_to_over_http() {
     let Some(host) = external_address() else {
-        eprintln!("skipping: no non-loopback IPv4 address");
+        crate::util::skip("no non-loopback IPv4 address");
         return;
     };
     let Some(registry) = Registry::start_on(&host) else {

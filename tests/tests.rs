@@ -8,6 +8,7 @@ mod exchange;
 mod frontend;
 mod frontend_graph;
 mod frontend_parser;
+mod hostile;
 mod registry;
 mod run_mount;
 mod store;

@@ -98,12 +98,22 @@ pub fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
-/// Prints why a test is skipped; returns true when it must skip.
+/// Prints why a test is skipped; returns true when it must skip. Under the test command
+/// (`STRATA_TEST_REQUIRE` set, as `scripts/test` does) a missing prerequisite fails the test
+/// instead: a green CI run must mean every test ran.
 pub fn skip_unless(condition: bool, reason: &str) -> bool {
     if !condition {
-        eprintln!("skipping: {reason}");
+        skip(reason);
     }
     !condition
+}
+
+/// Says why a test skips, or fails it when `STRATA_TEST_REQUIRE` is set.
+pub fn skip(reason: &str) {
+    if std::env::var_os("STRATA_TEST_REQUIRE").is_some() {
+        panic!("prerequisite missing under STRATA_TEST_REQUIRE: {reason}");
+    }
+    eprintln!("skipping: {reason}");
 }
 
 /// True when `program` is an executable file or found on PATH.
@@ -139,7 +149,7 @@ const APPLETS: &[&str] = &[
 pub fn make_busybox_rootfs(dir: &Path) -> bool {
     let busybox = Path::new("/bin/busybox");
     if !busybox.is_file() {
-        eprintln!("skipping: /bin/busybox is missing (apt-get install busybox-static)");
+        skip("/bin/busybox is missing (apt-get install busybox-static)");
         return false;
     }
     for sub in ["bin", "etc", "tmp", "root", "home/app"] {

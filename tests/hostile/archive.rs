@@ -1,0 +1,4 @@
+//! Hostile archive inputs.
+
+#[allow(unused_imports)]
+use crate::util::*;

@@ -1,0 +1,4 @@
+//! Hostile context inputs.
+
+#[allow(unused_imports)]
+use crate::util::*;

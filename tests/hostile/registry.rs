@@ -1,0 +1,4 @@
+//! Hostile registry inputs.
+
+#[allow(unused_imports)]
+use crate::util::*;

@@ -1,0 +1,4 @@
+//! Hostile sandbox inputs.
+
+#[allow(unused_imports)]
+use crate::util::*;

@@ -1,0 +1,4 @@
+//! Hostile store inputs.
+
+#[allow(unused_imports)]
+use crate::util::*;
