@@ -10,7 +10,9 @@ use std::path::Path;
 use criterion::{criterion_group, criterion_main, Criterion};
 use strata_builder::commit::commit_dir;
 use strata_builder::layer::LayerOptions;
-use strata_builder::sandbox::{sandbox_available, Executor, NativeSandbox, Network, RunRequest};
+use strata_builder::sandbox::{
+    sandbox_available, Executor, NativeSandbox, Network, RunRequest, Security,
+};
 use strata_cache::{OpenOptions, Store};
 
 fn base_layers(store: &Store) -> Vec<std::path::PathBuf> {
@@ -73,6 +75,7 @@ fn run_step(c: &mut Criterion) {
                     cwd: "/",
                     user: "",
                     network: Network::Host,
+                    security: Security::Sandbox,
                     lowers: &lowers,
                     upper: upper.path(),
                     work: work.path(),

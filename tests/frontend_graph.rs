@@ -34,7 +34,7 @@ fn debug_graph_prints_vertices_stages_and_history() {
         "    [build 3/4] COPY go.mod ./",
         "    [build 4/4] RUN make debug",
         "exec [\"/bin/sh\", \"-c\", \"make $MODE\"]",
-        "    cwd=/src network=host",
+        "    cwd=/src network=default",
         "copy [\"/src/out\"] -> /app from stage 0",
         "    [stage-3 1/1] COPY --from=build /src/out /app",
         "stage 0 build linux/amd64:",

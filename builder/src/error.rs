@@ -111,6 +111,12 @@ pub enum Error {
         #[source]
         source: Box<Error>,
     },
+    /// A RUN asks for what the build did not allow (`--allow`).
+    #[error("granting entitlement {wanted} is not allowed: build with `--allow {wanted}` if this Dockerfile is trusted")]
+    Entitlement {
+        /// The entitlement (`network.host`, `security.insecure`).
+        wanted: &'static str,
+    },
     /// A feature that parses but does not run yet.
     #[error("{what}")]
     Unsupported {

@@ -15,7 +15,7 @@ use strata_builder::image::{
 };
 use strata_builder::progress::Event;
 use strata_builder::sandbox::NativeSandbox;
-use strata_builder::solve::{BuildRequest, Builder, PullingImages, Secrets};
+use strata_builder::solve::{BuildRequest, Builder, Entitlements, PullingImages, Secrets};
 use strata_frontend::{compile, parser, BuildOptions};
 
 use crate::cache;
@@ -43,9 +43,16 @@ pub struct Args {
     /// Add a label to the image (`K=V`); may be repeated.
     #[arg(long = "label", value_name = "K=V")]
     pub labels: Vec<String>,
-    /// Network for RUN steps that don't set their own: `host` (default) or `none`.
-    #[arg(long, value_name = "MODE", default_value = "host", value_parser = ["host", "none", "default"])]
+    /// Network for RUN steps that don't set their own: `default` (the build's own isolated
+    /// network with outbound access, as docker build), `host` (the host's network: trusted
+    /// Dockerfiles only; it grants `network.host`) or `none`.
+    #[arg(long, value_name = "MODE", default_value = "default", value_parser = ["default", "host", "none"])]
     pub network: String,
+    /// Let RUN steps ask for more than the sandbox gives, as buildx's `--allow`:
+    /// `network.host` (`RUN --network=host`) or `security.insecure` (`RUN --security=insecure`:
+    /// all capabilities, no seccomp). Only for Dockerfiles you trust; may be repeated.
+    #[arg(long = "allow", value_name = "ENTITLEMENT")]
+    pub allow: Vec<String>,
     /// A secret for `RUN --mount=type=secret`: `id=ID,src=FILE` or `id=ID,env=VAR` (`id=ID`
     /// alone reads the variable `ID`, else the file `ID`); may be repeated.
     #[arg(long = "secret", value_name = "id=ID[,src=FILE|,env=VAR]")]
@@ -256,11 +263,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     let options = BuildOptions {
         build_args: resolve_build_args(&args.build_args)?,
         target: args.target.clone(),
-        network: if args.network == "none" {
-            "none".into()
-        } else {
-            "host".into()
-        },
+        network: args.network.clone(),
         ..BuildOptions::default()
     };
     let store = crate::store::open(global)?;
@@ -302,7 +305,13 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             .collect();
         ImportedCache::open(backends, &warn)
     });
-    let sandbox = NativeSandbox::new(store.root().join("tmp"));
+    let mut entitlements = Entitlements::default();
+    for name in &args.allow {
+        entitlements.allow(name)?;
+    }
+    // The operator chose the host's network on the command line: the Dockerfile may use it.
+    entitlements.network_host |= args.network == "host";
+    let sandbox = NativeSandbox::new(store.root().join("tmp")).on_warning(warn);
     let builder = Builder::new(&store, &sandbox, progress.as_ref());
     let request = BuildRequest {
         graph: &graph,
@@ -312,6 +321,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         source_date_epoch,
         cache_from: imported.as_ref(),
         secrets: read_secrets(&args.secrets)?,
+        entitlements,
     };
     let output = builder.build(&request)?;
     let id = output.image.id.to_string();

@@ -47,10 +47,14 @@ pub enum Step {
     Capabilities,
     /// Switching to the step's user.
     User,
+    /// Marking every descriptor above stderr close-on-exec.
+    CloseFds,
+    /// Installing the seccomp filter.
+    Seccomp,
 }
 
 impl Step {
-    const ALL: [Step; 15] = [
+    const ALL: [Step; 17] = [
         Step::Namespaces,
         Step::Fork,
         Step::Private,
@@ -66,6 +70,8 @@ impl Step {
         Step::Workdir,
         Step::Capabilities,
         Step::User,
+        Step::CloseFds,
+        Step::Seccomp,
     ];
 
     /// The step a status byte names.
@@ -91,6 +97,8 @@ impl Step {
             Step::Workdir => "entering the working directory",
             Step::Capabilities => "dropping capabilities",
             Step::User => "switching to the step's user",
+            Step::CloseFds => "closing inherited file descriptors",
+            Step::Seccomp => "installing the seccomp filter",
         }
     }
 }
@@ -139,6 +147,9 @@ pub fn setup(plan: &Plan, status_fd: RawFd) -> io::Result<()> {
             // The parent may have died before the death signal was armed.
             if libc::getppid() != plan.parent_pid {
                 libc::_exit(137);
+            }
+            if let Some(netns) = plan.netns {
+                check(libc::setns(netns, libc::CLONE_NEWNET))?;
             }
             check(libc::unshare(flags))
         })?;
@@ -217,8 +228,73 @@ pub fn setup(plan: &Plan, status_fd: RawFd) -> io::Result<()> {
             }
             check(libc::chdir(plan.cwd.as_ptr()))
         })?;
-        step(status_fd, Step::Capabilities, || drop_capabilities())?;
+        if !plan.insecure {
+            step(status_fd, Step::Capabilities, || drop_capabilities())?;
+        }
         step(status_fd, Step::User, || switch_user(plan))?;
+        step(status_fd, Step::CloseFds, || close_inherited_fds())?;
+        if let Some(profile) = plan.seccomp {
+            step(status_fd, Step::Seccomp, || install_seccomp(profile))?;
+        }
+    }
+    Ok(())
+}
+
+/// Marks every descriptor above stderr close-on-exec, so the command starts with stdio only:
+/// a descriptor strata inherited (a CI wrapper's, a make jobserver's, a leaked directory) would
+/// otherwise reach the host's filesystem through `/proc/self/fd/N/..` (runc CVE-2024-21626).
+/// Close-on-exec rather than close: std's exec-error pipe must live until the exec.
+unsafe fn close_inherited_fds() -> io::Result<()> {
+    const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+    // SAFETY: close_range and fcntl on descriptor numbers only.
+    unsafe {
+        let rc = libc::syscall(
+            libc::SYS_close_range,
+            3 as libc::c_uint,
+            libc::c_uint::MAX,
+            CLOSE_RANGE_CLOEXEC,
+        );
+        if rc == 0 {
+            return Ok(());
+        }
+        // Before Linux 5.11: every possible descriptor, one by one.
+        let mut limit: libc::rlimit = std::mem::zeroed();
+        check(libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit))?;
+        let last = limit.rlim_cur.min(1 << 20) as libc::c_int;
+        for fd in 3..last {
+            let flags = libc::fcntl(fd, libc::F_GETFD);
+            if flags >= 0 {
+                libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC);
+            }
+        }
+    }
+    Ok(())
+}
+
+#[repr(C)]
+struct SockFprog {
+    len: libc::c_ushort,
+    filter: *const seccompiler::sock_filter,
+}
+
+/// Installs the profile's programs in order (see `seccomp.rs` for why order matters). Last of
+/// all the setup: the filter refuses the mounts and namespace calls the steps before it make.
+unsafe fn install_seccomp(profile: &super::seccomp::Profile) -> io::Result<()> {
+    for program in profile.programs() {
+        let fprog = SockFprog {
+            len: program.len() as libc::c_ushort,
+            filter: program.as_ptr(),
+        };
+        // SAFETY: the kernel copies the program; `fprog` and the program outlive the call.
+        // no_new_privs was set with the capabilities (or the caller is fully privileged).
+        unsafe {
+            check_long(libc::syscall(
+                libc::SYS_seccomp,
+                libc::SECCOMP_SET_MODE_FILTER,
+                0 as libc::c_uint,
+                &fprog as *const SockFprog,
+            ))?;
+        }
     }
     Ok(())
 }
@@ -307,7 +383,12 @@ unsafe fn mount_overlay(plan: &Plan) -> io::Result<()> {
             NONE,
             0,
         ))?;
-        let mfd = check_long(libc::syscall(libc::SYS_fsmount, fd, 1u32, 0u32))? as libc::c_int;
+        // The root is `nodev`: a node a RUN makes with CAP_MKNOD lands in the layer (docker
+        // allows that) but cannot be opened, so the host's disks and consoles stay out of
+        // reach. Insecure steps may open what they make.
+        const MOUNT_ATTR_NODEV: u32 = 0x4;
+        let attrs = if plan.insecure { 0 } else { MOUNT_ATTR_NODEV };
+        let mfd = check_long(libc::syscall(libc::SYS_fsmount, fd, 1u32, attrs))? as libc::c_int;
         const MOVE_MOUNT_F_EMPTY_PATH: u32 = 4;
         check_long(libc::syscall(
             libc::SYS_move_mount,
@@ -335,31 +416,51 @@ unsafe fn legacy_overlay(plan: &Plan) -> io::Result<()> {
             c"overlay".as_ptr(),
             plan.merged.as_ptr(),
             c"overlay".as_ptr(),
-            0,
+            if plan.insecure { 0 } else { libc::MS_NODEV },
             plan.legacy_options.as_ptr().cast(),
         ))
     }
 }
 
+/// A `nodev` tmpfs on `/dev` holding docker's default devices, each bound from a node made on
+/// a private tmpfs outside the root (so nothing the command does to its `/dev/null` reaches
+/// the host's). The command can still `mknod` in `/dev` (CAP_MKNOD is docker's default) but
+/// cannot open what it makes.
 unsafe fn mount_dev(plan: &Plan) -> io::Result<()> {
+    let nodev = if plan.insecure { 0 } else { libc::MS_NODEV };
     // SAFETY: raw syscalls with NUL-terminated strings from the plan.
     unsafe {
+        check(libc::mount(
+            c"tmpfs".as_ptr(),
+            plan.dev_stage.as_ptr(),
+            c"tmpfs".as_ptr(),
+            libc::MS_NOSUID | libc::MS_NOEXEC,
+            c"mode=755,size=64k".as_ptr().cast(),
+        ))?;
         ensure_dir(&plan.dev_dir);
         check(libc::mount(
             c"tmpfs".as_ptr(),
             plan.dev_dir.as_ptr(),
             c"tmpfs".as_ptr(),
-            libc::MS_NOSUID | libc::MS_STRICTATIME,
+            libc::MS_NOSUID | libc::MS_STRICTATIME | nodev,
             c"mode=755,size=65536k".as_ptr().cast(),
         ))?;
-        for (path, major, minor) in &plan.devices {
+        for (node, target, major, minor) in &plan.devices {
             check(libc::mknod(
-                path.as_ptr(),
+                node.as_ptr(),
                 libc::S_IFCHR | 0o666,
                 libc::makedev(*major, *minor),
             ))?;
             // mknod's mode is filtered by the umask.
-            check(libc::chmod(path.as_ptr(), 0o666))?;
+            check(libc::chmod(node.as_ptr(), 0o666))?;
+            ensure_file(target);
+            check(libc::mount(
+                node.as_ptr(),
+                target.as_ptr(),
+                NONE,
+                libc::MS_BIND,
+                std::ptr::null(),
+            ))?;
         }
         check(libc::mkdir(plan.dev_pts.as_ptr(), 0o755))?;
         check(libc::mount(
@@ -519,18 +620,76 @@ unsafe fn extra_mounts(plan: &Plan) -> io::Result<()> {
                     options.as_ptr().cast(),
                 ))?,
             }
-            if mount.readonly {
-                check(libc::mount(
-                    NONE,
-                    mount.target.as_ptr(),
-                    NONE,
-                    libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY,
-                    std::ptr::null(),
-                ))?;
-            }
+            harden_mount(&mount.target, mount.readonly)?;
         }
     }
     Ok(())
+}
+
+/// Makes a `RUN --mount` (and every mount below it) `nodev`, and read-only when asked,
+/// keeping its other flags: a cache mount or a bound host directory must not become a way to
+/// open device nodes the root's `nodev` refuses.
+unsafe fn harden_mount(target: &CStr, readonly: bool) -> io::Result<()> {
+    #[repr(C)]
+    struct MountAttr {
+        attr_set: u64,
+        attr_clr: u64,
+        propagation: u64,
+        userns_fd: u64,
+    }
+    const MOUNT_ATTR_RDONLY: u64 = 0x1;
+    const MOUNT_ATTR_NODEV: u64 = 0x4;
+    let attr = MountAttr {
+        attr_set: MOUNT_ATTR_NODEV | if readonly { MOUNT_ATTR_RDONLY } else { 0 },
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    // SAFETY: mount_setattr with a stack struct and its size; statfs into a stack struct.
+    unsafe {
+        let rc = libc::syscall(
+            libc::SYS_mount_setattr,
+            libc::AT_FDCWD,
+            target.as_ptr(),
+            libc::AT_RECURSIVE as libc::c_uint,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        );
+        if rc == 0 {
+            return Ok(());
+        }
+        if *libc::__errno_location() != libc::ENOSYS {
+            return Err(io::Error::last_os_error());
+        }
+        // Before Linux 5.12: a bind remount, which replaces the flags, so keep the current ones
+        // (glibc's statvfs reads them from statfs's f_flags on these kernels).
+        let mut fs: libc::statvfs = std::mem::zeroed();
+        check(libc::statvfs(target.as_ptr(), &mut fs))?;
+        let current = fs.f_flag as libc::c_ulong;
+        let mut flags = libc::MS_BIND | libc::MS_REMOUNT | libc::MS_NODEV;
+        for (st, ms) in [
+            (libc::ST_RDONLY, libc::MS_RDONLY),
+            (libc::ST_NOSUID, libc::MS_NOSUID),
+            (libc::ST_NOEXEC, libc::MS_NOEXEC),
+            (libc::ST_NOATIME, libc::MS_NOATIME),
+            (libc::ST_NODIRATIME, libc::MS_NODIRATIME),
+            (libc::ST_RELATIME, libc::MS_RELATIME),
+        ] {
+            if current & st != 0 {
+                flags |= ms;
+            }
+        }
+        if readonly {
+            flags |= libc::MS_RDONLY;
+        }
+        check(libc::mount(
+            NONE,
+            target.as_ptr(),
+            NONE,
+            flags,
+            std::ptr::null(),
+        ))
+    }
 }
 
 unsafe fn ensure_dir(path: &CStr) {
@@ -560,7 +719,7 @@ unsafe fn ensure_file(path: &CStr) {
 }
 
 /// Brings `lo` up in a fresh network namespace.
-unsafe fn loopback_up() {
+pub(super) unsafe fn loopback_up() {
     // SAFETY: a socket and an ioctl on a stack-allocated ifreq.
     unsafe {
         let sock = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
@@ -635,7 +794,7 @@ unsafe fn switch_user(plan: &Plan) -> io::Result<()> {
         check(libc::setgroups(groups.len(), groups.as_ptr()))?;
         check(libc::setgid(identity.gid))?;
         check(libc::setuid(identity.uid))?;
-        if identity.uid == 0 {
+        if identity.uid == 0 && !plan.insecure {
             let header = CapHeader {
                 version: 0x2008_0522, // _LINUX_CAPABILITY_VERSION_3
                 pid: 0,

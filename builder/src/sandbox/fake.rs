@@ -2,7 +2,7 @@
 //! "command" changes and prints — so scheduler tests are honest without namespaces or root.
 //!
 //! ```
-//! use strata_builder::sandbox::{Executor, Network, RecordingExecutor, RunRequest};
+//! use strata_builder::sandbox::{Executor, Network, RecordingExecutor, RunRequest, Security};
 //!
 //! let fake = RecordingExecutor::new(|run, upper| {
 //!     std::fs::write(upper.join("built"), run.argv.join(" ")).unwrap();
@@ -17,6 +17,7 @@
 //!     cwd: "/src",
 //!     user: "",
 //!     network: Network::None,
+//!     security: Security::Sandbox,
 //!     lowers: &[],
 //!     upper: upper.path(),
 //!     work: work.path(),
@@ -30,7 +31,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use super::{Executor, Network, OutputSink, RunRequest};
+use super::{Executor, Network, OutputSink, RunRequest, Security};
 use crate::error::Result;
 use crate::progress::Stream;
 
@@ -47,6 +48,8 @@ pub struct RecordedRun {
     pub user: String,
     /// The network mode.
     pub network: Network,
+    /// The confinement.
+    pub security: Security,
     /// The lower dirs, topmost first.
     pub lowers: Vec<PathBuf>,
 }
@@ -91,6 +94,7 @@ impl Executor for RecordingExecutor {
             cwd: request.cwd.to_string(),
             user: request.user.to_string(),
             network: request.network,
+            security: request.security,
             lowers: request.lowers.to_vec(),
         };
         self.calls
@@ -134,6 +138,7 @@ mod tests {
                 cwd: "/w",
                 user: "app",
                 network: Network::Host,
+                security: Security::Sandbox,
                 lowers: &lowers,
                 upper: dirs.path(),
                 work: dirs.path(),

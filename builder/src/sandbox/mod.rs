@@ -8,7 +8,9 @@
 mod child;
 mod fake;
 mod native;
+mod network;
 mod prepare;
+pub mod seccomp;
 mod stubs;
 #[cfg(test)]
 mod tests;
@@ -17,6 +19,7 @@ use std::path::{Path, PathBuf};
 
 pub use fake::{RecordedRun, RecordingExecutor};
 pub use native::{sandbox_available, NativeSandbox, MAX_LOWER_DIRS};
+pub use network::BuildNetwork;
 
 use crate::error::Result;
 use crate::progress::Stream;
@@ -24,10 +27,50 @@ use crate::progress::Stream;
 /// Network access for a RUN.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Network {
-    /// Share the host's network (docker build's default, so package managers work).
+    /// The build's own network namespace with outbound access (docker build's default): the
+    /// host's loopback services and traffic are out of reach (see `network.rs`).
+    Sandbox,
+    /// Share the host's network (`--network host`, which needs the `network.host`
+    /// entitlement).
     Host,
     /// A fresh network namespace with only loopback.
     None,
+}
+
+impl Network {
+    /// The mode a Dockerfile or the command line names: `default` (or `sandbox`), `host`,
+    /// `none`.
+    pub fn parse(mode: &str) -> Option<Network> {
+        match mode {
+            "default" | "sandbox" | "" => Some(Network::Sandbox),
+            "host" => Some(Network::Host),
+            "none" => Some(Network::None),
+            _ => None,
+        }
+    }
+}
+
+/// How much of the sandbox's confinement a RUN keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Security {
+    /// docker's defaults: its capability set, its seccomp profile, only its device set
+    /// openable, masked and read-only `/proc` paths.
+    Sandbox,
+    /// `RUN --security=insecure` (needs the `security.insecure` entitlement): every
+    /// capability, no seccomp filter, no masked paths, device nodes openable — as BuildKit's
+    /// insecure mode, for steps that must mount or load kernel state.
+    Insecure,
+}
+
+impl Security {
+    /// The mode a Dockerfile names: `sandbox` or `insecure`.
+    pub fn parse(mode: &str) -> Option<Security> {
+        match mode {
+            "sandbox" | "" => Some(Security::Sandbox),
+            "insecure" => Some(Security::Insecure),
+            _ => None,
+        }
+    }
 }
 
 /// One command to run.
@@ -44,6 +87,8 @@ pub struct RunRequest<'a> {
     pub user: &'a str,
     /// Network mode.
     pub network: Network,
+    /// Confinement.
+    pub security: Security,
     /// The parent image's snapshot dirs, topmost first.
     pub lowers: &'a [PathBuf],
     /// The empty upper dir that receives the changes.

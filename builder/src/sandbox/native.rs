@@ -46,11 +46,12 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use super::child::{self, Step};
-use super::prepare::{extra_mounts, plan, Plan};
-use super::{stubs, Executor, OutputSink, RunRequest};
+use super::network::BuildNetwork;
+use super::prepare::{extra_mounts, plan, Plan, RunNetwork};
+use super::{stubs, Executor, Network, OutputSink, RunRequest};
 use crate::error::{Error, Result};
 use crate::progress::Stream;
 use crate::rootfs::LayerStack;
@@ -60,17 +61,74 @@ pub const MAX_LOWER_DIRS: usize = 500;
 
 /// The sandbox. `scratch` is a directory for per-run mount points and files (a store's `tmp/`,
 /// which the store empties on open: what a killed build left there goes on the next run).
-pub struct NativeSandbox {
+///
+/// One sandbox serves one build: the build's network namespace is made on the first RUN that
+/// uses the default network and shared by every later one (see `network.rs`).
+pub struct NativeSandbox<'w> {
     scratch: PathBuf,
     legacy_mount: bool,
+    network: OnceLock<std::result::Result<BuildNetwork, String>>,
+    warn: Option<Box<Warn<'w>>>,
 }
 
-impl NativeSandbox {
+/// Where the sandbox says what the user should know.
+type Warn<'w> = dyn Fn(&str) + Send + Sync + 'w;
+
+impl<'w> NativeSandbox<'w> {
     /// A sandbox keeping its per-run files under `scratch`.
     pub fn new(scratch: impl Into<PathBuf>) -> Self {
         NativeSandbox {
             scratch: scratch.into(),
             legacy_mount: false,
+            network: OnceLock::new(),
+            warn: None,
+        }
+    }
+
+    /// Where to say what the user should know (the build's network has no way out).
+    pub fn on_warning(mut self, warn: impl Fn(&str) + Send + Sync + 'w) -> Self {
+        self.warn = Some(Box::new(warn));
+        self
+    }
+
+    /// The network a run joins: the host's, a fresh one, or the build's own.
+    fn run_network(&self, network: Network) -> Result<RunNetwork> {
+        match network {
+            Network::Host => Ok(RunNetwork {
+                netns: None,
+                resolv_conf: std::fs::read("/etc/resolv.conf").unwrap_or_default(),
+            }),
+            Network::None => Ok(RunNetwork {
+                netns: None,
+                resolv_conf: Vec::new(),
+            }),
+            Network::Sandbox => {
+                let started = self.network.get_or_init(|| {
+                    let log = self
+                        .scratch
+                        .join(format!("slirp4netns-{}.log", std::process::id()));
+                    let started = BuildNetwork::start(&log);
+                    if let (Ok(network), Some(warn)) = (&started, &self.warn) {
+                        if !network.has_outbound() {
+                            warn(
+                                "slirp4netns not found: RUN steps get an isolated network \
+                                  without outside access (apt-get install slirp4netns, or \
+                                  build with --network host)",
+                            );
+                        }
+                    }
+                    started.map_err(|e| e.to_string())
+                });
+                let network = started.as_ref().map_err(|reason| Error::Sandbox {
+                    what: "setting up the build's network".into(),
+                    source: io::Error::other(reason.clone()),
+                })?;
+                let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+                Ok(RunNetwork {
+                    netns: Some(network.fd()),
+                    resolv_conf: network.resolv_conf(&host).into_bytes(),
+                })
+            }
         }
     }
 
@@ -82,7 +140,7 @@ impl NativeSandbox {
     }
 }
 
-impl Executor for NativeSandbox {
+impl Executor for NativeSandbox<'_> {
     fn run(&self, request: &RunRequest<'_>, output: OutputSink<'_>) -> Result<()> {
         let run_dir = tempfile::Builder::new()
             .prefix("run-")
@@ -103,7 +161,8 @@ impl Executor for NativeSandbox {
                 )),
             });
         }
-        let mut plan = plan(request, &image, &mounts, &extra, run_dir.path())?;
+        let network = self.run_network(request.network)?;
+        let mut plan = plan(request, &image, &mounts, &extra, run_dir.path(), network)?;
         plan.legacy_only = self.legacy_mount;
         spawn_and_wait(Arc::new(plan), output)
     }

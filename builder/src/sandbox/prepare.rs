@@ -4,11 +4,13 @@
 
 use std::ffi::CString;
 use std::fs;
+use std::os::fd::RawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+use super::seccomp::{self, Profile};
 use super::stubs::{MountPoints, Stub, ETC_FILES};
-use super::{MountFrom, Network, RunRequest};
+use super::{MountFrom, Network, RunRequest, Security};
 use crate::error::{Error, Result};
 use crate::rootfs::LayerStack;
 use crate::users::{Identity, UserDb};
@@ -73,8 +75,11 @@ pub struct Plan {
     pub sys_dir: CString,
     /// (host file, target in merged) for resolv.conf, hosts, hostname.
     pub etc_binds: Vec<(CString, CString)>,
-    /// Device nodes to create in `/dev`: (path in merged, major, minor).
-    pub devices: Vec<(CString, u32, u32)>,
+    /// A private directory where the allowed device nodes are made on a tmpfs of their own,
+    /// to be bound one by one into a `nodev` `/dev` (see `child::mount_dev`).
+    pub dev_stage: CString,
+    /// The allowed device nodes: (node in `dev_stage`, path in merged, major, minor).
+    pub devices: Vec<(CString, CString, u32, u32)>,
     pub dev_pts: CString,
     /// `/dev/null` in merged, bound over masked files.
     pub dev_null: CString,
@@ -90,6 +95,12 @@ pub struct Plan {
     pub cwd: CString,
     pub hostname: CString,
     pub network_none: bool,
+    /// The build's network namespace, joined before the others are made.
+    pub netns: Option<RawFd>,
+    /// `RUN --security=insecure`: all capabilities, no seccomp, no masks, devices openable.
+    pub insecure: bool,
+    /// The seccomp programs to install last (none when insecure).
+    pub seccomp: Option<&'static Profile>,
     pub identity: Identity,
     /// strata's pid: the child exits at once if its parent is already another process.
     pub parent_pid: libc::pid_t,
@@ -278,6 +289,24 @@ fn cpath(path: &Path) -> Result<CString> {
 /// The longest overlay option string `mount(2)` takes: one page, with its NUL.
 const MAX_MOUNT_OPTIONS: usize = 4095;
 
+/// The network a run joins, as the executor set it up.
+pub struct RunNetwork {
+    /// The namespace to join (the build's), or none for the host's or a fresh one.
+    pub netns: Option<RawFd>,
+    /// The `/etc/resolv.conf` the command sees.
+    pub resolv_conf: Vec<u8>,
+}
+
+/// The device nodes a RUN can open: docker's default set (`/dev/pts/ptmx` comes with devpts).
+pub const DEVICES: [(&str, u32, u32); 6] = [
+    ("null", 1, 3),
+    ("zero", 1, 5),
+    ("full", 1, 7),
+    ("random", 1, 8),
+    ("urandom", 1, 9),
+    ("tty", 5, 0),
+];
+
 /// Builds the plan; `mounts` says where the init layer is (on top of the image's) and where
 /// `/etc` is; `scratch` is a private dir for the merged mount point and the etc files.
 pub fn plan(
@@ -286,6 +315,7 @@ pub fn plan(
     mounts: &MountPoints,
     extra: &[ResolvedMount],
     scratch: &Path,
+    network: RunNetwork,
 ) -> Result<Plan> {
     let users = UserDb::load(|path| image.read_file(path));
     let identity = if request.user.is_empty() {
@@ -300,10 +330,7 @@ pub fn plan(
     fs::create_dir_all(&merged).map_err(io(&merged))?;
     let etc = scratch.join("etc");
     fs::create_dir_all(&etc).map_err(io(&etc))?;
-    let resolv = match request.network {
-        Network::Host => fs::read("/etc/resolv.conf").unwrap_or_default(),
-        Network::None => Vec::new(),
-    };
+    let resolv = network.resolv_conf;
     let hosts = format!(
         "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{HOSTNAME}\n"
     );
@@ -329,17 +356,26 @@ pub fn plan(
     }
     let (legacy_dir, legacy_options) = legacy_options(&lowers, request, scratch)?;
     let dev = merged.join("dev");
-    let devices = [
-        ("null", 1, 3),
-        ("zero", 1, 5),
-        ("full", 1, 7),
-        ("random", 1, 8),
-        ("urandom", 1, 9),
-        ("tty", 5, 0),
-    ]
-    .iter()
-    .map(|(name, major, minor)| Ok((cpath(&dev.join(name))?, *major, *minor)))
-    .collect::<Result<Vec<_>>>()?;
+    let dev_stage = scratch.join("devices");
+    fs::create_dir_all(&dev_stage).map_err(io(&dev_stage))?;
+    let devices = DEVICES
+        .iter()
+        .map(|(name, major, minor)| {
+            Ok((
+                cpath(&dev_stage.join(name))?,
+                cpath(&dev.join(name))?,
+                *major,
+                *minor,
+            ))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let insecure = request.security == Security::Insecure;
+    let in_merged = |paths: &[&str]| -> Result<Vec<CString>> {
+        if insecure {
+            return Ok(Vec::new());
+        }
+        paths.iter().map(|p| cpath(&merged.join(p))).collect()
+    };
     let dev_links = [
         ("pts/ptmx", "ptmx"),
         ("/proc/self/fd", "fd"),
@@ -382,23 +418,25 @@ pub fn plan(
         dev_dir: cpath(&dev)?,
         sys_dir: cpath(&merged.join("sys"))?,
         etc_binds,
+        dev_stage: cpath(&dev_stage)?,
         devices,
         dev_pts: cpath(&dev.join("pts"))?,
         dev_null: cpath(&dev.join("null"))?,
-        masked: MASKED_PATHS
-            .iter()
-            .map(|p| cpath(&merged.join(p)))
-            .collect::<Result<_>>()?,
-        read_only: READ_ONLY_PATHS
-            .iter()
-            .map(|p| cpath(&merged.join(p)))
-            .collect::<Result<_>>()?,
+        masked: in_merged(&MASKED_PATHS)?,
+        read_only: in_merged(&READ_ONLY_PATHS)?,
         dev_shm: cpath(&dev.join("shm"))?,
         dev_links,
         cwd_prefixes,
         cwd: c(cwd)?,
         hostname: c(HOSTNAME)?,
         network_none: request.network == Network::None,
+        netns: network.netns,
+        insecure,
+        seccomp: if insecure {
+            None
+        } else {
+            Some(seccomp::docker_default()?)
+        },
         identity,
         argv: request.argv.to_vec(),
         env,

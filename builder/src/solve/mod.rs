@@ -12,6 +12,7 @@
 //! fetched only when something needs its files (see `imported.rs`). If fetching fails, the
 //! build starts again without the imported caches, so a broken cache never fails a build.
 
+mod entitlements;
 mod imported;
 mod mounts;
 mod reuse;
@@ -37,9 +38,10 @@ use crate::layer::LayerOptions;
 use crate::progress::{Event, Progress};
 use crate::registry::{pull, PullOptions, Registry, Remote};
 use crate::rootfs::LayerStack;
-use crate::sandbox::{Executor, Network, RunRequest};
+use crate::sandbox::{Executor, Network, RunRequest, Security};
 use crate::users::UserDb;
 
+pub use entitlements::Entitlements;
 pub use imported::BuiltStep;
 pub use mounts::Secrets;
 pub use sources::{ContextHashCache, IndexHashCache};
@@ -60,6 +62,8 @@ pub struct BuildRequest<'a> {
     pub cache_from: Option<&'a ImportedCache>,
     /// `--secret`s for `RUN --mount=type=secret` (never part of a cache key or a layer).
     pub secrets: Secrets,
+    /// What RUN steps may ask for beyond the sandbox (`--allow`).
+    pub entitlements: Entitlements,
 }
 
 /// The built image.
@@ -231,6 +235,7 @@ impl<'a> Builder<'a> {
         imported: Option<&ImportedCache>,
     ) -> Result<BuildOutput> {
         let graph = request.graph;
+        request.entitlements.check(graph)?;
         let run = Run {
             request,
             imported,
@@ -490,16 +495,9 @@ impl<'a> Builder<'a> {
         match &vertex.op {
             Op::Exec(exec) => {
                 let work = self.store.snapshots().scratch("work")?;
-                let network = if exec.network == "none" {
-                    Network::None
-                } else {
-                    Network::Host
-                };
-                if exec.security == "insecure" {
-                    return Err(Error::Unsupported {
-                        what: "RUN --security=insecure is not supported yet".into(),
-                    });
-                }
+                // Checked with the entitlements before the build started.
+                let network = Network::parse(&exec.network).unwrap_or(Network::None);
+                let security = Security::parse(&exec.security).unwrap_or(Security::Sandbox);
                 let materialized = mounts::materialize(
                     exec,
                     &mounts_prepared,
@@ -516,6 +514,7 @@ impl<'a> Builder<'a> {
                     cwd: &exec.cwd,
                     user: &exec.user,
                     network,
+                    security,
                     lowers: &lowers,
                     upper: upper.path(),
                     work: work.path(),

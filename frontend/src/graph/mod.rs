@@ -151,7 +151,8 @@ pub struct ExecOp {
     pub cwd: String,
     /// USER, empty for root.
     pub user: String,
-    /// `--network`: `host` or `none` (`default` is resolved to the build's network).
+    /// `--network`: `default` (the sandbox's own network), `host` or `none`; a RUN that
+    /// says `default` gets the build's network.
     pub network: String,
     /// `--security`: `sandbox` or `insecure`.
     pub security: String,

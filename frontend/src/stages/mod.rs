@@ -54,7 +54,8 @@ pub struct BuildOptions {
     pub target: Option<String>,
     /// The platform to build for (`linux/amd64`).
     pub platform: String,
-    /// The build's network for RUN (`host` or `none`); `RUN --network=default` means this.
+    /// The build's network for RUN (`default`: the sandbox's own, `host` or `none`);
+    /// `RUN --network=default` means this.
     pub network: String,
 }
 
@@ -64,7 +65,7 @@ impl Default for BuildOptions {
             build_args: BTreeMap::new(),
             target: None,
             platform: "linux/amd64".into(),
-            network: "host".into(),
+            network: "default".into(),
         }
     }
 }

@@ -93,7 +93,7 @@ fn dev_is_minimal_and_sys_is_read_only() {
 #[test]
 fn nothing_stays_mounted() {
     let Some(f) = fixture() else { return };
-    for network in [Network::Host, Network::None] {
+    for network in [Network::Host, Network::None, Network::Sandbox] {
         f.sh("true").network(network).run().result.unwrap();
         let failed = f.run("exit 1");
         assert!(failed.result.is_err());
@@ -132,4 +132,42 @@ fn host_knobs_are_read_only_and_kernel_secrets_masked() {
         run.result.unwrap();
         assert_eq!(run.stdout.trim(), "0", "{path} is masked");
     }
+}
+
+#[test]
+fn the_sandbox_network_is_the_builds_own_and_shared_by_its_runs() {
+    let Some(f) = fixture() else { return };
+    let host_net = fs::read_link("/proc/self/ns/net").unwrap();
+    let sandbox = NativeSandbox::new(f.dir.path());
+    let namespaces: Vec<String> = (0..2)
+        .map(|_| {
+            let run = f
+                .sh("readlink /proc/self/ns/net; grep -c . /proc/net/dev")
+                .network(Network::Sandbox)
+                .run_in(&sandbox);
+            run.result.unwrap();
+            run.stdout
+        })
+        .collect();
+    assert_ne!(
+        namespaces[0].lines().next().unwrap(),
+        host_net.to_string_lossy(),
+        "not the host's network"
+    );
+    assert_eq!(namespaces[0], namespaces[1], "one namespace per build");
+}
+
+#[test]
+fn insecure_keeps_every_capability_and_no_seccomp() {
+    let Some(f) = fixture() else { return };
+    let run = f
+        .sh("grep -E '^(Seccomp|CapBnd):' /proc/self/status")
+        .insecure()
+        .run();
+    run.result.unwrap();
+    assert!(run.stdout.contains("Seccomp:\t0"), "{}", run.stdout);
+    assert!(!run.stdout.contains("a80425fb"), "{}", run.stdout);
+    let run = f.run("grep -E '^Seccomp:' /proc/self/status");
+    run.result.unwrap();
+    assert!(run.stdout.contains("Seccomp:\t2"), "{}", run.stdout);
 }

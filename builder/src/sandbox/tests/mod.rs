@@ -82,6 +82,7 @@ struct Step<'a> {
     env: Vec<(String, String)>,
     user: String,
     network: Network,
+    security: Security,
     cwd: String,
     lowers: Vec<PathBuf>,
     mounts: Vec<ExtraMount>,
@@ -97,6 +98,7 @@ impl Fixture {
             env: vec![("PATH".into(), "/bin".into())],
             user: String::new(),
             network: Network::Host,
+            security: Security::Sandbox,
             cwd: "/".into(),
             lowers: vec![self.base.clone()],
             mounts: Vec::new(),
@@ -126,6 +128,11 @@ impl Step<'_> {
 
     fn network(mut self, network: Network) -> Self {
         self.network = network;
+        self
+    }
+
+    fn insecure(mut self) -> Self {
+        self.security = Security::Insecure;
         self
     }
 
@@ -162,6 +169,15 @@ impl Step<'_> {
     }
 
     fn run(self) -> Run {
+        let mut sandbox = NativeSandbox::new(self.fixture.dir.path());
+        if self.legacy {
+            sandbox = sandbox.legacy_mount_only();
+        }
+        self.run_in(&sandbox)
+    }
+
+    /// Runs in `sandbox` (one build's sandbox, shared by several runs).
+    fn run_in(self, sandbox: &NativeSandbox<'_>) -> Run {
         let upper = self.fixture.fresh_dir("upper");
         let work = self.fixture.fresh_dir("work");
         let request = RunRequest {
@@ -170,6 +186,7 @@ impl Step<'_> {
             cwd: &self.cwd,
             user: &self.user,
             network: self.network,
+            security: self.security,
             lowers: &self.lowers,
             upper: &upper,
             work: &work,
@@ -181,10 +198,6 @@ impl Step<'_> {
             crate::progress::Stream::Stdout => stdout.lock().unwrap().extend_from_slice(data),
             _ => stderr.lock().unwrap().extend_from_slice(data),
         };
-        let mut sandbox = NativeSandbox::new(self.fixture.dir.path());
-        if self.legacy {
-            sandbox = sandbox.legacy_mount_only();
-        }
         let result = sandbox.run(&request, &sink);
         Run {
             upper,

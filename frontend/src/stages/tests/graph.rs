@@ -176,7 +176,7 @@ fn display_is_readable_and_stable() {
             "v1 <digest> config ARG MODE=debug <- v0",
             "v2 <digest> exec [\"/bin/sh\", \"-c\", \"make $MODE\"] <- v1",
             "    [build 2/2] RUN make debug",
-            "    cwd=/ network=host",
+            "    cwd=/ network=default",
             "    env [\"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\", \"MODE=debug\"]",
             "v3 <digest> scratch",
             "v4 <digest> copy [\"/out\"] -> /app from stage 0 <- v3, v2",
