@@ -152,8 +152,9 @@ pub fn drop_aside(sources: Option<Vec<CopySource>>) {
 pub enum Origin<'a> {
     /// The build context.
     Context(&'a BuildContext),
-    /// A layered filesystem (another stage, an image).
-    View(LayerStack),
+    /// A layered filesystem (another stage, an image), and how errors name it
+    /// (``stage `build` ``, ``image `alpine:3` ``).
+    View(LayerStack, String),
     /// No context at all (the Dockerfile came from stdin): only URLs and heredocs can be read.
     NoContext,
 }
@@ -246,47 +247,115 @@ pub fn resolve(op: &CopyOp, origin: &Origin<'_>, inline_dir: &Path) -> Result<Ve
                             });
                         }
                     }
-                    Origin::View(view) => {
-                        let rel = clean_relative(path);
-                        let resolved = view.resolve(&format!("/{rel}"))?;
-                        let Some(found) = view.lookup(&resolved)? else {
-                            return Err(Error::SourceNotFound {
-                                source_path: path.clone(),
-                                ignored_by: None,
-                            });
+                    Origin::View(view, place) => {
+                        let cleaned = clean_relative(path);
+                        // A wildcard matches in the stage's filesystem as in the context's; one
+                        // that matches nothing copies nothing (BuildKit's AllowEmptyWildcard).
+                        let matched = if has_wildcard(&cleaned) {
+                            expand_view_wildcard(view, &cleaned, path)?
+                        } else {
+                            vec![cleaned]
                         };
-                        let mut entries = Vec::new();
-                        walk_view(view, &resolved, "", found, &excludes, &mut entries)?;
-                        sources.push(CopySource {
-                            name: base_name(&rel, path),
-                            rel,
-                            entries,
-                            keep_owner: true,
-                            unpack: false,
-                            content: Vec::new(),
-                        });
+                        for rel in matched {
+                            let (resolved, found) = view_source(view, &rel, path, place)?;
+                            let mut entries = Vec::new();
+                            walk_view(view, &resolved, "", found, &excludes, &mut entries)?;
+                            sources.push(CopySource {
+                                name: base_name(&rel, path),
+                                rel,
+                                entries,
+                                keep_owner: true,
+                                unpack: false,
+                                content: Vec::new(),
+                            });
+                        }
                     }
                 }
             }
         }
     }
-    if sources.is_empty() {
-        // Every source was a wildcard that matched nothing: nothing to copy is an error.
-        let first = op.sources.iter().find_map(|s| match s {
-            SourceSpec::Path(p) => Some(p.as_str()),
-            SourceSpec::Inline { .. } => None,
-        });
-        if let (Some(first), Origin::Context(context)) = (first, origin) {
-            return Err(context.source_not_found(first));
-        }
-        if let Some(first) = first {
-            return Err(Error::SourceNotFound {
-                source_path: first.to_string(),
-                ignored_by: None,
-            });
-        }
-    }
+    // Sources that were all wildcards matching nothing leave nothing to copy: the step still
+    // succeeds and makes nothing, not even the destination (BuildKit, docker 20.10 included).
     Ok(sources)
+}
+
+fn has_wildcard(path: &str) -> bool {
+    path.contains(['*', '?', '['])
+}
+
+/// Looks a source up in a stage's or image's filesystem, following its symlinks: the resolved
+/// path and what is there. A path that is not there is an error that says where it looked and,
+/// when a symlink led elsewhere, where it led.
+fn view_source(
+    view: &LayerStack,
+    rel: &str,
+    written: &str,
+    place: &str,
+) -> Result<(String, crate::rootfs::Found)> {
+    let unresolved = format!("/{rel}");
+    let resolved = view.resolve(&unresolved)?;
+    match view.lookup(&resolved)? {
+        Some(found) => Ok((resolved, found)),
+        None if resolved.trim_end_matches('/') != unresolved.trim_end_matches('/') => {
+            Err(Error::DanglingSource {
+                source_path: written.to_string(),
+                place: place.to_string(),
+                missing: resolved,
+            })
+        }
+        None => Err(Error::SourceNotFoundIn {
+            source_path: written.to_string(),
+            place: place.to_string(),
+        }),
+    }
+}
+
+/// Expands a wildcard source in a layered filesystem one path component at a time, as the
+/// context's sources are (Go's `filepath.Glob` rules: `*` stops at `/`); names in byte order.
+/// Folders on the way are resolved inside the image, so a symlinked folder is listed where it
+/// points. Returns the matching paths (relative, as written with the wildcards replaced).
+fn expand_view_wildcard(view: &LayerStack, pattern: &str, written: &str) -> Result<Vec<String>> {
+    let mut prefixes = vec![String::new()];
+    for component in pattern.split('/') {
+        let mut next = Vec::new();
+        if !has_wildcard(component) {
+            for prefix in &prefixes {
+                next.push(join_rel(prefix, component));
+            }
+            prefixes = next;
+            continue;
+        }
+        let glob = globset::GlobBuilder::new(component)
+            .literal_separator(true)
+            .backslash_escape(true)
+            .build()
+            .map_err(|err| Error::BadSource {
+                source_path: written.to_string(),
+                reason: err.kind().to_string(),
+            })?
+            .compile_matcher();
+        for prefix in &prefixes {
+            let dir = view.resolve(&format!("/{prefix}"))?;
+            if !view.lookup(&dir)?.is_some_and(|found| found.meta.is_dir()) {
+                continue;
+            }
+            for (name, _) in view.read_dir(&dir)? {
+                if glob.is_match(&name) {
+                    next.push(join_rel(prefix, &name));
+                }
+            }
+        }
+        prefixes = next;
+    }
+    Ok(prefixes)
+}
+
+fn join_rel(prefix: &str, name: &str) -> String {
+    if prefix.is_empty() {
+        name.to_string()
+    } else {
+        format!("{prefix}/{name}")
+    }
 }
 
 fn base_name(rel: &str, written: &str) -> String {
