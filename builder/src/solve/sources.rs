@@ -313,7 +313,8 @@ fn view_source(
 /// Expands a wildcard source in a layered filesystem one path component at a time, as the
 /// context's sources are (Go's `filepath.Glob` rules: `*` stops at `/`); names in byte order.
 /// Folders on the way are resolved inside the image, so a symlinked folder is listed where it
-/// points. Returns the matching paths (relative, as written with the wildcards replaced).
+/// points. Returns the matching paths that exist (relative, as written with the wildcards
+/// replaced).
 fn expand_view_wildcard(view: &LayerStack, pattern: &str, written: &str) -> Result<Vec<String>> {
     let mut prefixes = vec![String::new()];
     for component in pattern.split('/') {
@@ -347,7 +348,15 @@ fn expand_view_wildcard(view: &LayerStack, pattern: &str, written: &str) -> Resu
         }
         prefixes = next;
     }
-    Ok(prefixes)
+    // Literal components after a wildcard may name nothing (`/a/*/y`), and a match may be a
+    // symlink that leads nowhere: those are not matches, as in the context.
+    let mut found = Vec::new();
+    for rel in prefixes {
+        if view.lookup(&view.resolve(&format!("/{rel}"))?)?.is_some() {
+            found.push(rel);
+        }
+    }
+    Ok(found)
 }
 
 fn join_rel(prefix: &str, name: &str) -> String {
@@ -446,4 +455,109 @@ pub fn digest(sources: &mut [CopySource], cache: &dyn FileHashCache) -> Result<D
         }
     }
     Ok(Digest::from_bytes(hasher.finalize().into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::symlink;
+
+    use strata_frontend::graph::CopyFrom;
+
+    use super::*;
+
+    fn op(sources: &[&str]) -> CopyOp {
+        CopyOp {
+            add: false,
+            sources: sources
+                .iter()
+                .map(|s| SourceSpec::Path(s.to_string()))
+                .collect(),
+            dest: "/dst/".into(),
+            workdir: "/".into(),
+            from: CopyFrom::Image("img".into()),
+            chown: None,
+            chmod: None,
+            chmod_symbolic: None,
+            exclude: Vec::new(),
+            parents: false,
+            link: false,
+            checksum: None,
+            keep_git_dir: false,
+        }
+    }
+
+    /// A one-layer view: `/a/b/{x1,x2,c/y}`, `/a/b/xl` → `x1`, `/a/blink` → `b`,
+    /// `/a/dl` → `/nowhere`.
+    fn view() -> (tempfile::TempDir, LayerStack) {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        fs::create_dir_all(root.join("a/b/c")).unwrap();
+        for (path, text) in [("a/b/x1", "1"), ("a/b/x2", "2"), ("a/b/c/y", "3")] {
+            fs::write(root.join(path), text).unwrap();
+        }
+        symlink("x1", root.join("a/b/xl")).unwrap();
+        symlink("b", root.join("a/blink")).unwrap();
+        symlink("/nowhere", root.join("a/dl")).unwrap();
+        let stack = LayerStack::new(vec![root.to_path_buf()]);
+        (dir, stack)
+    }
+
+    fn names(sources: &[CopySource]) -> Vec<(String, String, usize)> {
+        sources
+            .iter()
+            .map(|s| (s.name.clone(), s.rel.clone(), s.entries.len()))
+            .collect()
+    }
+
+    #[test]
+    fn wildcards_match_in_a_stage_filesystem() {
+        let (_dir, view) = view();
+        let origin = Origin::View(view, "stage `src`".into());
+        let inline = tempfile::tempdir().unwrap();
+        let found = resolve(&op(&["/a/b/*"]), &origin, inline.path()).unwrap();
+        assert_eq!(
+            names(&found),
+            [
+                ("c".into(), "a/b/c".into(), 2),
+                ("x1".into(), "a/b/x1".into(), 1),
+                ("x2".into(), "a/b/x2".into(), 1),
+                ("xl".into(), "a/b/xl".into(), 1),
+            ]
+        );
+        // The matched symlink is followed, as a plain source is.
+        assert_eq!(found[3].entries[0].kind, EntryKind::File);
+        // A folder on the way may be a symlink; `*` does not cross `/`.
+        let found = resolve(&op(&["a/blink/x[12]", "/a/*/y"]), &origin, inline.path()).unwrap();
+        assert_eq!(
+            names(&found),
+            [
+                ("x1".into(), "a/blink/x1".into(), 1),
+                ("x2".into(), "a/blink/x2".into(), 1),
+            ]
+        );
+        // Nothing matched: nothing to copy, no error.
+        assert!(resolve(&op(&["/a/b/*.none"]), &origin, inline.path())
+            .unwrap()
+            .is_empty());
+    }
+
+    #[test]
+    fn a_missing_source_is_named_where_it_was_looked_for() {
+        let (_dir, view) = view();
+        let origin = Origin::View(view, "stage `src`".into());
+        let inline = tempfile::tempdir().unwrap();
+        let err = resolve(&op(&["/a/nope"]), &origin, inline.path())
+            .err()
+            .unwrap()
+            .to_string();
+        assert_eq!(err, "source `/a/nope` not found in stage `src`");
+        let err = resolve(&op(&["/a/dl"]), &origin, inline.path())
+            .err()
+            .unwrap()
+            .to_string();
+        assert_eq!(
+            err,
+            "source `/a/dl` not found in stage `src`: it leads through a symlink to `/nowhere`, which does not exist"
+        );
+    }
 }
