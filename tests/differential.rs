@@ -158,6 +158,10 @@ fn docker_only(cases: &[Case], docker_side: &[Built]) -> Report {
     for (case, built) in cases.iter().zip(docker_side) {
         let must_fail = case.expect_failure.as_ref().and_then(|f| f.docker.as_ref());
         let status = match (built, must_fail) {
+            (Err(e), Some(_)) if !case.expect_failure.as_ref().unwrap().names_what_it_must(e) => {
+                report.failed += 1;
+                format!("FAILED: fails, but its error does not say what it must: {e}")
+            }
             (Err(_), Some(why)) => format!("ok (fails as it must: {why})"),
             (Ok(_), Some(why)) => {
                 report.failed += 1;
@@ -198,6 +202,14 @@ fn compare_sides(cases: &[Case], docker_side: &[Built], strata_side: &[Built]) -
                 ("strata", strata, &failure.strata),
             ] {
                 let line = match (built, must) {
+                    (Err(e), Some(_)) if !failure.names_what_it_must(e) => {
+                        ok = false;
+                        format!(
+                            "fails, but its error does not contain {:?}: {}",
+                            failure.message.as_deref().unwrap_or_default(),
+                            e.replace('\n', "\n    ")
+                        )
+                    }
                     (Err(_), Some(why)) => format!("fails as it must: {why}"),
                     (Ok(_), None) => "builds as it must".to_string(),
                     (Ok(_), Some(why)) => {

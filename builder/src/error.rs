@@ -34,6 +34,25 @@ pub enum Error {
         /// The ignore file that hides it, when it exists but is excluded.
         ignored_by: Option<PathBuf>,
     },
+    /// A COPY/ADD `--from` source that names nothing in the stage's or image's filesystem.
+    #[error("source `{source_path}` not found in {place}")]
+    SourceNotFoundIn {
+        /// The source as written in the Dockerfile.
+        source_path: String,
+        /// Where it was looked for: ``stage `build` `` or ``image `alpine:3` ``.
+        place: String,
+    },
+    /// A COPY/ADD source whose symlinks lead to a path that does not exist (docker names the
+    /// missing target too: `"/missing" not found`).
+    #[error("source `{source_path}` not found in {place}: it leads through a symlink to `{missing}`, which does not exist")]
+    DanglingSource {
+        /// The source as written in the Dockerfile.
+        source_path: String,
+        /// Where it was looked for: `the build context`, ``stage `build` ``…
+        place: String,
+        /// The path the symlinks lead to, absolute in that filesystem.
+        missing: String,
+    },
     /// A COPY/ADD source that cannot be used as written.
     #[error("source `{source_path}`: {reason}")]
     BadSource {

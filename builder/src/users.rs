@@ -88,9 +88,12 @@ impl UserDb {
     }
 
     /// Resolves a COPY/ADD `--chown` spec. Without a group, the gid is the uid's numeric value
-    /// for a numeric user and the user's primary group for a name (BuildKit's rule).
+    /// for a numeric user and the user's primary group for a name (BuildKit's rule). An empty
+    /// user or group is id 0 (`--chown=${U}:${G}` with both unset is `0:0`): BuildKit's LLB
+    /// sends an empty name as the numeric id 0.
     pub fn resolve_chown(&self, spec: &str) -> Result<(u32, u32)> {
         let (user, group) = split_spec(spec);
+        let (user, group) = (numeric_if_empty(user), group.map(numeric_if_empty));
         let uid = match user.parse::<u32>() {
             Ok(uid) => uid,
             Err(_) => {
@@ -125,6 +128,14 @@ impl UserDb {
             .find(|g| g.name == group)
             .map(|g| g.gid)
             .ok_or_else(|| unknown("group", group, "/etc/group"))
+    }
+}
+
+fn numeric_if_empty(name: &str) -> &str {
+    if name.is_empty() {
+        "0"
+    } else {
+        name
     }
 }
 
@@ -219,6 +230,10 @@ mod tests {
         assert_eq!(db.resolve_chown("app").unwrap(), (1000, 1001));
         assert_eq!(db.resolve_chown("1234").unwrap(), (1234, 1234));
         assert_eq!(db.resolve_chown("app:staff").unwrap(), (1000, 50));
+        // Empty names (unset variables) are id 0, as docker 20.10's BuildKit gives them.
+        assert_eq!(db.resolve_chown(":").unwrap(), (0, 0));
+        assert_eq!(db.resolve_chown(":staff").unwrap(), (0, 50));
+        assert_eq!(db.resolve_chown("app:").unwrap(), (1000, 0));
     }
 
     #[test]

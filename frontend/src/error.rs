@@ -212,7 +212,6 @@ fn render(message: &str, location: &Location, hint: Option<&str>) -> String {
     if let Some(line) = &location.source_line {
         let number = caret_line.to_string();
         let pad = " ".repeat(number.len());
-        let _ = write!(out, "\n {pad} |\n {number} | {line}");
         let (caret_at, width) = match location.column {
             Some(column) => (column, location.width.max(1)),
             // No spot known: underline the whole instruction text on that line.
@@ -221,6 +220,8 @@ fn render(message: &str, location: &Location, hint: Option<&str>) -> String {
                 line.trim().chars().count().max(1),
             ),
         };
+        // A long line (a minified blob, a 1 MB RUN) is cut to a window around the caret.
+        let (line, caret_at, width) = window(line, caret_at, width);
         // Keep tabs so that the caret lines up under tab-indented text.
         let prefix: String = line
             .chars()
@@ -228,12 +229,45 @@ fn render(message: &str, location: &Location, hint: Option<&str>) -> String {
             .take(caret_at.saturating_sub(1))
             .map(|c| if c == '\t' { '\t' } else { ' ' })
             .collect();
+        let _ = write!(out, "\n {pad} |\n {number} | {line}");
         let _ = write!(out, "\n {pad} | {prefix}{}", "^".repeat(width));
     }
     if let Some(hint) = hint {
         let _ = write!(out, "\nhint: {hint}");
     }
     out
+}
+
+/// Snippet lines longer than this many characters are cut to this many around the caret.
+const SNIPPET_WIDTH: usize = 120;
+/// What stands for the cut-off part of a snippet line.
+const CUT: &str = "...";
+
+/// The part of `line` to show, with the caret's 1-based column and width in it: the whole line
+/// when it is short, else [`SNIPPET_WIDTH`] characters starting a little before the caret,
+/// with [`CUT`] where text was left out and the carets stopping at the window's end.
+fn window(line: &str, caret_at: usize, width: usize) -> (std::borrow::Cow<'_, str>, usize, usize) {
+    let len = line.chars().count();
+    if len <= SNIPPET_WIDTH {
+        return (line.into(), caret_at, width);
+    }
+    let caret = caret_at.saturating_sub(1).min(len);
+    let mut start = caret.saturating_sub(SNIPPET_WIDTH / 3);
+    let end = (start + SNIPPET_WIDTH).min(len);
+    if end - start < SNIPPET_WIDTH {
+        start = end - SNIPPET_WIDTH;
+    }
+    let mut shown = String::new();
+    if start > 0 {
+        shown.push_str(CUT);
+    }
+    shown.extend(line.chars().skip(start).take(end - start));
+    if end < len {
+        shown.push_str(CUT);
+    }
+    let lead = if start > 0 { CUT.len() } else { 0 };
+    let width = width.min(end.saturating_sub(caret)).max(1);
+    (shown.into(), caret - start + lead + 1, width)
 }
 
 #[cfg(test)]
@@ -263,6 +297,50 @@ mod tests {
         );
         assert_eq!(err.kind(), Some(ErrorKind::Flag));
         assert_eq!(err.location().unwrap().start_line, 2);
+    }
+
+    #[test]
+    fn long_lines_are_cut_around_the_caret() {
+        // A 1 MB line once came back twice (the line and as many carets): 2 MB of stderr.
+        let long = format!(
+            "FROM x\nRUN {} --bad=1 {}\n",
+            "a".repeat(500_000),
+            "b".repeat(500_000)
+        );
+        let column = "RUN ".len() + 500_000 + 2;
+        let err = Error::new(ErrorKind::Flag, "unknown flag: --bad", 2, 2)
+            .with_span(2, column, 5)
+            .in_file("Dockerfile", &long);
+        let text = err.to_string();
+        assert!(text.len() < 600, "{} bytes", text.len());
+        let lines: Vec<&str> = text.lines().collect();
+        let (shown, carets) = (lines[2], lines[3]);
+        assert!(
+            shown.starts_with(" 2 | ...aaa") && shown.ends_with("bbb..."),
+            "{shown}"
+        );
+        // The carets sit under `--bad` in the cut line.
+        let at = carets.find('^').unwrap();
+        assert_eq!(&shown[at..at + 5], "--bad");
+        assert_eq!(carets[at..].trim_end(), "^^^^^");
+
+        // No column: the whole instruction is underlined, up to the cut.
+        let err = Error::at("too long", 2, 2).in_file("Dockerfile", &long);
+        let text = err.to_string();
+        assert!(text.len() < 600, "{} bytes", text.len());
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[2].starts_with(" 2 | RUN aaa") && lines[2].ends_with("a..."));
+        assert_eq!(lines[3], format!("   | {}", "^".repeat(120)));
+
+        // A caret at the very end of a long line.
+        let line = format!("FROM x\nRUN {}\n", "c".repeat(1000));
+        let err = Error::at("x", 2, 2)
+            .with_span(2, 1005, 3)
+            .in_file("Dockerfile", &line);
+        let text = err.to_string();
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[2].starts_with(" 2 | ...ccc") && lines[2].ends_with("ccc"));
+        assert_eq!(lines[3].find('^').unwrap(), lines[2].len());
     }
 
     #[test]

@@ -16,7 +16,8 @@
 //! - `expect-failure`: why the build must fail; then both builders must refuse it (the
 //!   messages are not compared, only that neither makes an image). A line `docker: WHY` or
 //!   `strata: WHY` says only that side must fail (and the other must build), for a
-//!   reasoned, deliberate difference in what is accepted.
+//!   reasoned, deliberate difference in what is accepted. A line `message: TEXT` says the
+//!   error of every side that fails must contain TEXT (what both must name, e.g. a path).
 
 use std::fs;
 use std::io::Write;
@@ -70,12 +71,23 @@ pub struct Case {
 pub struct Failure {
     pub docker: Option<String>,
     pub strata: Option<String>,
+    /// Text every failing side's error must contain.
+    pub message: Option<String>,
+}
+
+impl Failure {
+    /// Whether a side's error says what it must.
+    pub fn names_what_it_must(&self, error: &str) -> bool {
+        self.message.as_deref().is_none_or(|m| error.contains(m))
+    }
 }
 
 fn parse_failure(text: &str) -> Failure {
     let mut failure = Failure::default();
     for (_, line) in lines(text) {
-        if let Some(why) = line.strip_prefix("docker:") {
+        if let Some(text) = line.strip_prefix("message:") {
+            failure.message = Some(text.trim().to_string());
+        } else if let Some(why) = line.strip_prefix("docker:") {
             failure.docker = Some(why.trim().to_string());
         } else if let Some(why) = line.strip_prefix("strata:") {
             failure.strata = Some(why.trim().to_string());
@@ -206,6 +218,7 @@ pub fn prepare(src: &Path, work: &Path) -> Result<Case, String> {
     if let Some(Failure {
         docker: None,
         strata: None,
+        ..
     }) = expect_failure
     {
         return Err(format!("{}: says no reason", at("expect-failure")));

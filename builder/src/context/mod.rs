@@ -190,6 +190,17 @@ impl BuildContext {
     }
 
     fn not_found(&self, written: &str, cleaned: &str) -> Error {
+        // A symlink (the source or a folder on its way) that leads nowhere: say where it led.
+        if let Ok(resolved) = resolve_in_root(&self.root, cleaned) {
+            if resolved != self.root.join(cleaned) && resolved.symlink_metadata().is_err() {
+                let inside = resolved.strip_prefix(&self.root).unwrap_or(&resolved);
+                return Error::DanglingSource {
+                    source_path: written.to_string(),
+                    place: "the build context".into(),
+                    missing: format!("/{}", inside.display()),
+                };
+            }
+        }
         let exists = resolve_in_root(&self.root, cleaned)
             .map(|path| path.symlink_metadata().is_ok())
             .unwrap_or(false);

@@ -52,7 +52,9 @@ pub fn detect(path: &Path) -> Result<Option<Compression>> {
 
 /// Unpacks an archive into `dest` (a directory inside the layer being written). Entries keep
 /// their modes, owners and mtimes unless `chown` overrides the owner; entries that would land
-/// outside `dest` (`..`, absolute paths, through symlinks) are refused.
+/// outside `dest` (`..`, absolute paths, through symlinks) are refused. Device nodes and FIFOs
+/// are made as what they are (docker's untar does, and a layer may hold them); a pax global
+/// header names no file and makes nothing.
 pub fn unpack(
     archive: &Path,
     compression: Compression,
@@ -73,11 +75,18 @@ pub fn unpack(
     };
     for entry in tar.entries().map_err(|e| bad(e.to_string()))? {
         let mut entry = entry.map_err(|e| bad(format!("reading the archive: {e}")))?;
+        let kind = entry.header().entry_type();
+        // Its name (`pax_global_header`, GNU tar's `/tmp/GlobalHead.<pid>.<n>`) is no path: the
+        // tar crate would make its parent folders before skipping it.
+        if kind.is_pax_global_extensions() {
+            continue;
+        }
         let name = entry
             .path()
             .map_err(|e| bad(e.to_string()))?
             .display()
             .to_string();
+        let node = special_node(&entry).map_err(|e| bad(format!("entry `{name}`: {e}")))?;
         let unpacked = entry
             .unpack_in(dest)
             .map_err(|e| bad(format!("unpacking `{name}`: {e}")))?;
@@ -86,13 +95,93 @@ pub fn unpack(
                 "entry `{name}` would be written outside the destination"
             )));
         }
-        if let Some((uid, gid)) = chown {
-            let target = dest.join(name.trim_start_matches('/'));
+        let target = dest.join(name.trim_start_matches('/'));
+        // The tar crate writes a device node or FIFO as an empty regular file, in a place it
+        // has checked is inside `dest`: that file is replaced by the node.
+        if let Some(node) = node {
+            node.make(&target, chown)?;
+        } else if let Some((uid, gid)) = chown {
             std::os::unix::fs::lchown(&target, Some(uid), Some(gid))
                 .map_err(|source| io(&target, source))?;
         }
     }
     Ok(())
+}
+
+/// A character or block device or a FIFO from an archive, to make in place of the empty file
+/// the tar crate leaves.
+struct SpecialNode {
+    file_type: libc::mode_t,
+    dev: libc::dev_t,
+    mode: u32,
+    owner: (u32, u32),
+    mtime: i64,
+}
+
+fn special_node<R: Read>(entry: &tar::Entry<'_, R>) -> std::io::Result<Option<SpecialNode>> {
+    let header = entry.header();
+    let file_type = match header.entry_type() {
+        tar::EntryType::Char => libc::S_IFCHR,
+        tar::EntryType::Block => libc::S_IFBLK,
+        tar::EntryType::Fifo => libc::S_IFIFO,
+        _ => return Ok(None),
+    };
+    let (major, minor) = if file_type == libc::S_IFIFO {
+        (0, 0)
+    } else {
+        (
+            header.device_major()?.unwrap_or(0),
+            header.device_minor()?.unwrap_or(0),
+        )
+    };
+    let id = |value: u64| u32::try_from(value).unwrap_or(u32::MAX);
+    Ok(Some(SpecialNode {
+        file_type,
+        dev: libc::makedev(major, minor),
+        mode: header.mode()? & 0o7777,
+        owner: (id(entry.header().uid()?), id(entry.header().gid()?)),
+        mtime: i64::try_from(header.mtime()?).unwrap_or(i64::MAX),
+    }))
+}
+
+impl SpecialNode {
+    fn make(&self, path: &Path, chown: Option<(u32, u32)>) -> Result<()> {
+        use std::os::unix::ffi::OsStrExt;
+        let c =
+            std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(|_| Error::BadSource {
+                source_path: path.display().to_string(),
+                reason: "the path has a NUL byte".into(),
+            })?;
+        std::fs::remove_file(path).map_err(|source| io(path, source))?;
+        // SAFETY: a NUL-terminated path; mknod touches no memory of ours.
+        if unsafe { libc::mknod(c.as_ptr(), self.file_type | 0o600, self.dev) } != 0 {
+            return Err(io(path, std::io::Error::last_os_error()));
+        }
+        let (uid, gid) = chown.unwrap_or(self.owner);
+        std::os::unix::fs::lchown(path, Some(uid), Some(gid)).map_err(|source| io(path, source))?;
+        // After the chown, which clears set-id bits; mknod's mode went through the umask.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(self.mode))
+            .map_err(|source| io(path, source))?;
+        let time = libc::timespec {
+            tv_sec: self.mtime as libc::time_t,
+            tv_nsec: 0,
+        };
+        let times = [time, time];
+        // SAFETY: a NUL-terminated path and a two-element timespec array.
+        if unsafe {
+            libc::utimensat(
+                libc::AT_FDCWD,
+                c.as_ptr(),
+                times.as_ptr(),
+                libc::AT_SYMLINK_NOFOLLOW,
+            )
+        } != 0
+        {
+            return Err(io(path, std::io::Error::last_os_error()));
+        }
+        Ok(())
+    }
 }
 
 fn decompressor(compression: Compression, file: File) -> std::io::Result<Box<dyn Read>> {
@@ -195,6 +284,41 @@ mod tests {
         };
         let path = write(dir.path(), "text.gz", &gz_text);
         assert_eq!(detect(&path).unwrap(), None);
+    }
+
+    #[test]
+    fn a_pax_global_header_makes_nothing() {
+        // GNU tar names it `/tmp/GlobalHead.<pid>.<n>`, git archive `pax_global_header`.
+        let dir = tempfile::tempdir().unwrap();
+        let mut builder = tar::Builder::new(Vec::new());
+        for name in ["/tmp/GlobalHead.42.1", "pax_global_header"] {
+            let record = b"21 comment=made by x\n";
+            let mut header = tar::Header::new_ustar();
+            header.set_entry_type(tar::EntryType::XGlobalHeader);
+            header.set_size(record.len() as u64);
+            header.set_mode(0o644);
+            // `set_path` refuses absolute names: write the bytes, as GNU tar does.
+            header.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+            header.set_cksum();
+            builder.append(&header, &record[..]).unwrap();
+        }
+        let mut header = tar::Header::new_ustar();
+        header.set_size(2);
+        header.set_mode(0o644);
+        header.set_uid(0);
+        header.set_gid(0);
+        header.set_mtime(1);
+        header.set_cksum();
+        builder.append_data(&mut header, "f", &b"hi"[..]).unwrap();
+        let path = write(dir.path(), "g.tar", &builder.into_inner().unwrap());
+        let out = dir.path().join("out");
+        std::fs::create_dir(&out).unwrap();
+        unpack(&path, Compression::None, &out, None).unwrap();
+        let names: Vec<_> = std::fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["f"]);
     }
 
     #[test]

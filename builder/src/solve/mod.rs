@@ -416,9 +416,17 @@ impl<'a> Builder<'a> {
                     Some(context) => sources::Origin::Context(context),
                     None => sources::Origin::NoContext,
                 },
-                (_, Some(source)) => {
+                (from, Some(source)) => {
                     self.ensure_layers(run, &source.layers)?;
-                    sources::Origin::View(self.view(&source.layers))
+                    let place = match from {
+                        CopyFrom::Stage(slot) => match &graph.stages[*slot].name {
+                            Some(name) => format!("stage `{name}`"),
+                            None => format!("stage {}", graph.stages[*slot].index),
+                        },
+                        CopyFrom::Image(image) => format!("image `{image}`"),
+                        CopyFrom::Context => unreachable!("matched above"),
+                    };
+                    sources::Origin::View(self.view(&source.layers), place)
                 }
                 (_, None) => unreachable!("copies from stages and images have a source input"),
             };
@@ -429,7 +437,7 @@ impl<'a> Builder<'a> {
                     sources::Origin::Context(context) => {
                         Some(ContextHashCache::new(self.store, context.root()))
                     }
-                    sources::Origin::View(_) | sources::Origin::NoContext => None,
+                    sources::Origin::View(..) | sources::Origin::NoContext => None,
                 },
             );
             let mut copy_sources = resolved?;

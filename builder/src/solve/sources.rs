@@ -152,8 +152,9 @@ pub fn drop_aside(sources: Option<Vec<CopySource>>) {
 pub enum Origin<'a> {
     /// The build context.
     Context(&'a BuildContext),
-    /// A layered filesystem (another stage, an image).
-    View(LayerStack),
+    /// A layered filesystem (another stage, an image), and how errors name it
+    /// (``stage `build` ``, ``image `alpine:3` ``).
+    View(LayerStack, String),
     /// No context at all (the Dockerfile came from stdin): only URLs and heredocs can be read.
     NoContext,
 }
@@ -246,47 +247,124 @@ pub fn resolve(op: &CopyOp, origin: &Origin<'_>, inline_dir: &Path) -> Result<Ve
                             });
                         }
                     }
-                    Origin::View(view) => {
-                        let rel = clean_relative(path);
-                        let resolved = view.resolve(&format!("/{rel}"))?;
-                        let Some(found) = view.lookup(&resolved)? else {
-                            return Err(Error::SourceNotFound {
-                                source_path: path.clone(),
-                                ignored_by: None,
-                            });
+                    Origin::View(view, place) => {
+                        let cleaned = clean_relative(path);
+                        // A wildcard matches in the stage's filesystem as in the context's; one
+                        // that matches nothing copies nothing (BuildKit's AllowEmptyWildcard).
+                        let matched = if has_wildcard(&cleaned) {
+                            expand_view_wildcard(view, &cleaned, path)?
+                        } else {
+                            vec![cleaned]
                         };
-                        let mut entries = Vec::new();
-                        walk_view(view, &resolved, "", found, &excludes, &mut entries)?;
-                        sources.push(CopySource {
-                            name: base_name(&rel, path),
-                            rel,
-                            entries,
-                            keep_owner: true,
-                            unpack: false,
-                            content: Vec::new(),
-                        });
+                        for rel in matched {
+                            let (resolved, found) = view_source(view, &rel, path, place)?;
+                            let mut entries = Vec::new();
+                            walk_view(view, &resolved, "", found, &excludes, &mut entries)?;
+                            sources.push(CopySource {
+                                name: base_name(&rel, path),
+                                rel,
+                                entries,
+                                keep_owner: true,
+                                unpack: false,
+                                content: Vec::new(),
+                            });
+                        }
                     }
                 }
             }
         }
     }
-    if sources.is_empty() {
-        // Every source was a wildcard that matched nothing: nothing to copy is an error.
-        let first = op.sources.iter().find_map(|s| match s {
-            SourceSpec::Path(p) => Some(p.as_str()),
-            SourceSpec::Inline { .. } => None,
-        });
-        if let (Some(first), Origin::Context(context)) = (first, origin) {
-            return Err(context.source_not_found(first));
+    // Sources that were all wildcards matching nothing leave nothing to copy: the step still
+    // succeeds and makes nothing, not even the destination (BuildKit, docker 20.10 included).
+    Ok(sources)
+}
+
+fn has_wildcard(path: &str) -> bool {
+    path.contains(['*', '?', '['])
+}
+
+/// Looks a source up in a stage's or image's filesystem, following its symlinks: the resolved
+/// path and what is there. A path that is not there is an error that says where it looked and,
+/// when a symlink led elsewhere, where it led.
+fn view_source(
+    view: &LayerStack,
+    rel: &str,
+    written: &str,
+    place: &str,
+) -> Result<(String, crate::rootfs::Found)> {
+    let unresolved = format!("/{rel}");
+    let resolved = view.resolve(&unresolved)?;
+    match view.lookup(&resolved)? {
+        Some(found) => Ok((resolved, found)),
+        None if resolved.trim_end_matches('/') != unresolved.trim_end_matches('/') => {
+            Err(Error::DanglingSource {
+                source_path: written.to_string(),
+                place: place.to_string(),
+                missing: resolved,
+            })
         }
-        if let Some(first) = first {
-            return Err(Error::SourceNotFound {
-                source_path: first.to_string(),
-                ignored_by: None,
-            });
+        None => Err(Error::SourceNotFoundIn {
+            source_path: written.to_string(),
+            place: place.to_string(),
+        }),
+    }
+}
+
+/// Expands a wildcard source in a layered filesystem one path component at a time, as the
+/// context's sources are (Go's `filepath.Glob` rules: `*` stops at `/`); names in byte order.
+/// Folders on the way are resolved inside the image, so a symlinked folder is listed where it
+/// points. Returns the matching paths that exist (relative, as written with the wildcards
+/// replaced).
+fn expand_view_wildcard(view: &LayerStack, pattern: &str, written: &str) -> Result<Vec<String>> {
+    let mut prefixes = vec![String::new()];
+    for component in pattern.split('/') {
+        let mut next = Vec::new();
+        if !has_wildcard(component) {
+            for prefix in &prefixes {
+                next.push(join_rel(prefix, component));
+            }
+            prefixes = next;
+            continue;
+        }
+        let glob = globset::GlobBuilder::new(component)
+            .literal_separator(true)
+            .backslash_escape(true)
+            .build()
+            .map_err(|err| Error::BadSource {
+                source_path: written.to_string(),
+                reason: err.kind().to_string(),
+            })?
+            .compile_matcher();
+        for prefix in &prefixes {
+            let dir = view.resolve(&format!("/{prefix}"))?;
+            if !view.lookup(&dir)?.is_some_and(|found| found.meta.is_dir()) {
+                continue;
+            }
+            for (name, _) in view.read_dir(&dir)? {
+                if glob.is_match(&name) {
+                    next.push(join_rel(prefix, &name));
+                }
+            }
+        }
+        prefixes = next;
+    }
+    // Literal components after a wildcard may name nothing (`/a/*/y`), and a match may be a
+    // symlink that leads nowhere: those are not matches, as in the context.
+    let mut found = Vec::new();
+    for rel in prefixes {
+        if view.lookup(&view.resolve(&format!("/{rel}"))?)?.is_some() {
+            found.push(rel);
         }
     }
-    Ok(sources)
+    Ok(found)
+}
+
+fn join_rel(prefix: &str, name: &str) -> String {
+    if prefix.is_empty() {
+        name.to_string()
+    } else {
+        format!("{prefix}/{name}")
+    }
 }
 
 fn base_name(rel: &str, written: &str) -> String {
@@ -377,4 +455,109 @@ pub fn digest(sources: &mut [CopySource], cache: &dyn FileHashCache) -> Result<D
         }
     }
     Ok(Digest::from_bytes(hasher.finalize().into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::symlink;
+
+    use strata_frontend::graph::CopyFrom;
+
+    use super::*;
+
+    fn op(sources: &[&str]) -> CopyOp {
+        CopyOp {
+            add: false,
+            sources: sources
+                .iter()
+                .map(|s| SourceSpec::Path(s.to_string()))
+                .collect(),
+            dest: "/dst/".into(),
+            workdir: "/".into(),
+            from: CopyFrom::Image("img".into()),
+            chown: None,
+            chmod: None,
+            chmod_symbolic: None,
+            exclude: Vec::new(),
+            parents: false,
+            link: false,
+            checksum: None,
+            keep_git_dir: false,
+        }
+    }
+
+    /// A one-layer view: `/a/b/{x1,x2,c/y}`, `/a/b/xl` → `x1`, `/a/blink` → `b`,
+    /// `/a/dl` → `/nowhere`.
+    fn view() -> (tempfile::TempDir, LayerStack) {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        fs::create_dir_all(root.join("a/b/c")).unwrap();
+        for (path, text) in [("a/b/x1", "1"), ("a/b/x2", "2"), ("a/b/c/y", "3")] {
+            fs::write(root.join(path), text).unwrap();
+        }
+        symlink("x1", root.join("a/b/xl")).unwrap();
+        symlink("b", root.join("a/blink")).unwrap();
+        symlink("/nowhere", root.join("a/dl")).unwrap();
+        let stack = LayerStack::new(vec![root.to_path_buf()]);
+        (dir, stack)
+    }
+
+    fn names(sources: &[CopySource]) -> Vec<(String, String, usize)> {
+        sources
+            .iter()
+            .map(|s| (s.name.clone(), s.rel.clone(), s.entries.len()))
+            .collect()
+    }
+
+    #[test]
+    fn wildcards_match_in_a_stage_filesystem() {
+        let (_dir, view) = view();
+        let origin = Origin::View(view, "stage `src`".into());
+        let inline = tempfile::tempdir().unwrap();
+        let found = resolve(&op(&["/a/b/*"]), &origin, inline.path()).unwrap();
+        assert_eq!(
+            names(&found),
+            [
+                ("c".into(), "a/b/c".into(), 2),
+                ("x1".into(), "a/b/x1".into(), 1),
+                ("x2".into(), "a/b/x2".into(), 1),
+                ("xl".into(), "a/b/xl".into(), 1),
+            ]
+        );
+        // The matched symlink is followed, as a plain source is.
+        assert_eq!(found[3].entries[0].kind, EntryKind::File);
+        // A folder on the way may be a symlink; `*` does not cross `/`.
+        let found = resolve(&op(&["a/blink/x[12]", "/a/*/y"]), &origin, inline.path()).unwrap();
+        assert_eq!(
+            names(&found),
+            [
+                ("x1".into(), "a/blink/x1".into(), 1),
+                ("x2".into(), "a/blink/x2".into(), 1),
+            ]
+        );
+        // Nothing matched: nothing to copy, no error.
+        assert!(resolve(&op(&["/a/b/*.none"]), &origin, inline.path())
+            .unwrap()
+            .is_empty());
+    }
+
+    #[test]
+    fn a_missing_source_is_named_where_it_was_looked_for() {
+        let (_dir, view) = view();
+        let origin = Origin::View(view, "stage `src`".into());
+        let inline = tempfile::tempdir().unwrap();
+        let err = resolve(&op(&["/a/nope"]), &origin, inline.path())
+            .err()
+            .unwrap()
+            .to_string();
+        assert_eq!(err, "source `/a/nope` not found in stage `src`");
+        let err = resolve(&op(&["/a/dl"]), &origin, inline.path())
+            .err()
+            .unwrap()
+            .to_string();
+        assert_eq!(
+            err,
+            "source `/a/dl` not found in stage `src`: it leads through a symlink to `/nowhere`, which does not exist"
+        );
+    }
 }

@@ -182,7 +182,11 @@ fn run(node: &Node, words: &[String]) -> Parsed<RunArgs> {
             ("security", FlagKind::String),
         ],
     )?;
-    at_least_one("RUN", words)?;
+    // A bare shell-form `RUN` (what is left after a line continuation at the end of the file,
+    // say) runs `sh -c ""`, a no-op, as BuildKit does; an empty JSON array has no program.
+    if node.json {
+        at_least_one("RUN", words)?;
+    }
     let mounts = flags
         .list("mount")
         .iter()

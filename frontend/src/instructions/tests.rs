@@ -65,7 +65,12 @@ fn run_flags_and_forms() {
     assert!(err("RUN --security=lax x").contains("unsupported security mode"));
     assert!(err("RUN --mount=type=nfs,target=/x x").contains("unsupported mount type"));
     assert!(err("RUN --mount=type=bind x").contains("mount target must be specified"));
-    assert_eq!(err("RUN"), "RUN requires at least one argument");
+    assert_eq!(err("RUN []"), "RUN requires at least one argument");
+    // A bare RUN is `sh -c ""` (BuildKit runs it as a no-op step).
+    let Kind::Run(run) = one("RUN").unwrap() else {
+        panic!()
+    };
+    assert_eq!(run.command, CommandLine::Shell(String::new()));
     // The caret goes under the spec that is wrong.
     assert_eq!(
         spot("RUN --mount=type=cache,target=/a \\\n  --mount=type=nfs x"),

@@ -53,8 +53,9 @@ pub(super) fn dispatch_copy(
         }
     };
     // Every word is expanded before anything else happens, as BuildKit's `Expand`.
+    // `--chown=${UNSET}` expands to nothing: no chown at all, as BuildKit's `parseUser("")`.
     let chown = match &copy.chown {
-        Some(chown) => Some(word(c, state, chown, instruction)?),
+        Some(chown) => Some(word(c, state, chown, instruction)?).filter(|c| !c.is_empty()),
         None => None,
     };
     let chmod_text = match &copy.chmod {
