@@ -13,7 +13,7 @@ set -euo pipefail
 # A build that fails inside $(...) must stop the run, not print a meaningless time.
 shopt -s inherit_errexit
 repo="$(cd "$(dirname "$0")/.." && pwd)"
-strata="$repo/target/release/strata"
+strata="${STRATA_BIN:-$repo/target/release/strata}"
 [ -x "$strata" ] || { echo "build first: cargo build --release" >&2; exit 1; }
 docker=/usr/bin/docker
 export DOCKER_BUILDKIT=1
