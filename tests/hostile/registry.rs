@@ -41,6 +41,8 @@ enum Answer {
         prefix: Vec<u8>,
         claimed: Option<u64>,
     },
+    /// [`Answer::Endless`] as a `500 Internal Server Error`.
+    EndlessError { claimed: Option<u64> },
     /// 200, chunked, with exactly these bytes (no length announced up front).
     Chunked(Vec<u8>),
     /// Accept the request, never answer.
@@ -55,6 +57,8 @@ struct Hostile {
     addr: String,
     /// Body bytes sent so far, over all answers.
     sent: Arc<AtomicU64>,
+    /// The most body bytes sent in one answer.
+    most: Arc<AtomicU64>,
 }
 
 impl Hostile {
@@ -62,26 +66,36 @@ impl Hostile {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap().to_string();
         let sent = Arc::new(AtomicU64::new(0));
+        let most = Arc::new(AtomicU64::new(0));
         let route = Arc::new(route);
-        let counter = sent.clone();
+        let (counter, record) = (sent.clone(), most.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { continue };
                 let route = route.clone();
-                let counter = counter.clone();
-                std::thread::spawn(move || serve(stream, &*route, &counter));
+                let (counter, record) = (counter.clone(), record.clone());
+                std::thread::spawn(move || serve(stream, &*route, &counter, &record));
             }
         });
-        Hostile { addr, sent }
+        Hostile { addr, sent, most }
     }
 
     fn sent(&self) -> u64 {
         self.sent.load(Ordering::SeqCst)
     }
+
+    fn most_in_one_answer(&self) -> u64 {
+        self.most.load(Ordering::SeqCst)
+    }
 }
 
 /// One connection: one request, one answer, then close (`Connection: close`).
-fn serve(stream: TcpStream, route: &dyn Fn(&str, &str) -> Answer, sent: &AtomicU64) {
+fn serve(
+    stream: TcpStream,
+    route: &dyn Fn(&str, &str) -> Answer,
+    sent: &AtomicU64,
+    most: &AtomicU64,
+) {
     let _ = stream.set_write_timeout(Some(Duration::from_secs(20)));
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut request_line = String::new();
@@ -126,14 +140,21 @@ fn serve(stream: TcpStream, route: &dyn Fn(&str, &str) -> Answer, sent: &AtomicU
                 let _ = out.write_all(b"0\r\n\r\n");
             }
         }
-        Answer::Endless { prefix, claimed } => {
-            let _ = out.write_all(head("200 OK", claimed).as_bytes());
+        answer @ (Answer::Endless { .. } | Answer::EndlessError { .. }) => {
+            let (status, prefix, claimed) = match answer {
+                Answer::Endless { prefix, claimed } => ("200 OK", prefix, claimed),
+                Answer::EndlessError { claimed } => {
+                    ("500 Internal Server Error", Vec::new(), claimed)
+                }
+                _ => unreachable!(),
+            };
+            let _ = out.write_all(head(status, claimed).as_bytes());
             if head_only {
                 return;
             }
             let filler = vec![b'a'; 64 << 10];
             let mut this_answer = 0u64;
-            let mut next: &[u8] = &prefix;
+            let mut next: &[u8] = if prefix.is_empty() { &filler } else { &prefix };
             while this_answer < SEND_CAP {
                 let written = if claimed.is_some() {
                     out.write_all(next)
@@ -149,6 +170,7 @@ fn serve(stream: TcpStream, route: &dyn Fn(&str, &str) -> Answer, sent: &AtomicU
                 sent.fetch_add(next.len() as u64, Ordering::SeqCst);
                 next = &filler;
             }
+            most.fetch_max(this_answer, Ordering::SeqCst);
         }
         Answer::Hang => {
             // Hold the connection open, silent, longer than any test waits.
@@ -567,4 +589,40 @@ fn a_registry_cache_config_over_4_mib_is_refused_before_downloading_it() {
         "{stderr}"
     );
     assert_eq!(registry.sent(), 0, "the cache config was downloaded");
+}
+
+#[test]
+fn an_error_answer_with_an_endless_body_is_not_read_whole() {
+    // oci-client reads the body of an error answer whole, for its message: for a manifest,
+    // then for a layer blob.
+    let manifest_fails = Hostile::start(|_, path| {
+        if path == "/v2/" {
+            Answer::Bytes(b"{}".to_vec())
+        } else {
+            Answer::EndlessError {
+                claimed: Some(1 << 30),
+            }
+        }
+    });
+    let layer = layer_tar();
+    let blob_fails = serve_image(
+        image(&layer, layer.len() as u64, &sha256(&layer)),
+        Answer::EndlessError { claimed: None },
+    );
+    for registry in [manifest_fails, blob_fails] {
+        let env = TestEnv::new();
+        let reference = format!("{}/app:1", registry.addr);
+        let stderr = failed_pull(&env, &reference);
+        assert!(
+            stderr.contains(&format!("registry {} answered HTTP 500", registry.addr)),
+            "{stderr}"
+        );
+        // Each attempt hangs up after 64 KiB of the body (plus what the kernel buffered).
+        assert!(
+            registry.most_in_one_answer() < SLACK,
+            "strata read {} bytes of one error answer",
+            registry.most_in_one_answer()
+        );
+        assert_nothing_stored(&env);
+    }
 }

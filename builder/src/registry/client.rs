@@ -77,6 +77,8 @@ pub struct Registry {
     /// Per registry, and whether for uploads (those have no read timeout of their own).
     clients: Mutex<HashMap<(String, bool), oci_client::Client>>,
     http: Mutex<Option<reqwest::Client>>,
+    /// Pull authorizations per repository, for strata's own GETs.
+    pub(super) tokens: super::download::Tokens,
     insecure: Vec<String>,
     auth: Resolver,
     retry: RetryPolicy,
@@ -156,6 +158,7 @@ impl Registry {
             runtime: std::sync::OnceLock::new(),
             clients: Mutex::new(HashMap::new()),
             http: Mutex::new(None),
+            tokens: Default::default(),
             insecure: options.insecure,
             auth: Resolver::new(options.auth),
             retry: options.retry,
@@ -244,7 +247,7 @@ impl Registry {
     /// oci-client's request methods that take no credentials of their own use those (and
     /// fetch a token only when it has none for the scope). `request` is lazy, so it may be
     /// built before the credentials are stored. It is given up at the deadline.
-    pub(super) fn with_auth<T>(
+    fn with_auth<T>(
         &self,
         registry: &str,
         client: &oci_client::Client,

@@ -4,10 +4,14 @@
 //! its descriptor's size (cut off at the first byte past it, refused when it ends short).
 //! Every wait is bounded by the operation's deadline ([`super::Timeouts`]).
 //!
-//! Manifests are fetched with a request of strata's own (oci-client reads a manifest whole
-//! into memory before anything can look at its size); the token comes from oci-client.
+//! Both are fetched with requests of strata's own: oci-client reads a manifest, and the body of
+//! any error answer, whole into memory before anything can look at its size. Tokens still come
+//! from oci-client, and are reused for a while per repository.
 
+use std::collections::HashMap;
 use std::io::Write;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use oci_client::errors::{OciDistributionError, OciEnvelope};
@@ -28,6 +32,28 @@ pub const MAX_MANIFEST_SIZE: u64 = 4 << 20;
 
 /// How much of an error answer's body is read (for its message).
 const MAX_ERROR_BODY: u64 = 64 << 10;
+
+/// How long a repository's token is reused: the distribution token spec's shortest lifetime
+/// is 60 s. A registry that refuses a reused one gets a fresh one.
+const TOKEN_REUSE: Duration = Duration::from_secs(50);
+
+/// How requests to a repository are authorized.
+#[derive(Clone)]
+enum Authorization {
+    Bearer(String),
+    Basic(String, String),
+    Nothing,
+}
+
+/// Authorizations per `registry/repository`, with when they were fetched.
+#[derive(Default)]
+pub(super) struct Tokens(Mutex<HashMap<String, (Instant, Authorization)>>);
+
+impl Tokens {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, Authorization)>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
 
 /// The size a download must have.
 #[derive(Debug, Clone, Copy)]
@@ -103,29 +129,112 @@ impl Registry {
         })
     }
 
-    /// One GET of a manifest: a token from oci-client, then the body read with a cap.
+    /// The `Authorization` for pulls from a repository: reused for [`TOKEN_REUSE`] unless
+    /// `fresh`; otherwise from oci-client (a bearer token through the registry's token
+    /// server, or the credentials themselves for basic-auth registries). Returns whether it
+    /// came from the cache.
+    async fn authorization(
+        &self,
+        remote: &Remote,
+        fresh: bool,
+    ) -> std::result::Result<(Authorization, bool), Failure> {
+        let key = remote.location();
+        if !fresh {
+            let tokens = self.tokens.lock();
+            if let Some((at, found)) = tokens.get(&key) {
+                if at.elapsed() < TOKEN_REUSE {
+                    return Ok((found.clone(), true));
+                }
+            }
+        }
+        let registry = remote.registry.as_str();
+        let auth = self.oci_auth(registry)?;
+        let token = self
+            .client(registry)
+            .auth(&remote.oci(), &auth, RegistryOperation::Pull)
+            .await
+            .map_err(|e| self.classify(registry, e))?;
+        let found = match (token, auth) {
+            (Some(token), _) => Authorization::Bearer(token),
+            (None, RegistryAuth::Basic(user, password)) => Authorization::Basic(user, password),
+            _ => Authorization::Nothing,
+        };
+        self.tokens
+            .lock()
+            .insert(key, (Instant::now(), found.clone()));
+        Ok((found, false))
+    }
+
+    /// A GET of `/v2/<repository>/<path>` with the repository's authorization, answered 2xx;
+    /// any other answer is an error (its body read to [`MAX_ERROR_BODY`]). A reused token the
+    /// registry no longer takes is replaced once.
+    async fn get(
+        &self,
+        remote: &Remote,
+        path: &str,
+        accept: Option<&str>,
+    ) -> std::result::Result<reqwest::Response, Failure> {
+        let registry = remote.registry.as_str();
+        let http = self.http_client().map_err(|error| Failure {
+            transient: false,
+            error,
+        })?;
+        let scheme = if self.is_insecure(registry) {
+            "http"
+        } else {
+            "https"
+        };
+        let reference = remote.oci();
+        let url = format!(
+            "{scheme}://{}/v2/{}/{path}",
+            reference.resolve_registry(),
+            reference.repository(),
+        );
+        let mut fresh = false;
+        loop {
+            let (authorization, cached) = self.authorization(remote, fresh).await?;
+            let mut request = http.get(&url);
+            if let Some(accept) = accept {
+                request = request.header(reqwest::header::ACCEPT, accept);
+            }
+            request = match authorization {
+                Authorization::Bearer(token) => request.bearer_auth(token),
+                Authorization::Basic(user, password) => request.basic_auth(user, Some(password)),
+                Authorization::Nothing => request,
+            };
+            let mut response = request
+                .send()
+                .await
+                .map_err(|e| self.classify(registry, e.into()))?;
+            let status = response.status();
+            if status.is_success() {
+                return Ok(response);
+            }
+            if status == reqwest::StatusCode::UNAUTHORIZED && cached {
+                fresh = true;
+                continue;
+            }
+            let mut body = Vec::new();
+            while let Ok(Some(chunk)) = response.chunk().await {
+                body.extend_from_slice(&chunk);
+                if body.len() as u64 >= MAX_ERROR_BODY {
+                    break;
+                }
+            }
+            return Err(self.classify(registry, answer_error(status, &body, &url)));
+        }
+    }
+
+    /// One GET of a manifest, its body read with a cap.
     fn manifest_once(
         &self,
         remote: &Remote,
         deadline: &Deadline,
     ) -> std::result::Result<Vec<u8>, Failure> {
         let registry = remote.registry.as_str();
-        let client = self.client(registry);
         let reference = remote.oci();
-        let http = self.http_client().map_err(|error| Failure {
-            transient: false,
-            error,
-        })?;
-        let auth = self.oci_auth(registry)?;
-        let scheme = if self.is_insecure(registry) {
-            "http"
-        } else {
-            "https"
-        };
-        let url = format!(
-            "{scheme}://{}/v2/{}/manifests/{}",
-            reference.resolve_registry(),
-            reference.repository(),
+        let path = format!(
+            "manifests/{}",
             reference.digest().or(reference.tag()).unwrap_or("latest")
         );
         let classify = |e: OciDistributionError| self.classify(registry, e);
@@ -138,33 +247,9 @@ impl Registry {
                 ),
             )
         };
+        let accept = ACCEPTED_MANIFESTS.join(", ");
         self.block_on(registry, deadline, async {
-            let token = client
-                .auth(&reference, &auth, RegistryOperation::Pull)
-                .await
-                .map_err(classify)?;
-            let mut request = http
-                .get(&url)
-                .header(reqwest::header::ACCEPT, ACCEPTED_MANIFESTS.join(", "));
-            match (&token, &auth) {
-                (Some(token), _) => request = request.bearer_auth(token),
-                (None, RegistryAuth::Basic(user, password)) => {
-                    request = request.basic_auth(user, Some(password))
-                }
-                _ => {}
-            }
-            let mut response = request.send().await.map_err(|e| classify(e.into()))?;
-            let status = response.status();
-            if !status.is_success() {
-                let mut body = Vec::new();
-                while let Ok(Some(chunk)) = response.chunk().await {
-                    body.extend_from_slice(&chunk);
-                    if body.len() as u64 >= MAX_ERROR_BODY {
-                        break;
-                    }
-                }
-                return Err(classify(answer_error(status, &body, &url)));
-            }
+            let mut response = self.get(remote, &path, Some(&accept)).await?;
             if let Some(announced) = response
                 .content_length()
                 .filter(|n| *n > MAX_MANIFEST_SIZE)
@@ -210,9 +295,6 @@ impl Registry {
         deadline: &Deadline,
     ) -> std::result::Result<(), Failure> {
         let registry = remote.registry.as_str();
-        let client = self.client(registry);
-        let reference = remote.oci();
-        let digest_text = digest.to_string();
         let mismatch = |actual: Digest, got: u64| {
             fatal(
                 ErrorKind::DigestMismatch,
@@ -232,14 +314,9 @@ impl Registry {
                 format!("size mismatch: registry {registry} {what} for blob {digest}, {wanted}"),
             )
         };
-        let sized = self.with_auth(registry, &client, &reference, deadline, async {
-            client
-                .pull_blob_stream(&reference, digest_text.as_str())
-                .await
-                .map_err(|e| self.classify(registry, e))
-        })?;
-        let announced = sized.content_length;
-        match (size, announced) {
+        let path = format!("blobs/{digest}");
+        let response = self.block_on(registry, deadline, self.get(remote, &path, None))?;
+        match (size, response.content_length()) {
             (Size::Exact(n), Some(l)) if l != n => {
                 return Err(wrong_size(format!("announced {l} bytes")))
             }
@@ -248,7 +325,7 @@ impl Registry {
             }
             _ => {}
         }
-        let mut stream = sized.stream;
+        let mut stream = response.bytes_stream();
         let mut hasher = Hasher::new();
         self.runtime()?.block_on(async {
             loop {
@@ -257,43 +334,21 @@ impl Registry {
                     return Err(self.timed_out(registry));
                 };
                 let Some(chunk) = next else { break };
-                match chunk {
-                    Ok(bytes) => {
-                        // Cut off at the first byte past the size: nothing more is read.
-                        if hasher.len() + bytes.len() as u64 > size.limit() {
-                            return Err(wrong_size(format!(
-                                "sent more than {} bytes",
-                                size.limit()
-                            )));
-                        }
-                        hasher.update(&bytes);
-                        out.write_all(&bytes).map_err(|source| Failure {
-                            transient: false,
-                            error: Error::Io {
-                                path: format!("<blob {digest}>").into(),
-                                source,
-                            },
-                        })?;
-                        *written += bytes.len() as u64;
-                        deadline.progress();
-                    }
-                    Err(e) => {
-                        let got = hasher.len();
-                        // oci-client's own check fails at the end of a complete body.
-                        if announced.is_none_or(|l| l == got) {
-                            if let Size::Exact(n) = size {
-                                if got != n {
-                                    return Err(wrong_size(format!("sent {got} bytes")));
-                                }
-                            }
-                            let actual = hasher.clone().finish();
-                            if actual != *digest {
-                                return Err(mismatch(actual, got));
-                            }
-                        }
-                        return Err(self.classify(registry, OciDistributionError::IoError(e)));
-                    }
+                let bytes = chunk.map_err(|e| self.classify(registry, e.into()))?;
+                // Cut off at the first byte past the size: nothing more is read.
+                if hasher.len() + bytes.len() as u64 > size.limit() {
+                    return Err(wrong_size(format!("sent more than {} bytes", size.limit())));
                 }
+                hasher.update(&bytes);
+                out.write_all(&bytes).map_err(|source| Failure {
+                    transient: false,
+                    error: Error::Io {
+                        path: format!("<blob {digest}>").into(),
+                        source,
+                    },
+                })?;
+                *written += bytes.len() as u64;
+                deadline.progress();
             }
             let got = hasher.len();
             if let Size::Exact(n) = size {
