@@ -1,6 +1,7 @@
 //! Hostile registry inputs: a registry that answers a pull with a manifest of 1 GiB (claimed,
 //! or really streamed), an image or build-cache config of 1 GiB, a blob longer or shorter than
-//! its descriptor says, or nothing at all.
+//! its descriptor says, an error answer without end, or nothing at all (and, the other side
+//! of the timeouts, a slow but steady one that must still get through).
 //! The registry is a few lines of HTTP/1.1 on 127.0.0.1 (std::net) that makes its answers up
 //! as it sends them, so no test needs the memory an attack would have taken; it counts what it
 //! managed to send before strata hung up.
@@ -45,6 +46,12 @@ enum Answer {
     EndlessError { claimed: Option<u64> },
     /// 200, chunked, with exactly these bytes (no length announced up front).
     Chunked(Vec<u8>),
+    /// 200, chunked, these bytes in pieces of `piece` bytes with `pause` before each.
+    Slow {
+        body: Vec<u8>,
+        piece: usize,
+        pause: Duration,
+    },
     /// Accept the request, never answer.
     Hang,
     /// 404.
@@ -171,6 +178,17 @@ fn serve(
                 next = &filler;
             }
             most.fetch_max(this_answer, Ordering::SeqCst);
+        }
+        Answer::Slow { body, piece, pause } => {
+            let _ = out.write_all(head("200 OK", None).as_bytes());
+            for chunk in body.chunks(piece) {
+                std::thread::sleep(pause);
+                let _ = write!(out, "{:x}\r\n", chunk.len());
+                let _ = out.write_all(chunk);
+                let _ = out.write_all(b"\r\n");
+                let _ = out.flush();
+            }
+            let _ = out.write_all(b"0\r\n\r\n");
         }
         Answer::Hang => {
             // Hold the connection open, silent, longer than any test waits.
@@ -625,4 +643,31 @@ fn an_error_answer_with_an_endless_body_is_not_read_whole() {
         );
         assert_nothing_stored(&env);
     }
+}
+
+#[test]
+fn a_slow_but_steady_blob_is_not_cut_off_by_the_deadline() {
+    // The other side of the timeouts: a layer that takes longer than an operation's deadline
+    // (2 s with a 1 s timeout) but never pauses for a whole timeout still arrives.
+    let layer = layer_tar();
+    let registry = serve_image(
+        image(&layer, layer.len() as u64, &sha256(&layer)),
+        Answer::Slow {
+            body: layer.clone(),
+            piece: layer.len() / 8,
+            pause: Duration::from_millis(400),
+        },
+    );
+    let env = TestEnv::new();
+    let reference = format!("{}/app:1", registry.addr);
+    let (output, took) = run_within(
+        &env,
+        &["pull", &reference],
+        &[("STRATA_REGISTRY_TIMEOUT", "1s")],
+        Duration::from_secs(60),
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(took > Duration::from_secs(3), "took {took:?}");
+    assert!(!stderr.contains("retrying"), "{stderr}");
 }
