@@ -35,6 +35,18 @@ pub struct Global {
         value_delimiter = ','
     )]
     pub insecure_registry: Vec<String>,
+
+    /// How long a registry may keep strata waiting in one attempt (to connect, or for an
+    /// answer or the next bytes of one), e.g. `30s`, `2m`; one operation gives up after twice
+    /// that across its retries.
+    #[arg(
+        long,
+        global = true,
+        value_name = "DURATION",
+        env = "STRATA_REGISTRY_TIMEOUT",
+        default_value = "30s"
+    )]
+    pub registry_timeout: String,
 }
 
 #[derive(Debug, Parser)]

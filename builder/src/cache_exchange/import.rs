@@ -18,6 +18,7 @@ use super::format::{self, CacheContents};
 use super::CacheBackend;
 use crate::error::{Error, Result};
 use crate::layer::extract_layer;
+use crate::registry::MAX_MANIFEST_SIZE;
 
 /// What an imported record says a step produced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -249,6 +250,15 @@ fn read_contents(backend: &dyn CacheBackend) -> Result<Option<CacheContents>> {
     };
     let manifest = backend.manifest()?;
     let (config, layers) = format::parse_manifest(&manifest).map_err(bad)?;
+    // Read into memory: held to the manifests' size limit, whatever the descriptor claims.
+    if config.size > MAX_MANIFEST_SIZE {
+        return Err(bad(format!(
+            "cache config {} is {} bytes by its descriptor, over the {} MiB limit for configs",
+            config.digest,
+            config.size,
+            MAX_MANIFEST_SIZE >> 20
+        )));
+    }
     let mut bytes = Vec::new();
     backend
         .get_blob(&config.digest, &mut Capped::new(&mut bytes, config.size))

@@ -1,22 +1,22 @@
 //! The synchronous registry facade over `oci-client`: owns a small tokio runtime, one
 //! `oci-client` client per registry (HTTP for insecure ones), credentials per registry, and
-//! retries. Every blob read is checked against its digest.
+//! retries, timeouts. Downloads (manifests capped in size, blobs checked against their size and
+//! digest) are in `download.rs`.
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures_util::StreamExt;
 use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::errors::{OciDistributionError, OciErrorCode};
 use oci_client::secrets::RegistryAuth;
-use strata_cache::{BlobRef, Digest, Hasher, Store};
+use strata_cache::Digest;
 
 use super::auth::{AuthSource, Resolver};
 use super::remote::Remote;
-use super::retry::{retry, Failure, RetryPolicy};
+use super::retry::{retry, Deadline, Failure, GaveUp, RetryPolicy, Timeouts};
 use super::ErrorKind;
 use crate::error::{Error, Result};
 use crate::image::manifest::{DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST};
@@ -25,6 +25,11 @@ pub(super) const USER_AGENT: &str = concat!("strata/", env!("CARGO_PKG_VERSION")
 
 /// The manifest media types strata asks for.
 pub const ACCEPTED_MANIFESTS: [&str; 4] = [OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST];
+
+/// The slowest upload rate strata waits for, in bytes per second: an upload's deadline is
+/// extended by its size at this rate (a registry that keeps up with less than this on average
+/// is given up on).
+pub const UPLOAD_RATE: u64 = 256 << 10;
 
 /// A callback for notices (retries), one line each.
 pub type Notify = Arc<dyn Fn(&str) + Send + Sync>;
@@ -39,6 +44,8 @@ pub struct RegistryOptions {
     pub auth: AuthSource,
     /// Retries for transient failures.
     pub retry: RetryPolicy,
+    /// How long a registry may keep strata waiting, per attempt and per operation.
+    pub timeouts: Timeouts,
     /// Told about each retry; `None` keeps quiet.
     pub notify: Option<Notify>,
 }
@@ -67,11 +74,15 @@ pub enum BlobSource {
 pub struct Registry {
     /// Started on first use: a command that never talks to a registry starts no threads.
     runtime: std::sync::OnceLock<std::result::Result<tokio::runtime::Runtime, String>>,
-    clients: Mutex<HashMap<String, oci_client::Client>>,
+    /// Per registry, and whether for uploads (those have no read timeout of their own).
+    clients: Mutex<HashMap<(String, bool), oci_client::Client>>,
     http: Mutex<Option<reqwest::Client>>,
+    /// Pull authorizations per repository, for strata's own GETs.
+    pub(super) tokens: super::download::Tokens,
     insecure: Vec<String>,
     auth: Resolver,
     retry: RetryPolicy,
+    pub(super) timeouts: Timeouts,
     notify: Option<Notify>,
 }
 
@@ -80,6 +91,7 @@ impl std::fmt::Debug for Registry {
         f.debug_struct("Registry")
             .field("insecure", &self.insecure)
             .field("retry", &self.retry)
+            .field("timeouts", &self.timeouts)
             .finish()
     }
 }
@@ -89,6 +101,31 @@ pub(crate) fn registry_error(kind: ErrorKind, reason: impl Into<String>) -> Erro
         kind,
         reason: reason.into(),
     }
+}
+
+/// Whether an error (or one of its causes) is a timeout: reqwest's own, or an I/O one (also
+/// when wrapped in an `io::Error`, whose `source` skips the error it wraps).
+fn is_timeout(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(error);
+    while let Some(e) = current {
+        if e.downcast_ref::<reqwest::Error>()
+            .is_some_and(reqwest::Error::is_timeout)
+        {
+            return true;
+        }
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::TimedOut {
+                return true;
+            }
+            if let Some(inner) = io.get_ref() {
+                if is_timeout(inner) {
+                    return true;
+                }
+            }
+        }
+        current = e.source();
+    }
+    false
 }
 
 /// The innermost cause of an error: "Connection refused (os error 111)" rather than
@@ -121,9 +158,11 @@ impl Registry {
             runtime: std::sync::OnceLock::new(),
             clients: Mutex::new(HashMap::new()),
             http: Mutex::new(None),
+            tokens: Default::default(),
             insecure: options.insecure,
             auth: Resolver::new(options.auth),
             retry: options.retry,
+            timeouts: options.timeouts,
             notify: options.notify,
         })
     }
@@ -160,10 +199,20 @@ impl Registry {
             .any(|i| i.eq_ignore_ascii_case(registry) || i.eq_ignore_ascii_case(host))
     }
 
-    fn client(&self, registry: &str) -> oci_client::Client {
+    pub(super) fn client(&self, registry: &str) -> oci_client::Client {
+        self.client_for(registry, false)
+    }
+
+    /// The client for uploads: reqwest's read timeout also covers sending the request body,
+    /// so an upload is bounded by its operation's deadline (extended by its size) instead.
+    fn upload_client(&self, registry: &str) -> oci_client::Client {
+        self.client_for(registry, true)
+    }
+
+    fn client_for(&self, registry: &str, upload: bool) -> oci_client::Client {
         let mut clients = self.clients.lock().expect("registry clients");
         clients
-            .entry(registry.to_string())
+            .entry((registry.to_string(), upload))
             .or_insert_with(|| {
                 let config = ClientConfig {
                     protocol: if self.is_insecure(registry) {
@@ -173,8 +222,8 @@ impl Registry {
                     },
                     use_monolithic_push: true,
                     platform_resolver: None,
-                    connect_timeout: Some(Duration::from_secs(15)),
-                    read_timeout: Some(Duration::from_secs(120)),
+                    connect_timeout: Some(self.timeouts.attempt),
+                    read_timeout: (!upload).then_some(self.timeouts.attempt),
                     user_agent: USER_AGENT,
                     ..Default::default()
                 };
@@ -183,7 +232,7 @@ impl Registry {
             .clone()
     }
 
-    fn oci_auth(&self, registry: &str) -> std::result::Result<RegistryAuth, Failure> {
+    pub(super) fn oci_auth(&self, registry: &str) -> std::result::Result<RegistryAuth, Failure> {
         match self.auth.credentials(registry) {
             Ok(Some(c)) => Ok(RegistryAuth::Basic(c.username, c.password)),
             Ok(None) => Ok(RegistryAuth::Anonymous),
@@ -197,21 +246,62 @@ impl Registry {
     /// Runs one request on the runtime after handing `client` the registry's credentials:
     /// oci-client's request methods that take no credentials of their own use those (and
     /// fetch a token only when it has none for the scope). `request` is lazy, so it may be
-    /// built before the credentials are stored.
+    /// built before the credentials are stored. It is given up at the deadline.
     fn with_auth<T>(
         &self,
         registry: &str,
         client: &oci_client::Client,
         reference: &oci_client::Reference,
+        deadline: &Deadline,
         request: impl std::future::Future<Output = std::result::Result<T, Failure>>,
     ) -> std::result::Result<T, Failure> {
         let auth = self.oci_auth(registry)?;
-        self.runtime()?.block_on(async {
+        self.block_on(registry, deadline, async {
             client
                 .store_auth_if_needed(reference.resolve_registry(), &auth)
                 .await;
             request.await
         })
+    }
+
+    /// Runs `request` on the runtime, given up when the deadline passes.
+    pub(super) fn block_on<T>(
+        &self,
+        registry: &str,
+        deadline: &Deadline,
+        request: impl std::future::Future<Output = std::result::Result<T, Failure>>,
+    ) -> std::result::Result<T, Failure> {
+        self.runtime()?.block_on(async {
+            match tokio::time::timeout_at(deadline.at().into(), request).await {
+                Ok(result) => result,
+                Err(_) => Err(self.timed_out(registry)),
+            }
+        })
+    }
+
+    /// The failure of an operation whose deadline passed.
+    pub(super) fn timed_out(&self, registry: &str) -> Failure {
+        Failure {
+            transient: true,
+            error: registry_error(
+                ErrorKind::Network,
+                format!("registry {registry} timed out: the operation's deadline passed"),
+            ),
+        }
+    }
+
+    /// The failure of an attempt the registry left waiting longer than the attempt timeout.
+    fn attempt_timed_out(&self, registry: &str) -> Failure {
+        Failure {
+            transient: true,
+            error: registry_error(
+                ErrorKind::Network,
+                format!(
+                    "registry {registry} timed out: no answer within {:?} (--registry-timeout)",
+                    self.timeouts.attempt
+                ),
+            ),
+        }
     }
 
     /// Turns an `oci-client` error into strata's, deciding whether a retry may help.
@@ -307,6 +397,9 @@ impl Registry {
                 if let Some(status) = e.status() {
                     return by_status(status.as_u16(), "");
                 }
+                if is_timeout(&e) {
+                    return self.attempt_timed_out(registry);
+                }
                 let cause = root_cause(&e);
                 if cause.contains("certificate") {
                     return fatal(
@@ -332,6 +425,7 @@ impl Registry {
                     transient(format!("cannot reach registry {registry}: {cause}"))
                 }
             }
+            OciDistributionError::IoError(e) if is_timeout(&e) => self.attempt_timed_out(registry),
             OciDistributionError::IoError(e) => {
                 transient(format!("connection to registry {registry}: {e}"))
             }
@@ -343,10 +437,22 @@ impl Registry {
         }
     }
 
-    /// Runs one operation with retries; the final error says how many attempts were made.
+    /// Runs one operation with retries, within the operation's deadline; the final error says
+    /// how many attempts were made, and that it timed out when the deadline ran out.
     pub(super) fn with_retry<T>(
         &self,
-        attempt: impl FnMut() -> std::result::Result<T, Failure>,
+        registry: &str,
+        attempt: impl FnMut(&Deadline) -> std::result::Result<T, Failure>,
+    ) -> Result<T> {
+        self.with_retry_within(registry, &Deadline::new(self.timeouts.total), attempt)
+    }
+
+    /// [`Registry::with_retry`] with a deadline of the caller's.
+    pub(super) fn with_retry_within<T>(
+        &self,
+        registry: &str,
+        deadline: &Deadline,
+        attempt: impl FnMut(&Deadline) -> std::result::Result<T, Failure>,
     ) -> Result<T> {
         let notify = |n: u32, error: &Error| {
             if let Some(notify) = &self.notify {
@@ -358,44 +464,34 @@ impl Registry {
                 ));
             }
         };
-        retry(&self.retry, attempt, &notify).map_err(|(error, attempts)| match error {
-            Error::Registry { kind, reason } if attempts > 1 => Error::Registry {
-                kind,
-                reason: format!("{reason} (after {attempts} attempts)"),
-            },
-            other => other,
-        })
-    }
-
-    /// Fetches a manifest or index by tag or digest. A reference with a digest is checked
-    /// against the bytes.
-    pub fn get_manifest(&self, remote: &Remote) -> Result<FetchedManifest> {
-        let registry = remote.registry.as_str();
-        let client = self.client(registry);
-        let reference = remote.oci();
-        let (bytes, _) = self.with_retry(|| {
-            let auth = self.oci_auth(registry)?;
-            self.runtime()?
-                .block_on(client.pull_manifest_raw(&reference, &auth, &ACCEPTED_MANIFESTS))
-                .map_err(|e| self.classify(registry, e))
-        })?;
-        let digest = Digest::of(&bytes);
-        if let Some(expected) = remote.digest {
-            if expected != digest {
-                return Err(registry_error(
-                    ErrorKind::DigestMismatch,
-                    format!("digest mismatch: registry {registry} sent a manifest with digest {digest} for {expected}"),
-                ));
-            }
-        }
-        let media_type = media_type_of(&bytes).map_err(|reason| {
-            registry_error(ErrorKind::Other, format!("manifest {digest}: {reason}"))
-        })?;
-        Ok(FetchedManifest {
-            bytes: bytes.to_vec(),
-            digest,
-            media_type,
-        })
+        let gave_up = |GaveUp {
+                           error,
+                           attempts,
+                           deadline: ran_out,
+                       }| {
+            let Error::Registry { kind, reason } = error else {
+                return error;
+            };
+            let reason = if ran_out {
+                // The deadline, not the count of attempts, ended it: say it timed out.
+                let timed_out = if reason.contains("timed out") {
+                    String::new()
+                } else {
+                    format!("registry {registry} timed out; ")
+                };
+                format!(
+                    "{reason} ({timed_out}gave up after {attempts} attempt{} in {:.1}s)",
+                    if attempts == 1 { "" } else { "s" },
+                    deadline.elapsed().as_secs_f64()
+                )
+            } else if attempts > 1 {
+                format!("{reason} (after {attempts} attempts)")
+            } else {
+                reason
+            };
+            Error::Registry { kind, reason }
+        };
+        retry(&self.retry, deadline, attempt, &notify).map_err(gave_up)
     }
 
     /// The digest a tag points at now (a HEAD request when the registry answers with
@@ -404,12 +500,10 @@ impl Registry {
         let registry = remote.registry.as_str();
         let client = self.client(registry);
         let reference = remote.oci();
-        let found = self.with_retry(|| {
+        let found = self.with_retry(registry, |deadline| {
             let auth = self.oci_auth(registry)?;
-            match self
-                .runtime()?
-                .block_on(client.fetch_manifest_digest(&reference, &auth))
-            {
+            let head = async { Ok(client.fetch_manifest_digest(&reference, &auth).await) };
+            match self.block_on(registry, deadline, head)? {
                 Ok(digest) => Ok(Some(digest)),
                 Err(e) => {
                     let failure = self.classify(registry, e);
@@ -444,9 +538,9 @@ impl Registry {
             registry_error(ErrorKind::Other, format!("media type `{media_type}`: {e}"))
         })?;
         let body = bytes::Bytes::copy_from_slice(bytes);
-        self.with_retry(|| {
+        self.with_retry(registry, |deadline| {
             let push = client.push_manifest_raw(&reference, body.clone(), content_type.clone());
-            self.with_auth(registry, &client, &reference, async {
+            self.with_auth(registry, &client, &reference, deadline, async {
                 push.await.map_err(|e| self.classify(registry, e))
             })
         })?;
@@ -459,8 +553,8 @@ impl Registry {
         let client = self.client(registry);
         let reference = remote.oci();
         let digest = digest.to_string();
-        self.with_retry(|| {
-            self.with_auth(registry, &client, &reference, async {
+        self.with_retry(registry, |deadline| {
+            self.with_auth(registry, &client, &reference, deadline, async {
                 client
                     .blob_exists(&reference, &digest)
                     .await
@@ -469,140 +563,24 @@ impl Registry {
         })
     }
 
-    /// One download of a blob into `out`, hashing as it goes; `written` counts what reached
-    /// `out`.
-    fn fetch_once(
-        &self,
-        remote: &Remote,
-        digest: &Digest,
-        out: &mut dyn Write,
-        written: &mut u64,
-    ) -> std::result::Result<(), Failure> {
-        let registry = remote.registry.as_str();
-        let client = self.client(registry);
-        let reference = remote.oci();
-        let digest_text = digest.to_string();
-        let mismatch = |actual: Digest, size: u64| {
-            Failure {
-            transient: false,
-            error: registry_error(
-                ErrorKind::DigestMismatch,
-                format!(
-                    "digest mismatch: registry {registry} sent {size} bytes with digest {actual} for blob {digest}"
-                ),
-            ),
-        }
-        };
-        self.with_auth(registry, &client, &reference, async {
-            let sized = client
-                .pull_blob_stream(&reference, digest_text.as_str())
-                .await
-                .map_err(|e| self.classify(registry, e))?;
-            let expected_len = sized.content_length;
-            let mut stream = sized.stream;
-            let mut hasher = Hasher::new();
-            while let Some(chunk) = stream.next().await {
-                match chunk {
-                    Ok(bytes) => {
-                        hasher.update(&bytes);
-                        out.write_all(&bytes).map_err(|source| Failure {
-                            transient: false,
-                            error: Error::Io {
-                                path: format!("<blob {digest}>").into(),
-                                source,
-                            },
-                        })?;
-                        *written += bytes.len() as u64;
-                    }
-                    Err(e) => {
-                        let size = hasher.len();
-                        // oci-client's own check fails at the end of a complete body.
-                        if expected_len.is_none_or(|l| l == size) {
-                            let actual = hasher.clone().finish();
-                            if actual != *digest {
-                                return Err(mismatch(actual, size));
-                            }
-                        }
-                        return Err(self.classify(registry, OciDistributionError::IoError(e)));
-                    }
-                }
-            }
-            let size = hasher.len();
-            let actual = hasher.finish();
-            if actual != *digest {
-                return Err(mismatch(actual, size));
-            }
-            Ok(())
-        })
-    }
-
-    /// Downloads a blob into `out`, checking its digest; returns its size. Retries only while
-    /// nothing has been written to `out` (use [`Registry::fetch_blob`] for full retries).
-    /// A digest mismatch is an error of kind [`ErrorKind::DigestMismatch`], after `out` has
-    /// seen the bytes: callers must discard them.
-    pub fn get_blob(&self, remote: &Remote, digest: &Digest, out: &mut dyn Write) -> Result<u64> {
-        let mut written = 0u64;
-        self.with_retry(|| {
-            if written > 0 {
-                return Err(Failure {
-                    transient: false,
-                    error: registry_error(
-                        ErrorKind::Network,
-                        format!(
-                            "registry {}: blob {digest} broke off after {written} bytes",
-                            remote.registry
-                        ),
-                    ),
-                });
-            }
-            self.fetch_once(remote, digest, out, &mut written)
-        })?;
-        Ok(written)
-    }
-
-    /// Downloads a blob into memory, checking its digest.
-    pub fn get_blob_bytes(&self, remote: &Remote, digest: &Digest) -> Result<Vec<u8>> {
-        self.with_retry(|| {
-            let mut out = Vec::new();
-            let mut written = 0;
-            self.fetch_once(remote, digest, &mut out, &mut written)?;
-            Ok(out)
-        })
-    }
-
-    /// Downloads a blob into the store (unless it is there already), checking its digest;
-    /// retried from the start after a broken transfer. Nothing is stored on failure.
-    pub fn fetch_blob(&self, store: &Store, remote: &Remote, digest: &Digest) -> Result<BlobRef> {
-        if store.blobs().exists(digest) {
-            return Ok(BlobRef {
-                digest: *digest,
-                size: store.blobs().size(digest)?,
-            });
-        }
-        let writer = self.with_retry(|| {
-            let mut writer = store.blobs().writer().map_err(|e| Failure {
-                transient: false,
-                error: e.into(),
-            })?;
-            let mut written = 0;
-            self.fetch_once(remote, digest, &mut writer, &mut written)?;
-            Ok(writer)
-        })?;
-        let (digest, size) = writer.commit(Some(*digest))?;
-        Ok(BlobRef { digest, size })
-    }
-
-    /// Uploads a blob to the repository (monolithic upload; files are streamed).
+    /// Uploads a blob to the repository (monolithic upload; files are streamed). The upload
+    /// has the operation's deadline plus a second per [`UPLOAD_RATE`] bytes.
     pub fn put_blob(&self, remote: &Remote, digest: &Digest, source: &BlobSource) -> Result<()> {
         let registry = remote.registry.as_str();
-        let client = self.client(registry);
+        let client = self.upload_client(registry);
         let reference = remote.oci();
         let digest_text = digest.to_string();
         let bytes = match source {
             BlobSource::Bytes(bytes) => Some(bytes::Bytes::copy_from_slice(bytes)),
             BlobSource::File(_) => None,
         };
-        self.with_retry(|| {
+        let size = match source {
+            BlobSource::Bytes(bytes) => bytes.len() as u64,
+            BlobSource::File(path) => std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
+        };
+        let deadline = Deadline::new(self.timeouts.total);
+        deadline.extend(Duration::from_secs(size / UPLOAD_RATE));
+        self.with_retry_within(registry, &deadline, |deadline| {
             let stream = match source {
                 BlobSource::File(path) => {
                     let file = std::fs::File::open(path).map_err(|source| Failure {
@@ -617,7 +595,7 @@ impl Registry {
                 }
                 BlobSource::Bytes(_) => None,
             };
-            self.with_auth(registry, &client, &reference, async {
+            self.with_auth(registry, &client, &reference, deadline, async {
                 match (stream, &bytes) {
                     (Some((stream, size)), _) => {
                         client
@@ -648,8 +626,8 @@ impl Registry {
         let reference = remote.oci();
         let source = from.oci();
         let digest_text = digest.to_string();
-        self.with_retry(|| {
-            self.with_auth(registry, &client, &reference, async {
+        self.with_retry(registry, |deadline| {
+            self.with_auth(registry, &client, &reference, deadline, async {
                 match client.mount_blob(&reference, &source, &digest_text).await {
                     Ok(()) => Ok(true),
                     Err(e) => {
@@ -665,6 +643,8 @@ impl Registry {
         })
     }
 
+    /// A plain HTTP client with the attempt timeout (for requests oci-client does not make:
+    /// the login check, capped manifest downloads).
     pub(super) fn http_client(&self) -> Result<reqwest::Client> {
         let mut http = self.http.lock().expect("http client");
         if let Some(client) = &*http {
@@ -672,8 +652,8 @@ impl Registry {
         }
         let client = reqwest::Client::builder()
             .user_agent(USER_AGENT)
-            .connect_timeout(Duration::from_secs(15))
-            .timeout(Duration::from_secs(60))
+            .connect_timeout(self.timeouts.attempt)
+            .read_timeout(self.timeouts.attempt)
             .build()
             .map_err(|e| registry_error(ErrorKind::Other, format!("http client: {e}")))?;
         *http = Some(client.clone());

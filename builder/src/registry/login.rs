@@ -39,8 +39,8 @@ impl Registry {
             ),
         }
         };
-        self.with_retry(|| {
-            self.runtime()?.block_on(async {
+        self.with_retry(registry, |deadline| {
+            self.block_on(registry, deadline, async {
                 let response = http.get(&url).send().await.map_err(classify_reqwest)?;
                 let status = response.status().as_u16();
                 if (200..300).contains(&status) {

@@ -12,17 +12,21 @@
 //!
 //! - [`Registry::new`]`(`[`RegistryOptions`]`)`: insecure registries (plain HTTP; `localhost`,
 //!   `127.0.0.0/8` and `::1` always are), an [`AuthSource`] (docker's config by default), a
-//!   [`RetryPolicy`], an optional notice callback. Owns a small tokio runtime (started on
+//!   [`RetryPolicy`], [`Timeouts`] (30 s per attempt, 60 s per operation), an optional notice
+//!   callback. Owns a small tokio runtime (started on
 //!   first use): every call blocks; `&Registry` may be shared between threads for parallel
 //!   transfers.
 //! - References are [`Remote`]s: `Remote::parse("127.0.0.1:5000/app:1")` (docker's grammar).
 //!   Blob calls use only the registry and repository of the remote.
-//! - [`Registry::get_manifest`] → [`FetchedManifest`] `{ bytes, digest, media_type }`;
+//! - [`Registry::get_manifest`] → [`FetchedManifest`] `{ bytes, digest, media_type }`, at
+//!   most [`MAX_MANIFEST_SIZE`] (4 MiB) bytes;
 //!   [`Registry::manifest_digest`] (HEAD, `None` when the tag does not exist);
 //!   [`Registry::put_manifest`]`(remote, bytes, media_type) → Digest`.
 //! - [`Registry::has_blob`], [`Registry::get_blob`]`(remote, digest, writer) → size` (digest
-//!   checked), [`Registry::get_blob_bytes`], [`Registry::fetch_blob`] (into the store, retried
-//!   whole), [`Registry::put_blob`]`(remote, digest, &`[`BlobSource`]`)`,
+//!   checked), [`Registry::get_blob_bytes`] (at most 4 MiB), [`Registry::fetch_blob`] (into
+//!   the store, retried whole); [`Registry::get_blob_sized`] and [`Registry::fetch_blob_sized`]
+//!   also hold the blob to its descriptor's size (cut off at the first byte too many);
+//!   [`Registry::put_blob`]`(remote, digest, &`[`BlobSource`]`)`,
 //!   [`Registry::mount_blob`] (cross-repository mount within one registry).
 //! - [`Registry::check_login`] verifies credentials as `docker login` does; [`auth::store`] and
 //!   [`auth::erase`] write docker's config file.
@@ -41,6 +45,7 @@
 
 pub mod auth;
 mod client;
+mod download;
 mod jobs;
 mod login;
 mod pull;
@@ -52,12 +57,13 @@ mod sources;
 pub use auth::{AuthSource, Credentials};
 pub use client::{
     media_type_of, BlobSource, FetchedManifest, Notify, Registry, RegistryOptions,
-    ACCEPTED_MANIFESTS,
+    ACCEPTED_MANIFESTS, UPLOAD_RATE,
 };
+pub use download::MAX_MANIFEST_SIZE;
 pub use pull::{pick_platform, platform_matches, pull, PullOptions, Pulled};
 pub use push::{push, push_image, PushOptions, Pushed};
 pub use remote::{Remote, DOCKER_HUB};
-pub use retry::RetryPolicy;
+pub use retry::{RetryPolicy, Timeouts};
 pub use sources::BlobSources;
 
 /// What kind of registry failure an [`crate::Error::Registry`] is.
@@ -67,9 +73,9 @@ pub enum ErrorKind {
     NotFound,
     /// Credentials are missing or rejected, or access is denied.
     Auth,
-    /// The registry could not be reached, or kept failing (5xx), after retries.
+    /// The registry could not be reached, kept failing (5xx) or timed out, after retries.
     Network,
-    /// Content did not match its digest.
+    /// Content did not match its digest, or a blob its descriptor's size.
     DigestMismatch,
     /// Anything else.
     Other,

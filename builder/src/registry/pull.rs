@@ -12,13 +12,13 @@ use std::io::{BufRead, BufReader};
 use strata_cache::{Digest, Store};
 
 use super::client::registry_error;
-use super::{ErrorKind, Registry, Remote};
+use super::{ErrorKind, Registry, Remote, MAX_MANIFEST_SIZE};
 use crate::archive::load::{store_plan, Written};
 use crate::archive::plan::ImagePlan;
 use crate::archive::spool::{compression_of, decompress, Unpacked};
 use crate::error::{Error, Result};
 use crate::image::config::diff_ids_of;
-use crate::image::manifest::{self, host_platform, IndexEntry};
+use crate::image::manifest::{self, host_platform, Desc, IndexEntry};
 use crate::layer::extract_layer;
 
 /// How to pull.
@@ -183,9 +183,22 @@ fn pull_inner(
         }
     }
 
-    // The config first: it lists the DiffIDs the layers must have.
+    // The config first: it lists the DiffIDs the layers must have. It is read into memory,
+    // so it has the manifests' size limit.
+    if parsed.config.size > MAX_MANIFEST_SIZE {
+        return Err(registry_error(
+            ErrorKind::Other,
+            format!(
+                "config {} is {} bytes by its descriptor, over the {} MiB limit for image configs",
+                parsed.config.digest,
+                parsed.config.size,
+                MAX_MANIFEST_SIZE >> 20
+            ),
+        ));
+    }
     let config_existed = store.blobs().exists(&parsed.config.digest);
-    let config = registry.fetch_blob(store, remote, &parsed.config.digest)?;
+    let config =
+        registry.fetch_blob_sized(store, remote, &parsed.config.digest, parsed.config.size)?;
     if !config_existed {
         written.blobs.insert(config.digest);
     }
@@ -217,10 +230,10 @@ fn pull_inner(
     }
 
     // Layers: download and unpack in parallel; the store is updated in order afterwards.
-    let mut jobs: Vec<(Digest, Digest)> = Vec::new();
+    let mut jobs: Vec<(&Desc, Digest)> = Vec::new();
     for (layer, diff_id) in parsed.layers.iter().zip(&diff_ids) {
-        if !jobs.iter().any(|(blob, _)| *blob == layer.digest) {
-            jobs.push((layer.digest, *diff_id));
+        if !jobs.iter().any(|(blob, _)| blob.digest == layer.digest) {
+            jobs.push((layer, *diff_id));
         }
     }
     let results = super::jobs::run(
@@ -230,7 +243,7 @@ fn pull_inner(
     );
     let mut unpacked = BTreeMap::new();
     let mut first_error = None;
-    for ((blob, _), result) in jobs.iter().zip(results) {
+    for ((Desc { digest: blob, .. }, _), result) in jobs.iter().zip(results) {
         match result {
             Some(Ok((new_blob, prepared))) => {
                 if new_blob {
@@ -292,10 +305,11 @@ fn fetch_layer(
     store: &Store,
     registry: &Registry,
     remote: &Remote,
-    blob: &Digest,
+    desc: &Desc,
     diff_id: &Digest,
     progress: &(dyn Fn(&str) + Sync),
 ) -> Result<FetchedLayer> {
+    let blob = &desc.digest;
     let id = short(blob);
     let existed = store.blobs().exists(blob);
     if existed && store.snapshots().exists(diff_id) {
@@ -303,7 +317,7 @@ fn fetch_layer(
         return Ok((false, None));
     }
     progress(&format!("{id}: Pulling fs layer"));
-    let fetched = registry.fetch_blob(store, remote, blob);
+    let fetched = registry.fetch_blob_sized(store, remote, blob, desc.size);
     let new_blob = !existed && fetched.is_ok();
     let undo_blob = |error: Error| {
         if new_blob {
@@ -351,7 +365,6 @@ fn fetch_layer(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::image::manifest::Desc;
 
     fn entry(platform: &str, n: u8) -> IndexEntry {
         IndexEntry {

@@ -1,8 +1,11 @@
 //! Retries with backoff for transient registry failures: 5xx answers, 429, dropped or refused
 //! connections, timeouts. Anything else (not found, unauthorized, a digest mismatch) fails at
-//! once.
+//! once. How long a registry may keep strata waiting ([`Timeouts`]) bounds each attempt and the
+//! whole operation: a registry that accepts connections and never answers fails a pull within
+//! a minute, not after 4 attempts of 2 minutes each.
 
-use std::time::Duration;
+use std::cell::Cell;
+use std::time::{Duration, Instant};
 
 /// How often and how patiently to retry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +47,94 @@ impl RetryPolicy {
     }
 }
 
+/// How long a registry may keep strata waiting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// For one attempt: to connect, and for each answer or piece of a body to arrive (a
+    /// registry silent for this long is given up on, and the attempt retried).
+    pub attempt: Duration,
+    /// For one operation (a manifest, a blob, a login check) across all its attempts and the
+    /// pauses between them: no attempt starts or keeps waiting after it. A blob download
+    /// that is still receiving bytes moves it on (a large layer on a slow link is not cut
+    /// off, only a stalled one); an upload gets more time by its size.
+    pub total: Duration,
+}
+
+impl Default for Timeouts {
+    /// 30 s per attempt (docker's dial timeout), 60 s per operation.
+    fn default() -> Self {
+        Timeouts::per_attempt(Duration::from_secs(30))
+    }
+}
+
+impl Timeouts {
+    /// `attempt` per attempt and twice that per operation: one stalled attempt can be retried
+    /// once.
+    pub fn per_attempt(attempt: Duration) -> Self {
+        Timeouts {
+            attempt,
+            total: attempt.saturating_mul(2),
+        }
+    }
+}
+
+/// When one operation must be over: `total` after it started, moved on by progress.
+#[derive(Debug)]
+pub(crate) struct Deadline {
+    started: Instant,
+    total: Duration,
+    at: Cell<Instant>,
+}
+
+impl Deadline {
+    pub(crate) fn new(total: Duration) -> Deadline {
+        let started = Instant::now();
+        Deadline {
+            started,
+            total,
+            at: Cell::new(started + total),
+        }
+    }
+
+    /// The instant it passes.
+    pub(crate) fn at(&self) -> Instant {
+        self.at.get()
+    }
+
+    /// Time left (zero once passed).
+    pub(crate) fn remaining(&self) -> Duration {
+        self.at.get().saturating_duration_since(Instant::now())
+    }
+
+    /// Time since the operation started.
+    pub(crate) fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// The operation made progress: it has `total` again from now.
+    pub(crate) fn progress(&self) {
+        let next = Instant::now() + self.total;
+        if next > self.at.get() {
+            self.at.set(next);
+        }
+    }
+
+    /// Gives the operation `extra` time (an upload, by its size).
+    pub(crate) fn extend(&self, extra: Duration) {
+        self.at.set(self.at.get() + extra);
+    }
+}
+
+/// How a retried operation ended in failure.
+#[derive(Debug)]
+pub(crate) struct GaveUp {
+    pub(crate) error: crate::Error,
+    /// Attempts made.
+    pub(crate) attempts: u32,
+    /// Whether the deadline, rather than the attempts, ran out.
+    pub(crate) deadline: bool,
+}
+
 /// One failed attempt: whether trying again may help.
 #[derive(Debug)]
 pub(crate) struct Failure {
@@ -51,21 +142,34 @@ pub(crate) struct Failure {
     pub(crate) error: crate::Error,
 }
 
-/// Runs `attempt` until it succeeds, fails for good, or the policy's attempts are spent;
-/// `on_retry` hears about each retry (attempt number, error).
+/// Runs `attempt` until it succeeds, fails for good, the policy's attempts are spent or the
+/// deadline would pass before the next one; `on_retry` hears about each retry (attempt
+/// number, error).
 pub(crate) fn retry<T>(
     policy: &RetryPolicy,
-    mut attempt: impl FnMut() -> Result<T, Failure>,
+    deadline: &Deadline,
+    mut attempt: impl FnMut(&Deadline) -> Result<T, Failure>,
     on_retry: &dyn Fn(u32, &crate::Error),
-) -> Result<T, (crate::Error, u32)> {
+) -> Result<T, GaveUp> {
     let attempts = policy.attempts.max(1);
     let mut n = 1;
     loop {
-        match attempt() {
+        match attempt(deadline) {
             Ok(value) => return Ok(value),
             Err(Failure { transient, error }) => {
                 if !transient || n >= attempts {
-                    return Err((error, n));
+                    return Err(GaveUp {
+                        error,
+                        attempts: n,
+                        deadline: false,
+                    });
+                }
+                if deadline.remaining() <= policy.delay(n) {
+                    return Err(GaveUp {
+                        error,
+                        attempts: n,
+                        deadline: true,
+                    });
                 }
                 on_retry(n, &error);
                 std::thread::sleep(policy.delay(n));
@@ -94,10 +198,12 @@ mod tests {
             initial_delay: Duration::from_millis(1),
             max_delay: Duration::from_millis(1),
         };
+        let forever = Deadline::new(Duration::from_secs(3600));
         let mut calls = 0;
         let r = retry(
             &p,
-            || {
+            &forever,
+            |_| {
                 calls += 1;
                 if calls < 3 {
                     Err(Failure {
@@ -114,7 +220,8 @@ mod tests {
         let mut calls = 0;
         let r: Result<(), _> = retry(
             &p,
-            || {
+            &forever,
+            |_| {
                 calls += 1;
                 Err(Failure {
                     transient: false,
@@ -123,7 +230,46 @@ mod tests {
             },
             &|_, _| {},
         );
-        assert_eq!(r.unwrap_err().1, 1);
+        assert_eq!(r.unwrap_err().attempts, 1);
         assert_eq!(calls, 1);
+    }
+
+    #[test]
+    fn no_retry_starts_after_the_deadline() {
+        let p = RetryPolicy {
+            attempts: 10,
+            initial_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(1),
+        };
+        let deadline = Deadline::new(Duration::from_millis(50));
+        let mut calls = 0;
+        let r: Result<(), _> = retry(
+            &p,
+            &deadline,
+            |_| {
+                calls += 1;
+                std::thread::sleep(Duration::from_millis(30));
+                Err(Failure {
+                    transient: true,
+                    error: crate::Error::Unsupported { what: "x".into() },
+                })
+            },
+            &|_, _| {},
+        );
+        let gave_up = r.unwrap_err();
+        assert!(gave_up.deadline);
+        assert_eq!(gave_up.attempts, 2);
+        assert_eq!(calls, 2);
+    }
+
+    #[test]
+    fn progress_moves_the_deadline_on() {
+        let deadline = Deadline::new(Duration::from_millis(20));
+        let first = deadline.at();
+        std::thread::sleep(Duration::from_millis(5));
+        deadline.progress();
+        assert!(deadline.at() > first);
+        deadline.extend(Duration::from_secs(10));
+        assert!(deadline.remaining() > Duration::from_secs(9));
     }
 }
