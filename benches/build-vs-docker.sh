@@ -5,6 +5,9 @@
 # stages joined by COPY --from (≤ 0.5); a ~700 MB / ~45k-file context cold (≤ 0.3), no-op
 # (≤ 0.1) and after one file edit (≤ 0.3).
 # Needs root, /bin/busybox, a running dockerd, and `cargo build --release`.
+# STRATA_BIN picks another strata binary; STRATA_BASELINE=/path/to/older/strata adds a column for
+# that binary (its own store) so a change is measured before and after in the same run;
+# BENCH_SCENARIOS=runs measures only the 40-RUN scenarios (no big context).
 # On ext4 without a journal, creating files next to directories where many files were deleted
 # in the last minutes is slow (the inode allocator skips recently freed inodes), and this script
 # deletes ~200k files when it ends: give each run a fresh TMPDIR (e.g. a new top-level dir) or
@@ -38,6 +41,11 @@ RUN ["/bin/busybox", "--install", "-s", "/bin"]
 ENV PATH=/bin
 D
 "$strata" build -q -t bench-base:1 "$work/base" >/dev/null
+baseline="${STRATA_BASELINE:-}"
+if [ -n "$baseline" ]; then
+  STRATA_ROOT="$work/root-baseline" "$baseline" build -q -t bench-base:1 "$work/base" >/dev/null
+fi
+only="${BENCH_SCENARIOS:-all}"
 "$strata" save bench-base:1 -o "$work/base.tar"
 $docker load -q -i "$work/base.tar" >/dev/null
 $have_buildah && buildah pull -q "docker-archive:$work/base.tar" >/dev/null 2>&1 || have_buildah=false
@@ -59,8 +67,8 @@ COPY --from=b /b /b
 COPY --from=c /c /c
 COPY --from=d /d /d
 D
-echo "==> making a ~700 MB / ~45k-file context"
-python3 - "$work/big" <<'PY'
+[ "$only" = runs ] || echo "==> making a ~700 MB / ~45k-file context"
+[ "$only" = runs ] || python3 - "$work/big" <<'PY'
 import os, sys
 root = sys.argv[1]
 for d in range(450):
@@ -77,6 +85,7 @@ D
 
 declare -A T
 run_strata() { local t; t=$(now); "$strata" build -q "$@" >/dev/null; secs "$t"; }
+run_baseline() { local t; t=$(now); STRATA_ROOT="$work/root-baseline" "$baseline" build -q "$@" >/dev/null; secs "$t"; }
 run_docker() { local t; t=$(now); $docker build -q "$@" >/dev/null; secs "$t"; }
 run_buildah() { local t; t=$(now); buildah bud -q --layers "$@" >/dev/null 2>&1; secs "$t"; }
 
@@ -84,10 +93,12 @@ scenario() { # name, context, mode (cold|cached)
   local name=$1 ctx=$2 mode=$3
   if [ "$mode" = cold ]; then
     T[$name,strata]=$(run_strata --no-cache "$ctx")
+    [ -n "$baseline" ] && T[$name,baseline]=$(run_baseline --no-cache "$ctx")
     T[$name,docker]=$(run_docker --no-cache "$ctx")
     $have_buildah && T[$name,buildah]=$(run_buildah --no-cache "$ctx")
   else
     T[$name,strata]=$(run_strata "$ctx")
+    [ -n "$baseline" ] && T[$name,baseline]=$(run_baseline "$ctx")
     T[$name,docker]=$(run_docker "$ctx")
     $have_buildah && T[$name,buildah]=$(run_buildah "$ctx")
   fi
@@ -97,17 +108,28 @@ scenario() { # name, context, mode (cold|cached)
 echo "==> measuring"
 scenario "40 RUN cold" "$work/runs" cold
 scenario "40 RUN cached" "$work/runs" cached
-scenario "4 stages" "$work/stages" cold
-scenario "big ctx cold" "$work/big" cold
-scenario "big ctx no-op" "$work/big" cached
-echo "edited" >> "$work/big/src/d7/f3.txt"
-scenario "big ctx 1 edit" "$work/big" cached
+names=("40 RUN cold" "40 RUN cached")
+if [ "$only" != runs ]; then
+  scenario "4 stages" "$work/stages" cold
+  scenario "big ctx cold" "$work/big" cold
+  scenario "big ctx no-op" "$work/big" cached
+  echo "edited" >> "$work/big/src/d7/f3.txt"
+  scenario "big ctx 1 edit" "$work/big" cached
+  names+=("4 stages" "big ctx cold" "big ctx no-op" "big ctx 1 edit")
+fi
 
-printf '%-16s %9s %9s %9s %8s\n' scenario strata docker buildah ratio
-for name in "40 RUN cold" "40 RUN cached" "4 stages" "big ctx cold" "big ctx no-op" "big ctx 1 edit"; do
+printf '%-16s %9s %9s %9s %8s' scenario strata docker buildah ratio
+[ -n "$baseline" ] && printf ' %9s %8s' baseline b-ratio
+printf '\n'
+for name in "${names[@]}"; do
   s=${T[$name,strata]}; d=${T[$name,docker]}; b=${T[$name,buildah]:-}
   [ -n "$b" ] && b=$(printf '%.3f' "$b")
-  printf '%-16s %9.3f %9.3f %9s %8.3f\n' "$name" "$s" "$d" "${b:--}" "$(echo "$s / $d" | bc -l)"
+  printf '%-16s %9.3f %9.3f %9s %8.3f' "$name" "$s" "$d" "${b:--}" "$(echo "$s / $d" | bc -l)"
+  if [ -n "$baseline" ]; then
+    o=${T[$name,baseline]}
+    printf ' %9.3f %8.3f' "$o" "$(echo "$o / $d" | bc -l)"
+  fi
+  printf '\n'
 done
 $docker rmi -f bench-base:1 >/dev/null 2>&1 || true
 # buildah's images this run made (its builds leave untagged layer images), and only those.
