@@ -19,6 +19,7 @@ use crate::context::{
 use crate::copy::CopySource;
 use crate::error::{Error, Result};
 use crate::fetch::fetch;
+use crate::layer::MAX_DEPTH;
 use crate::rootfs::LayerStack;
 
 /// The store's file-hash index as the context digester's cache.
@@ -253,10 +254,11 @@ pub fn resolve(op: &CopyOp, origin: &Origin<'_>, inline_dir: &Path) -> Result<Ve
                             return Err(Error::SourceNotFound {
                                 source_path: path.clone(),
                                 ignored_by: None,
+                                excluded: None,
                             });
                         };
                         let mut entries = Vec::new();
-                        walk_view(view, &resolved, "", found, &excludes, &mut entries)?;
+                        walk_view(view, &resolved, found, &excludes, &mut entries)?;
                         sources.push(CopySource {
                             name: base_name(&rel, path),
                             rel,
@@ -283,6 +285,7 @@ pub fn resolve(op: &CopyOp, origin: &Origin<'_>, inline_dir: &Path) -> Result<Ve
             return Err(Error::SourceNotFound {
                 source_path: first.to_string(),
                 ignored_by: None,
+                excluded: None,
             });
         }
     }
@@ -303,39 +306,56 @@ fn base_name(rel: &str, written: &str) -> String {
     }
 }
 
+/// Lists `path` of a layered filesystem and everything below it, in order (a directory before
+/// its contents, names sorted), minus `--exclude`. Walked from an explicit stack: a stage can
+/// hold a tree of any depth, and a step may run on a thread with a small stack.
 fn walk_view(
     view: &LayerStack,
     path: &str,
-    rel: &str,
     found: crate::rootfs::Found,
     excludes: &PatternSet,
     out: &mut Vec<SourceEntry>,
 ) -> Result<()> {
-    let file_type = found.meta.file_type();
-    let kind = if file_type.is_dir() {
-        EntryKind::Dir
-    } else if file_type.is_file() {
-        EntryKind::File
-    } else if file_type.is_symlink() {
-        let target = fs::read_link(&found.host_path).map_err(|source| Error::Io {
-            path: found.host_path.clone(),
-            source,
-        })?;
-        EntryKind::Symlink {
-            target: target.to_string_lossy().into_owned(),
+    // (path in the view, path relative to the source, depth below the source, what is there)
+    let mut pending = vec![(path.to_string(), String::new(), 0, found)];
+    while let Some((path, rel, depth, found)) = pending.pop() {
+        let file_type = found.meta.file_type();
+        let kind = if file_type.is_dir() {
+            EntryKind::Dir
+        } else if file_type.is_file() {
+            EntryKind::File
+        } else if file_type.is_symlink() {
+            let target = fs::read_link(&found.host_path).map_err(|source| Error::Io {
+                path: found.host_path.clone(),
+                source,
+            })?;
+            EntryKind::Symlink {
+                target: target.to_string_lossy().into_owned(),
+            }
+        } else {
+            EntryKind::Special
+        };
+        let is_dir = kind == EntryKind::Dir;
+        out.push(SourceEntry {
+            rel: rel.clone(),
+            host_path: found.host_path,
+            meta: EntryMeta::of(&found.meta),
+            kind,
+        });
+        if !is_dir {
+            continue;
         }
-    } else {
-        EntryKind::Special
-    };
-    let is_dir = kind == EntryKind::Dir;
-    out.push(SourceEntry {
-        rel: rel.to_string(),
-        host_path: found.host_path,
-        meta: EntryMeta::of(&found.meta),
-        kind,
-    });
-    if is_dir {
-        for (name, child) in view.read_dir(path)? {
+        let children = view.read_dir(&path)?;
+        if depth >= MAX_DEPTH {
+            if let Some((name, _)) = children.first() {
+                return Err(Error::TooDeep {
+                    path: format!("{}/{name}", path.trim_end_matches('/')),
+                    max: MAX_DEPTH,
+                });
+            }
+        }
+        // Pushed in reverse, so they come off the stack in name order.
+        for (name, child) in children.into_iter().rev() {
             let child_rel = if rel.is_empty() {
                 name.clone()
             } else {
@@ -344,14 +364,8 @@ fn walk_view(
             if excludes.is_excluded(&child_rel) {
                 continue;
             }
-            walk_view(
-                view,
-                &format!("{}/{name}", path.trim_end_matches('/')),
-                &child_rel,
-                child,
-                excludes,
-                out,
-            )?;
+            let child_path = format!("{}/{name}", path.trim_end_matches('/'));
+            pending.push((child_path, child_rel, depth + 1, child));
         }
     }
     Ok(())
