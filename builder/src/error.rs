@@ -27,14 +27,12 @@ pub enum Error {
         source: PatternError,
     },
     /// A COPY/ADD source that names nothing in the context.
-    #[error("{}", source_not_found_message(.source_path, .ignored_by.as_deref(), .excluded.as_deref()))]
+    #[error("{}", source_not_found_message(.source_path, .ignored_by.as_deref()))]
     SourceNotFound {
         /// The source as written in the Dockerfile.
         source_path: String,
         /// The ignore file that hides it, when it exists but is excluded.
         ignored_by: Option<PathBuf>,
-        /// The excluded context path, when a symlink on the way led there from the source.
-        excluded: Option<String>,
     },
     /// A COPY/ADD source that cannot be used as written.
     #[error("source `{source_path}`: {reason}")]
@@ -166,6 +164,17 @@ pub enum Error {
         /// Why it cannot be applied.
         reason: String,
     },
+    /// A COPY/ADD source whose symlinks lead to a path `.dockerignore` excludes: BuildKit
+    /// resolves sources in the context it was sent, where that path is not.
+    #[error("source `{source_path}` not found in the build context\nhint: it leads to `{excluded}`, which is excluded by `{}`", .ignored_by.display())]
+    SourceExcluded {
+        /// The source as written in the Dockerfile.
+        source_path: String,
+        /// The excluded context path the source leads to.
+        excluded: String,
+        /// The ignore file that excludes it.
+        ignored_by: PathBuf,
+    },
     /// A directory tree nested deeper than [`crate::layer::MAX_DEPTH`] levels (a context, a
     /// stage's files, a layer being written or read).
     #[error(
@@ -252,21 +261,13 @@ fn lines_text(lines: (usize, usize)) -> String {
     }
 }
 
-fn source_not_found_message(
-    source: &str,
-    ignored_by: Option<&std::path::Path>,
-    excluded: Option<&str>,
-) -> String {
-    match (ignored_by, excluded) {
-        (Some(file), Some(path)) => format!(
-            "source `{source}` not found in the build context\nhint: it leads to `{path}`, which is excluded by `{}`",
-            file.display()
-        ),
-        (Some(file), None) => format!(
+fn source_not_found_message(source: &str, ignored_by: Option<&std::path::Path>) -> String {
+    match ignored_by {
+        Some(file) => format!(
             "source `{source}` not found in the build context\nhint: it exists but is excluded by `{}`",
             file.display()
         ),
-        (None, _) => format!("source `{source}` not found in the build context"),
+        None => format!("source `{source}` not found in the build context"),
     }
 }
 

@@ -245,17 +245,21 @@ impl BuildContext {
     }
 
     fn not_found(&self, written: &str, cleaned: &str) -> Error {
-        let (ignored_by, excluded) = match self.lookup_visible(cleaned) {
-            Ok(Lookup::Excluded(path)) => {
-                let leads_elsewhere = path != cleaned;
-                (self.ignore_file.clone(), leads_elsewhere.then_some(path))
-            }
-            _ => (None, None),
+        let excluded = match self.lookup_visible(cleaned) {
+            Ok(Lookup::Excluded(path)) => Some(path),
+            _ => None,
         };
-        Error::SourceNotFound {
-            source_path: written.to_string(),
-            ignored_by,
-            excluded,
+        match (excluded, &self.ignore_file) {
+            // Excluded where a symlink led: say where, or the hint would name the wrong path.
+            (Some(path), Some(file)) if path != cleaned => Error::SourceExcluded {
+                source_path: written.to_string(),
+                excluded: path,
+                ignored_by: file.clone(),
+            },
+            (excluded, _) => Error::SourceNotFound {
+                source_path: written.to_string(),
+                ignored_by: excluded.and(self.ignore_file.clone()),
+            },
         }
     }
 }

@@ -334,3 +334,59 @@ fn a_context_deeper_than_the_limit_is_refused_naming_the_path() {
         "{message}"
     );
 }
+
+/// Exceptions inside an excluded directory, as current BuildKit decides them: fsutil's walker
+/// (since tonistiigi/fsutil d7eeb96, Dec 2021: BuildKit v0.10, docker 23 and later) enters an
+/// excluded directory when an exception could match inside it — one whose path starts with
+/// the directory's, or any exception with a wildcard — and matches what is inside together
+/// with its parents (moby/patternmatcher `MatchesOrParentMatches`). docker 20.10 (fsutil of
+/// 2020-11) entered only for exceptions starting with the directory's path, so there `!*/keep*`
+/// and `!**/keep*` re-include nothing in `gen`; this pins the newer behaviour. The cases both
+/// agree on are also the differential case `90-dockerignore-excluded-dir-exceptions`.
+#[test]
+fn exceptions_inside_excluded_directories_follow_current_buildkit() {
+    let files = [
+        ("gen/keep.txt", ""),
+        ("gen/drop.txt", ""),
+        ("gen/sub/keep2.txt", ""),
+        ("other/keep.txt", ""),
+        ("keep.txt", ""),
+    ];
+    let listing = |ignore: &str| -> Vec<String> {
+        let (_dir, ctx) = context_with(&files, Some(ignore));
+        walked(&ctx, ".")
+            .into_iter()
+            .filter(|rel| !rel.is_empty() && rel != ".dockerignore")
+            .collect()
+    };
+    let rest = ["keep.txt", "other", "other/keep.txt"];
+    let with = |inside: &[&str]| -> Vec<String> {
+        inside.iter().chain(&rest).map(|s| s.to_string()).collect()
+    };
+    // Wildcard exceptions reach inside (`*` stays within one component).
+    assert_eq!(listing("gen\n!*/keep*\n"), with(&["gen", "gen/keep.txt"]));
+    assert_eq!(
+        listing("gen\n!**/keep*\n"),
+        with(&["gen", "gen/keep.txt", "gen/sub", "gen/sub/keep2.txt"])
+    );
+    // With the directory's path as prefix; without it, a plain name re-includes nothing inside.
+    assert_eq!(
+        listing("gen\n!gen/keep.txt\n"),
+        with(&["gen", "gen/keep.txt"])
+    );
+    assert_eq!(listing("gen\n!keep.txt\n"), with(&[]));
+    // Trailing slashes and `/**` name the directory's contents.
+    assert_eq!(
+        listing("gen/\n!gen/sub/\n"),
+        with(&["gen", "gen/sub", "gen/sub/keep2.txt"])
+    );
+    assert_eq!(
+        listing("gen/**\n!gen/sub/**\n"),
+        with(&["gen", "gen/sub", "gen/sub/keep2.txt"])
+    );
+    // Everything out but one directory deep down: its parents come along.
+    assert_eq!(
+        listing("*\n!gen/sub\n"),
+        ["gen", "gen/sub", "gen/sub/keep2.txt"]
+    );
+}

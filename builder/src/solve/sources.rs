@@ -254,11 +254,10 @@ pub fn resolve(op: &CopyOp, origin: &Origin<'_>, inline_dir: &Path) -> Result<Ve
                             return Err(Error::SourceNotFound {
                                 source_path: path.clone(),
                                 ignored_by: None,
-                                excluded: None,
                             });
                         };
                         let mut entries = Vec::new();
-                        walk_view(view, &resolved, found, &excludes, &mut entries)?;
+                        walk_view(view, &resolved, "", found, &excludes, &mut entries)?;
                         sources.push(CopySource {
                             name: base_name(&rel, path),
                             rel,
@@ -285,7 +284,6 @@ pub fn resolve(op: &CopyOp, origin: &Origin<'_>, inline_dir: &Path) -> Result<Ve
             return Err(Error::SourceNotFound {
                 source_path: first.to_string(),
                 ignored_by: None,
-                excluded: None,
             });
         }
     }
@@ -312,12 +310,13 @@ fn base_name(rel: &str, written: &str) -> String {
 fn walk_view(
     view: &LayerStack,
     path: &str,
+    rel: &str,
     found: crate::rootfs::Found,
     excludes: &PatternSet,
     out: &mut Vec<SourceEntry>,
 ) -> Result<()> {
-    // (path in the view, path relative to the source, depth below the source, what is there)
-    let mut pending = vec![(path.to_string(), String::new(), 0, found)];
+    // (path in the view, path relative to the source, depth below `path`, what is there)
+    let mut pending = vec![(path.to_string(), rel.to_string(), 0, found)];
     while let Some((path, rel, depth, found)) = pending.pop() {
         let file_type = found.meta.file_type();
         let kind = if file_type.is_dir() {
