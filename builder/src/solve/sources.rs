@@ -391,3 +391,52 @@ pub fn digest(sources: &mut [CopySource], cache: &dyn FileHashCache) -> Result<D
     }
     Ok(Digest::from_bytes(hasher.finalize().into()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A one-layer view holding `/top/d/d/…/f`, `depth` components below `/top`.
+    fn deep_view(depth: usize) -> (tempfile::TempDir, LayerStack) {
+        let dir = tempfile::tempdir().unwrap();
+        let parent = (1..depth).fold(dir.path().join("top"), |path, _| path.join("d"));
+        fs::create_dir_all(&parent).unwrap();
+        fs::write(parent.join("f"), "bottom").unwrap();
+        let view = LayerStack::new(vec![dir.path().to_path_buf()]);
+        (dir, view)
+    }
+
+    fn walk(view: &LayerStack) -> Result<Vec<SourceEntry>> {
+        let found = view.lookup("/top")?.expect("/top is there");
+        let mut entries = Vec::new();
+        walk_view(
+            view,
+            "/top",
+            "",
+            found,
+            &PatternSet::default(),
+            &mut entries,
+        )?;
+        Ok(entries)
+    }
+
+    #[test]
+    fn a_stage_tree_is_walked_in_order_without_recursion_and_refused_past_the_limit() {
+        // COPY --from walks a stage's tree; steps run on rayon's small stacks.
+        let (_dir, view) = deep_view(MAX_DEPTH);
+        let entries = std::thread::Builder::new()
+            .stack_size(256 << 10)
+            .spawn(move || walk(&view).unwrap())
+            .unwrap()
+            .join()
+            .unwrap();
+        assert_eq!(entries.len(), MAX_DEPTH + 1);
+        assert_eq!(entries[1].rel, "d");
+        assert!(entries.last().unwrap().rel.ends_with("/d/f"));
+
+        let (_dir, view) = deep_view(MAX_DEPTH + 1);
+        let err = walk(&view).unwrap_err();
+        assert!(matches!(err, Error::TooDeep { .. }), "{err}");
+        assert!(err.to_string().starts_with("`/top/d/d/"), "{err}");
+    }
+}
