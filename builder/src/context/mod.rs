@@ -184,8 +184,21 @@ impl BuildContext {
         }
         let host_path = self.root.join(&resolved);
         match fs::symlink_metadata(&host_path) {
-            Ok(_) if !resolved.is_empty() && ignore.is_excluded(&resolved) => {
-                Ok(Lookup::Excluded(resolved))
+            Ok(meta) if !resolved.is_empty() && ignore.is_excluded(&resolved) => {
+                let found = SourceMatch {
+                    rel: rel.to_string(),
+                    host_path,
+                    resolved,
+                };
+                // An excluded directory is still sent, holding what a `!pattern` re-includes
+                // below it (`gen` with `!gen/keep.txt`): then it is there, with just that.
+                if meta.is_dir()
+                    && ignore.has_negations()
+                    && self.walk_source(&found, &PatternSet::default())?.len() > 1
+                {
+                    return Ok(Lookup::Found(found));
+                }
+                Ok(Lookup::Excluded(found.resolved))
             }
             Ok(_) => Ok(Lookup::Found(SourceMatch {
                 rel: rel.to_string(),

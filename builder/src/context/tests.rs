@@ -390,3 +390,17 @@ fn exceptions_inside_excluded_directories_follow_current_buildkit() {
         ["gen", "gen/sub", "gen/sub/keep2.txt"]
     );
 }
+
+/// An excluded directory that holds a re-included file is sent with just that file, so it can
+/// be copied by name (docker 20.10: `COPY gen /g/` gives `/g/keep.txt`); with nothing
+/// re-included it is not there.
+#[test]
+fn an_excluded_directory_with_an_exception_inside_can_be_copied() {
+    let (_dir, ctx) = context_with(
+        &[("gen/keep.txt", ""), ("gen/drop.txt", ""), ("none/x", "")],
+        Some("gen\n!gen/keep.txt\nnone\n"),
+    );
+    assert_eq!(walked(&ctx, "gen"), ["", "keep.txt"]);
+    let err = ctx.resolve_source("none").unwrap_err().to_string();
+    assert!(err.contains("hint: it exists but is excluded by"), "{err}");
+}
