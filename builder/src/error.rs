@@ -189,6 +189,69 @@ pub enum Error {
         /// Why it cannot be applied.
         reason: String,
     },
+    /// A COPY/ADD source whose symlinks lead to a path `.dockerignore` excludes: BuildKit
+    /// resolves sources in the context it was sent, where that path is not.
+    #[error("source `{source_path}` not found in the build context\nhint: it leads to `{excluded}`, which is excluded by `{}`", .ignored_by.display())]
+    SourceExcluded {
+        /// The source as written in the Dockerfile.
+        source_path: String,
+        /// The excluded context path the source leads to.
+        excluded: String,
+        /// The ignore file that excludes it.
+        ignored_by: PathBuf,
+    },
+    /// A directory tree nested deeper than [`crate::layer::MAX_DEPTH`] levels (a context, a
+    /// stage's files, a layer being written or read).
+    #[error(
+        "`{}`: more than {max} directory levels deep; strata refuses deeper trees",
+        abbreviate(path)
+    )]
+    TooDeep {
+        /// The first path found below the limit.
+        path: String,
+        /// The limit.
+        max: usize,
+    },
+    /// A file that would be written into a layer under a name starting with `.wh.`: in a layer
+    /// that name is a whiteout, so the file would delete another one where it is unpacked.
+    #[error("`{path}`: file names starting with `.wh.` are reserved for whiteouts in image layers (unpacked, it would delete `{}` instead); rename it", whiteout_victim(path))]
+    WhiteoutName {
+        /// The path in the layer.
+        path: String,
+    },
+}
+
+/// A path cut to its first and last parts when it is too long to read in a message.
+fn abbreviate(path: &str) -> String {
+    const HEAD: usize = 80;
+    const TAIL: usize = 40;
+    if path.len() <= HEAD + TAIL + 10 {
+        return path.to_string();
+    }
+    let head_end = (0..=HEAD)
+        .rev()
+        .find(|&i| path.is_char_boundary(i))
+        .unwrap_or(0);
+    let tail_start = (path.len() - TAIL..path.len())
+        .find(|&i| path.is_char_boundary(i))
+        .unwrap_or(path.len());
+    format!(
+        "{}…({} bytes)…{}",
+        &path[..head_end],
+        tail_start - head_end,
+        &path[tail_start..]
+    )
+}
+
+/// What a `.wh.NAME` entry deletes: `NAME` in the same directory.
+fn whiteout_victim(path: &str) -> String {
+    let (dir, name) = path.rsplit_once('/').unwrap_or(("", path));
+    let victim = name.strip_prefix(".wh.").unwrap_or(name);
+    if dir.is_empty() {
+        victim.to_string()
+    } else {
+        format!("{dir}/{victim}")
+    }
 }
 
 fn signal_text(signal: Option<i32>) -> String {

@@ -35,6 +35,20 @@ pub struct SourceMatch {
     pub rel: String,
     /// Where the content is on the host, symlinks in the path already resolved inside the root.
     pub host_path: PathBuf,
+    /// The context-relative path `host_path` is at (`rel` with its symlinks resolved): what
+    /// `.dockerignore` is matched against below it.
+    pub resolved: String,
+}
+
+/// What a context path names once its symlinks are followed, seen through `.dockerignore`.
+enum Lookup {
+    /// It is there and not excluded.
+    Found(SourceMatch),
+    /// Nothing is there.
+    Missing,
+    /// It exists but is excluded, or a symlink on the way is: the context-relative path that
+    /// is excluded.
+    Excluded(String),
 }
 
 impl BuildContext {
@@ -130,16 +144,70 @@ impl BuildContext {
     }
 
     fn lookup(&self, rel: &str) -> Result<Option<SourceMatch>> {
-        if !rel.is_empty() && self.ignore.is_excluded(rel) {
-            return Ok(None);
+        match self.lookup_visible(rel)? {
+            Lookup::Found(found) => Ok(Some(found)),
+            Lookup::Missing | Lookup::Excluded(_) => Ok(None),
         }
-        let host_path = resolve_in_root(&self.root, rel)?;
+    }
+
+    /// Resolves `rel` inside the root as BuildKit resolves it in the context it was sent: the
+    /// files `.dockerignore` excludes are not there, so neither a symlink that is excluded nor
+    /// the path a symlink leads to may be excluded. Otherwise `link -> secret` or
+    /// `dirlink/secret` (with `dirlink -> .`) would read an excluded file.
+    fn lookup_visible(&self, rel: &str) -> Result<Lookup> {
+        let ignore = &self.ignore;
+        let mut excluded = None;
+        let resolved = resolve_scoped(rel, |prefix| {
+            if excluded.is_some() {
+                // Past an excluded symlink nothing is read: the answer is known.
+                return Ok(None);
+            }
+            let candidate = self.root.join(prefix);
+            match fs::symlink_metadata(&candidate) {
+                Ok(meta) if meta.file_type().is_symlink() => {
+                    if !ignore.is_empty() && ignore.is_excluded(prefix) {
+                        excluded = Some(prefix.to_string());
+                        return Ok(None);
+                    }
+                    fs::read_link(&candidate)
+                        .map(|target| Some(target.to_string_lossy().into_owned()))
+                        .map_err(|source| Error::Io {
+                            path: candidate,
+                            source,
+                        })
+                }
+                _ => Ok(None),
+            }
+        })?;
+        if let Some(path) = excluded {
+            return Ok(Lookup::Excluded(path));
+        }
+        let host_path = self.root.join(&resolved);
         match fs::symlink_metadata(&host_path) {
-            Ok(_) => Ok(Some(SourceMatch {
+            Ok(meta) if !resolved.is_empty() && ignore.is_excluded(&resolved) => {
+                let found = SourceMatch {
+                    rel: rel.to_string(),
+                    host_path,
+                    resolved,
+                };
+                // An excluded directory is still sent, holding what a `!pattern` re-includes
+                // below it (`gen` with `!gen/keep.txt`): then it is there, with just that.
+                if meta.is_dir()
+                    && ignore.has_negations()
+                    && self.walk_source(&found, &PatternSet::default())?.len() > 1
+                {
+                    return Ok(Lookup::Found(found));
+                }
+                Ok(Lookup::Excluded(found.resolved))
+            }
+            Ok(_) => Ok(Lookup::Found(SourceMatch {
                 rel: rel.to_string(),
                 host_path,
+                resolved,
             })),
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(Lookup::Missing),
+            // A file where the path needs a directory (`file/x`) names nothing either.
+            Err(err) if err.raw_os_error() == Some(libc::ENOTDIR) => Ok(Lookup::Missing),
             Err(source) => Err(Error::Io {
                 path: host_path,
                 source,
@@ -201,17 +269,21 @@ impl BuildContext {
                 };
             }
         }
-        let exists = resolve_in_root(&self.root, cleaned)
-            .map(|path| path.symlink_metadata().is_ok())
-            .unwrap_or(false);
-        let ignored_by = if exists && self.ignore.is_excluded(cleaned) {
-            self.ignore_file.clone()
-        } else {
-            None
+        let excluded = match self.lookup_visible(cleaned) {
+            Ok(Lookup::Excluded(path)) => Some(path),
+            _ => None,
         };
-        Error::SourceNotFound {
-            source_path: written.to_string(),
-            ignored_by,
+        match (excluded, &self.ignore_file) {
+            // Excluded where a symlink led: say where, or the hint would name the wrong path.
+            (Some(path), Some(file)) if path != cleaned => Error::SourceExcluded {
+                source_path: written.to_string(),
+                excluded: path,
+                ignored_by: file.clone(),
+            },
+            (excluded, _) => Error::SourceNotFound {
+                source_path: written.to_string(),
+                ignored_by: excluded.and(self.ignore_file.clone()),
+            },
         }
     }
 }

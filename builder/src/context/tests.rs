@@ -210,3 +210,197 @@ fn walked_facts_are_what_std_lstat_says() {
         }
     );
 }
+
+fn walked(ctx: &BuildContext, source: &str) -> Vec<String> {
+    let found = ctx.resolve_source(source).unwrap().remove(0);
+    ctx.walk_source(&found, &PatternSet::default())
+        .unwrap()
+        .into_iter()
+        .map(|e| e.rel)
+        .collect()
+}
+
+/// BuildKit resolves sources in the context it was sent, which has no excluded files: a
+/// symlink may not lead to one (docker 20.10: `"/secret.txt" not found: not found`).
+#[test]
+fn a_symlink_never_leads_to_an_excluded_file() {
+    let (dir, ctx) = context_with(
+        &[
+            ("secret.txt", "s"),
+            ("pub.txt", "p"),
+            ("sub/secret.txt", "s2"),
+        ],
+        Some("secret.txt\nsub/secret.txt\nhidden-link\n"),
+    );
+    symlink("secret.txt", dir.path().join("link")).unwrap();
+    symlink(".", dir.path().join("dirlink")).unwrap();
+    symlink("/sub", dir.path().join("sublink")).unwrap();
+    symlink("pub.txt", dir.path().join("hidden-link")).unwrap();
+
+    for source in [
+        "link",
+        "dirlink/secret.txt",
+        "./dirlink/dirlink/secret.txt",
+        "sublink/secret.txt",
+    ] {
+        let err = ctx.resolve_source(source).unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!("source `{source}` not found")),
+            "{err}"
+        );
+        assert!(err.contains("which is excluded by"), "{source}: {err}");
+    }
+    // An excluded symlink is not there either, wherever it points.
+    let err = ctx.resolve_source("hidden-link").unwrap_err().to_string();
+    assert!(err.contains("hint: it exists but is excluded by"), "{err}");
+    assert!(ctx.resolve_source("hidden-link/x").is_err());
+    // A wildcard through a symlink matches only what is not excluded.
+    assert_eq!(rels(&ctx, "dirlink/*.txt"), ["dirlink/pub.txt"]);
+    // A directory reached through a symlink is walked under its target's rules (docker
+    // copies `dirlink/`'s contents without `secret.txt`).
+    let listing = walked(&ctx, "./dirlink/");
+    assert!(
+        !listing.iter().any(|rel| rel.ends_with("secret.txt")),
+        "{listing:?}"
+    );
+    assert!(listing.contains(&"pub.txt".to_string()), "{listing:?}");
+    let listing = walked(&ctx, "sublink");
+    assert_eq!(listing, [""], "sub/secret.txt is excluded");
+    // What is not excluded still resolves through links.
+    assert_eq!(rels(&ctx, "dirlink/pub.txt"), ["dirlink/pub.txt"]);
+}
+
+/// `dir/d/d/…`: `depth` nested directories below `dir`, each with a file `f`.
+fn deep_context(depth: usize, ignore: Option<&str>) -> (tempfile::TempDir, BuildContext) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut path = dir.path().join("top");
+    for _ in 0..depth {
+        path.push("d");
+    }
+    fs::create_dir_all(&path).unwrap();
+    let mut path = dir.path().join("top");
+    for _ in 0..depth {
+        path.push("d");
+        fs::write(path.join("f"), "").unwrap();
+        fs::write(path.join("x.tmp"), "").unwrap();
+    }
+    if let Some(text) = ignore {
+        fs::write(dir.path().join(".dockerignore"), text).unwrap();
+    }
+    let ctx = BuildContext::open(dir.path(), None).unwrap();
+    (dir, ctx)
+}
+
+#[test]
+fn deep_trees_are_walked_in_order_past_the_parallel_depth() {
+    // Deep enough for the sequential walk, on a small stack as rayon's threads have; an
+    // excluded directory deep down is kept only for what an exception re-includes below it.
+    let depth = 200;
+    let (_dir, ctx) = deep_context(depth, Some("**/*.tmp\n**/d\n!**/f\n"));
+    let listing = std::thread::Builder::new()
+        .stack_size(512 << 10)
+        .spawn(move || walked(&ctx, "top"))
+        .unwrap()
+        .join()
+        .unwrap();
+    let mut expected = vec![String::new()];
+    let mut rel = String::new();
+    for _ in 0..depth {
+        rel = join_rel(&rel, "d");
+        expected.push(rel.clone());
+        expected.push(format!("{rel}/f"));
+    }
+    // Sorted as the walk lists them: a directory's `d` before its `f`.
+    let mut sorted = expected.clone();
+    sorted.sort_by(|a, b| a.split('/').cmp(b.split('/')));
+    assert_eq!(listing, sorted);
+}
+
+#[test]
+fn a_context_deeper_than_the_limit_is_refused_naming_the_path() {
+    let (_dir, ctx) = deep_context(crate::layer::MAX_DEPTH + 5, None);
+    let found = ctx.resolve_source("top").unwrap().remove(0);
+    let err = std::thread::Builder::new()
+        .stack_size(512 << 10)
+        .spawn(move || ctx.walk_source(&found, &PatternSet::default()).unwrap_err())
+        .unwrap()
+        .join()
+        .unwrap();
+    assert!(matches!(err, Error::TooDeep { .. }), "{err}");
+    let message = err.to_string();
+    assert!(message.starts_with("`top/d/d/"), "{message}");
+    assert!(
+        message.contains("more than 512 directory levels deep"),
+        "{message}"
+    );
+}
+
+/// Exceptions inside an excluded directory, as current BuildKit decides them: fsutil's walker
+/// (since tonistiigi/fsutil d7eeb96, Dec 2021: BuildKit v0.10, docker 23 and later) enters an
+/// excluded directory when an exception could match inside it — one whose path starts with
+/// the directory's, or any exception with a wildcard — and matches what is inside together
+/// with its parents (moby/patternmatcher `MatchesOrParentMatches`). docker 20.10 (fsutil of
+/// 2020-11) entered only for exceptions starting with the directory's path, so there `!*/keep*`
+/// and `!**/keep*` re-include nothing in `gen`; this pins the newer behaviour. The cases both
+/// agree on are also the differential case `91-dockerignore-excluded-dir-exceptions`.
+#[test]
+fn exceptions_inside_excluded_directories_follow_current_buildkit() {
+    let files = [
+        ("gen/keep.txt", ""),
+        ("gen/drop.txt", ""),
+        ("gen/sub/keep2.txt", ""),
+        ("other/keep.txt", ""),
+        ("keep.txt", ""),
+    ];
+    let listing = |ignore: &str| -> Vec<String> {
+        let (_dir, ctx) = context_with(&files, Some(ignore));
+        walked(&ctx, ".")
+            .into_iter()
+            .filter(|rel| !rel.is_empty() && rel != ".dockerignore")
+            .collect()
+    };
+    let rest = ["keep.txt", "other", "other/keep.txt"];
+    let with = |inside: &[&str]| -> Vec<String> {
+        inside.iter().chain(&rest).map(|s| s.to_string()).collect()
+    };
+    // Wildcard exceptions reach inside (`*` stays within one component).
+    assert_eq!(listing("gen\n!*/keep*\n"), with(&["gen", "gen/keep.txt"]));
+    assert_eq!(
+        listing("gen\n!**/keep*\n"),
+        with(&["gen", "gen/keep.txt", "gen/sub", "gen/sub/keep2.txt"])
+    );
+    // With the directory's path as prefix; without it, a plain name re-includes nothing inside.
+    assert_eq!(
+        listing("gen\n!gen/keep.txt\n"),
+        with(&["gen", "gen/keep.txt"])
+    );
+    assert_eq!(listing("gen\n!keep.txt\n"), with(&[]));
+    // Trailing slashes and `/**` name the directory's contents.
+    assert_eq!(
+        listing("gen/\n!gen/sub/\n"),
+        with(&["gen", "gen/sub", "gen/sub/keep2.txt"])
+    );
+    assert_eq!(
+        listing("gen/**\n!gen/sub/**\n"),
+        with(&["gen", "gen/sub", "gen/sub/keep2.txt"])
+    );
+    // Everything out but one directory deep down: its parents come along.
+    assert_eq!(
+        listing("*\n!gen/sub\n"),
+        ["gen", "gen/sub", "gen/sub/keep2.txt"]
+    );
+}
+
+/// An excluded directory that holds a re-included file is sent with just that file, so it can
+/// be copied by name (docker 20.10: `COPY gen /g/` gives `/g/keep.txt`); with nothing
+/// re-included it is not there.
+#[test]
+fn an_excluded_directory_with_an_exception_inside_can_be_copied() {
+    let (_dir, ctx) = context_with(
+        &[("gen/keep.txt", ""), ("gen/drop.txt", ""), ("none/x", "")],
+        Some("gen\n!gen/keep.txt\nnone\n"),
+    );
+    assert_eq!(walked(&ctx, "gen"), ["", "keep.txt"]);
+    let err = ctx.resolve_source("none").unwrap_err().to_string();
+    assert!(err.contains("hint: it exists but is excluded by"), "{err}");
+}

@@ -8,8 +8,9 @@ use std::path::PathBuf;
 
 use super::dir::OpenDir;
 use super::meta::EntryMeta;
-use super::{BuildContext, PatternSet, SourceMatch};
+use super::{join_rel, BuildContext, PatternSet, SourceMatch};
 use crate::error::{Error, Result};
+use crate::layer::MAX_DEPTH;
 
 /// The kinds of entries a copy carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,7 +70,7 @@ impl BuildContext {
             excludes,
             may_reinclude: self.ignore().has_negations() || excludes.has_negations(),
         };
-        walk.below(&dir, "", entries)
+        walk.below(&dir, "", 0, entries)
     }
 }
 
@@ -83,25 +84,19 @@ struct Walk<'a> {
 }
 
 impl Walk<'_> {
-    /// `out` followed by the entries below the open directory `dir` (`rel` in the source), in
-    /// order. Subdirectories are walked in parallel: a big context is mostly `stat` calls, and
-    /// they overlap well. A directory with no subdirectories returns its own vector, so most
-    /// entries are written once and moved once.
+    /// `out` followed by the entries below the open directory `dir` (`rel` in the source,
+    /// `depth` levels below it), in order. Subdirectories are walked in parallel: a big context
+    /// is mostly `stat` calls, and they overlap well. A directory with no subdirectories
+    /// returns its own vector, so most entries are written once and moved once.
     fn below(
         &self,
         dir: &OpenDir,
         rel: &str,
+        depth: usize,
         mut out: Vec<SourceEntry>,
     ) -> Result<Vec<SourceEntry>> {
         use rayon::prelude::*;
-        // Each child's entry (in name order) and whether it is excluded; an excluded child is
-        // kept only if it is a directory a later `!pattern` may re-include something below.
-        let children = dir.read(|name, meta, kind| {
-            let entry = self.entry(dir, rel, name, meta, kind);
-            let excluded = self.is_excluded(&entry.rel);
-            let keep = !excluded || (entry.kind == EntryKind::Dir && self.may_reinclude);
-            Ok(keep.then_some((entry, excluded)))
-        })?;
+        let children = self.children(dir, rel, depth)?;
         if !children
             .iter()
             .any(|(entry, _)| entry.kind == EntryKind::Dir)
@@ -125,7 +120,13 @@ impl Walk<'_> {
                 }
                 let name = entry.rel.rsplit('/').next().unwrap_or(&entry.rel);
                 let child = dir.open_child(name)?;
-                self.below(&child, &entry.rel, Vec::new()).map(Some)
+                if depth + 1 >= PARALLEL_DEPTH {
+                    return self
+                        .below_sequential(child, &entry.rel, depth + 1)
+                        .map(Some);
+                }
+                self.below(&child, &entry.rel, depth + 1, Vec::new())
+                    .map(Some)
             })
             .collect::<Result<_>>()?;
         let pieces = children
@@ -139,6 +140,81 @@ impl Walk<'_> {
             .collect();
         append_pieces(&mut out, pieces);
         Ok(out)
+    }
+
+    /// The entries below `dir` as [`Walk::below`] lists them, walked one directory at a time
+    /// from an explicit stack: a deep tree costs heap, not stack (rayon's threads have small
+    /// stacks, and each level of the parallel walk takes kilobytes of one).
+    fn below_sequential(&self, dir: OpenDir, rel: &str, depth: usize) -> Result<Vec<SourceEntry>> {
+        /// A directory being listed: its remaining children, what is listed below it so far,
+        /// and its own entry (none for the directory the walk started at).
+        struct Level {
+            dir: OpenDir,
+            depth: usize,
+            children: std::vec::IntoIter<(SourceEntry, bool)>,
+            out: Vec<SourceEntry>,
+            this: Option<(SourceEntry, bool)>,
+        }
+        let children = self.children(&dir, rel, depth)?.into_iter();
+        let mut stack = vec![Level {
+            dir,
+            depth,
+            children,
+            out: Vec::new(),
+            this: None,
+        }];
+        while let Some(top) = stack.last_mut() {
+            match top.children.next() {
+                Some((entry, excluded)) if entry.kind == EntryKind::Dir => {
+                    let name = entry.rel.rsplit('/').next().unwrap_or(&entry.rel);
+                    let dir = top.dir.open_child(name)?;
+                    let depth = top.depth + 1;
+                    let children = self.children(&dir, &entry.rel, depth)?.into_iter();
+                    stack.push(Level {
+                        dir,
+                        depth,
+                        children,
+                        out: Vec::new(),
+                        this: Some((entry, excluded)),
+                    });
+                }
+                Some((entry, _)) => top.out.push(entry),
+                None => {
+                    let Some(done) = stack.pop() else { break };
+                    let (Some((entry, excluded)), Some(parent)) = (done.this, stack.last_mut())
+                    else {
+                        return Ok(done.out);
+                    };
+                    // Left out, unless a later `!pattern` re-included something below it.
+                    if !excluded || !done.out.is_empty() {
+                        parent.out.push(entry);
+                        parent.out.extend(done.out);
+                    }
+                }
+            }
+        }
+        Ok(Vec::new())
+    }
+
+    /// The children of `dir` (`rel` in the source, `depth` levels below it), in name order,
+    /// each with whether it is excluded; an excluded child is kept only if it is a directory a
+    /// later `!pattern` may re-include something below.
+    fn children(&self, dir: &OpenDir, rel: &str, depth: usize) -> Result<Vec<(SourceEntry, bool)>> {
+        let children = dir.read(|name, meta, kind| {
+            let entry = self.entry(dir, rel, name, meta, kind);
+            let excluded = self.is_excluded(&entry.rel);
+            let keep = !excluded || (entry.kind == EntryKind::Dir && self.may_reinclude);
+            Ok(keep.then_some((entry, excluded)))
+        })?;
+        if depth >= MAX_DEPTH {
+            if let Some((entry, _)) = children.first() {
+                return Err(Error::TooDeep {
+                    path: join_rel(&self.source.resolved, &entry.rel),
+                    max: MAX_DEPTH,
+                });
+            }
+        }
+        Ok(children)
     }
 
     /// The entry of the child `name` of `dir` (`rel` in the source).
@@ -171,14 +247,20 @@ impl Walk<'_> {
     fn is_excluded(&self, rel: &str) -> bool {
         let ignore = self.context.ignore();
         let ignored = !ignore.is_empty()
-            && if self.source.rel.is_empty() {
+            && if self.source.resolved.is_empty() {
                 ignore.is_excluded(rel)
             } else {
-                ignore.is_excluded(&format!("{}/{rel}", self.source.rel))
+                // Matched where the files really are: a source reached through a symlink
+                // (`dirlink/` with `dirlink -> .`) is seen through the rules of its target.
+                ignore.is_excluded(&format!("{}/{rel}", self.source.resolved))
             };
         ignored || (!self.excludes.is_empty() && self.excludes.is_excluded(rel))
     }
 }
+
+/// Directories this many levels below the source are walked sequentially (see
+/// [`Walk::below_sequential`]); real trees rarely reach it, so the parallel walk is unchanged.
+const PARALLEL_DEPTH: usize = 32;
 
 /// Below this many entries, pieces are appended on the calling thread.
 const PARALLEL_APPEND: usize = 8192;

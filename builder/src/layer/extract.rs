@@ -17,7 +17,7 @@ use std::path::{Component, Path, PathBuf};
 
 use strata_cache::{Digest, Hasher};
 
-use super::{xattr, OPAQUE_MARKER, WHITEOUT_PREFIX};
+use super::{xattr, MAX_DEPTH, OPAQUE_MARKER, WHITEOUT_PREFIX};
 use crate::error::{Error, Result};
 use crate::rootfs::OPAQUE_XATTR;
 
@@ -69,6 +69,12 @@ pub fn extract_layer(input: impl Read, dest: &Path) -> Result<ExtractReport> {
             let rel = safe_relative(&raw_path)?;
             if rel.as_os_str().is_empty() {
                 continue;
+            }
+            if rel.components().count() > MAX_DEPTH {
+                return Err(Error::TooDeep {
+                    path: rel.display().to_string(),
+                    max: MAX_DEPTH,
+                });
             }
             let target = dest.join(&rel);
             check_parents(dest, &rel)?;

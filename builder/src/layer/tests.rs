@@ -3,6 +3,7 @@ use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
 use std::path::Path;
 
 use super::*;
+use crate::error::Error;
 use crate::rootfs::{is_opaque, is_whiteout, OPAQUE_XATTR};
 
 fn is_root() -> bool {
@@ -525,4 +526,89 @@ fn empty_numeric_fields_read_as_zero_and_garbage_is_named() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("entry `file`: bad uid"), "{err}");
+}
+
+/// `dir/d/d/…/f`: `depth` path components below `dir`, the last a file.
+fn deep_tree(dir: &Path, depth: usize) -> std::path::PathBuf {
+    let parent = (1..depth).fold(dir.to_path_buf(), |path, _| path.join("d"));
+    fs::create_dir_all(&parent).unwrap();
+    fs::write(parent.join("f"), "bottom").unwrap();
+    parent.join("f")
+}
+
+#[test]
+fn deep_trees_are_written_without_recursion_and_refused_past_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let bottom = deep_tree(dir.path(), MAX_DEPTH);
+    // A small stack, as rayon's threads have: a recursive writer overflowed here.
+    let root = dir.path().to_path_buf();
+    let written = std::thread::Builder::new()
+        .stack_size(256 << 10)
+        .spawn(move || layer_bytes(&root, &LayerOptions::default()).0)
+        .unwrap()
+        .join()
+        .unwrap();
+    let entries = names(&written);
+    assert_eq!(entries.len(), MAX_DEPTH);
+    assert!(entries.last().unwrap().ends_with("d/f"));
+
+    fs::remove_file(&bottom).unwrap();
+    fs::create_dir(&bottom).unwrap();
+    fs::write(bottom.join("g"), "one too deep").unwrap();
+    let err = write_layer(dir.path(), &LayerOptions::default(), &mut std::io::sink()).unwrap_err();
+    assert!(
+        matches!(err, Error::TooDeep { max: MAX_DEPTH, .. }),
+        "{err}"
+    );
+    let message = err.to_string();
+    assert!(message.starts_with("`/d/d/d/"), "{message}");
+    assert!(
+        message
+            .ends_with("d/f/g`: more than 512 directory levels deep; strata refuses deeper trees"),
+        "{message}"
+    );
+}
+
+#[test]
+fn files_named_like_whiteouts_are_refused_not_written_as_whiteouts() {
+    // In a layer `.wh.NAME` deletes NAME: written as it is, the file would vanish on unpack
+    // (and take `sub/a` with it). containerd refuses such names too.
+    let dir = tempfile::tempdir().unwrap();
+    fs::create_dir(dir.path().join("sub")).unwrap();
+    fs::write(dir.path().join("sub/a"), "a").unwrap();
+    fs::write(dir.path().join("sub/.wh.a"), "not a whiteout").unwrap();
+    let err = write_layer(dir.path(), &LayerOptions::default(), &mut std::io::sink()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "`/sub/.wh.a`: file names starting with `.wh.` are reserved for whiteouts in image \
+         layers (unpacked, it would delete `/sub/a` instead); rename it"
+    );
+    // The opaque marker is refused the same way when it is a real file.
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join(".wh..wh..opq"), "").unwrap();
+    let err = write_layer(dir.path(), &LayerOptions::default(), &mut std::io::sink()).unwrap_err();
+    assert!(matches!(err, Error::WhiteoutName { .. }), "{err}");
+}
+
+#[test]
+fn a_tar_entry_deeper_than_the_limit_is_refused() {
+    let deep = |depth: usize| {
+        let path = vec!["d"; depth].join("/");
+        foreign_tar(|b| {
+            b.append_data(&mut file_header(1), &path, &b"x"[..])
+                .unwrap();
+        })
+    };
+    let dest = tempfile::tempdir().unwrap();
+    extract_layer(&deep(MAX_DEPTH)[..], dest.path()).unwrap();
+    let dest = tempfile::tempdir().unwrap();
+    let err = extract_layer(&deep(MAX_DEPTH + 1)[..], dest.path()).unwrap_err();
+    assert!(
+        matches!(err, Error::TooDeep { max: MAX_DEPTH, .. }),
+        "{err}"
+    );
+    assert!(
+        fs::read_dir(dest.path()).unwrap().next().is_none(),
+        "nothing written"
+    );
 }

@@ -1,16 +1,17 @@
 //! Directory → deterministic layer tar, hashed while it streams.
 
 use std::collections::HashMap;
+use std::ffi::OsString;
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use strata_cache::{Digest, Hasher};
 
 use super::tar_format::{finish, pad, write_header_bytes, Entry, EntryType};
-use super::{xattr, OPAQUE_MARKER, WHITEOUT_PREFIX};
+use super::{xattr, MAX_DEPTH, OPAQUE_MARKER, WHITEOUT_PREFIX};
 use crate::error::{Error, Result};
 use crate::rootfs::{is_opaque, is_whiteout, OPAQUE_XATTR};
 
@@ -46,7 +47,7 @@ pub fn write_layer(
         options: *options,
         hardlinks: HashMap::new(),
     };
-    state.dir(dir, b"", &mut sink).and_then(|()| {
+    state.tree(dir, &mut sink).and_then(|()| {
         finish(&mut sink).map_err(|e| Error::Io {
             path: dir.to_path_buf(),
             source: e,
@@ -111,19 +112,36 @@ fn join(parent: &[u8], name: &[u8]) -> Vec<u8> {
     out
 }
 
+/// A directory being written: its host path, its path in the layer (ending in `/`, empty for
+/// the root) and the names still to write, in order.
+struct OpenDir {
+    host: PathBuf,
+    rel: Vec<u8>,
+    names: std::vec::IntoIter<OsString>,
+}
+
 impl Walk {
-    /// Names are handled as bytes throughout: Linux file names need not be UTF-8, and a layer
-    /// carries them unchanged.
-    fn dir(&mut self, host: &Path, rel: &[u8], out: &mut HashingWriter<'_>) -> Result<()> {
-        let mut names: Vec<std::ffi::OsString> = fs::read_dir(host)
-            .map_err(io_err(host))?
-            .map(|e| e.map(|e| e.file_name()))
-            .collect::<io::Result<_>>()
-            .map_err(io_err(host))?;
-        names.sort();
-        for name in names {
-            let path = host.join(&name);
-            self.entry(&path, rel, name.as_bytes(), out)?;
+    /// Writes every entry below `root`, a directory at a time from an explicit stack: a tree
+    /// of any depth costs heap, not stack (a RUN can make a tree thousands of levels deep).
+    fn tree(&mut self, root: &Path, out: &mut HashingWriter<'_>) -> Result<()> {
+        let mut stack = vec![list(root, Vec::new())?];
+        while let Some(top) = stack.last_mut() {
+            let Some(name) = top.names.next() else {
+                stack.pop();
+                continue;
+            };
+            let path = top.host.join(&name);
+            let rel = join(&top.rel, name.as_bytes());
+            // Entries of the root are one level deep; the stack holds one directory per level.
+            if stack.len() > MAX_DEPTH {
+                return Err(Error::TooDeep {
+                    path: format!("/{}", String::from_utf8_lossy(&rel)),
+                    max: MAX_DEPTH,
+                });
+            }
+            if let Some(dir_rel) = self.entry(&path, &rel, out)? {
+                stack.push(list(&path, dir_rel)?);
+            }
         }
         Ok(())
     }
@@ -135,21 +153,34 @@ impl Walk {
         }
     }
 
+    /// Writes the entry at `path` (`rel` in the layer); for a directory, returns its path in
+    /// the layer (with the trailing `/`) for the caller to write its contents next. Names are
+    /// handled as bytes throughout: Linux file names need not be UTF-8, and a layer carries
+    /// them unchanged.
     fn entry(
         &mut self,
         path: &Path,
-        parent: &[u8],
-        name: &[u8],
+        rel: &[u8],
         out: &mut HashingWriter<'_>,
-    ) -> Result<()> {
+    ) -> Result<Option<Vec<u8>>> {
         let meta = fs::symlink_metadata(path).map_err(io_err(path))?;
         let file_type = meta.file_type();
-        let rel = join(parent, name);
+        let (parent, name) = match rel.iter().rposition(|&b| b == b'/') {
+            Some(slash) => rel.split_at(slash + 1),
+            None => (&b""[..], rel),
+        };
+        if name.starts_with(WHITEOUT_PREFIX.as_bytes()) {
+            // In a layer this name deletes a file: written as it is, the file would vanish
+            // (and take a sibling with it) wherever the layer is unpacked.
+            return Err(Error::WhiteoutName {
+                path: format!("/{}", String::from_utf8_lossy(rel)),
+            });
+        }
         if is_whiteout(&meta) {
             // Overlay's deletion marker becomes OCI's `.wh.NAME`.
             let wh = join(parent, &join(WHITEOUT_PREFIX.as_bytes(), name));
-            return write_header_bytes(out, &marker(self.mtime(&meta)), &wh, b"")
-                .map_err(io_err(path));
+            write_header_bytes(out, &marker(self.mtime(&meta)), &wh, b"").map_err(io_err(path))?;
+            return Ok(None);
         }
         let xattrs: Vec<(String, Vec<u8>)> = xattr::list(path)
             .map_err(io_err(path))?
@@ -170,19 +201,20 @@ impl Walk {
         };
         if file_type.is_dir() {
             entry.kind = EntryType::Dir;
-            let dir_rel = join(&rel, b"/");
+            let dir_rel = join(rel, b"/");
             write_header_bytes(out, &entry, &dir_rel, b"").map_err(io_err(path))?;
             if is_opaque(path) {
                 let opq = join(&dir_rel, OPAQUE_MARKER.as_bytes());
                 write_header_bytes(out, &marker(entry.mtime), &opq, b"").map_err(io_err(path))?;
             }
-            return self.dir(path, &dir_rel, out);
+            return Ok(Some(dir_rel));
         }
         if file_type.is_symlink() {
             entry.kind = EntryType::Symlink;
             let target = fs::read_link(path).map_err(io_err(path))?;
-            return write_header_bytes(out, &entry, &rel, target.as_os_str().as_bytes())
-                .map_err(io_err(path));
+            write_header_bytes(out, &entry, rel, target.as_os_str().as_bytes())
+                .map_err(io_err(path))?;
+            return Ok(None);
         }
         if file_type.is_char_device() || file_type.is_block_device() || file_type.is_fifo() {
             entry.kind = if file_type.is_char_device() {
@@ -194,24 +226,26 @@ impl Walk {
             };
             let rdev = meta.rdev();
             entry.dev = (libc::major(rdev), libc::minor(rdev));
-            return write_header_bytes(out, &entry, &rel, b"").map_err(io_err(path));
+            write_header_bytes(out, &entry, rel, b"").map_err(io_err(path))?;
+            return Ok(None);
         }
         if file_type.is_socket() {
             // Sockets cannot live in a tar; docker drops them too.
-            return Ok(());
+            return Ok(None);
         }
         if meta.nlink() > 1 {
             let key = (meta.dev(), meta.ino());
             if let Some(first) = self.hardlinks.get(&key) {
                 entry.kind = EntryType::HardLink;
-                return write_header_bytes(out, &entry, &rel, first).map_err(io_err(path));
+                write_header_bytes(out, &entry, rel, first).map_err(io_err(path))?;
+                return Ok(None);
             }
-            self.hardlinks.insert(key, rel.clone());
+            self.hardlinks.insert(key, rel.to_vec());
         }
         // The apparent size, read through: holes come out as zeros, never as garbage or
         // a short entry (tar has no portable sparse form that every reader takes).
         entry.size = meta.len();
-        write_header_bytes(out, &entry, &rel, b"").map_err(io_err(path))?;
+        write_header_bytes(out, &entry, rel, b"").map_err(io_err(path))?;
         let mut file = File::open(path).map_err(io_err(path))?;
         let copied = copy_exact(&mut file, out, entry.size).map_err(io_err(path))?;
         if copied != entry.size {
@@ -220,8 +254,24 @@ impl Walk {
                 source: io::Error::other("file changed size while it was being archived"),
             });
         }
-        pad(out, entry.size).map_err(io_err(path))
+        pad(out, entry.size).map_err(io_err(path))?;
+        Ok(None)
     }
+}
+
+/// The directory `host` (`rel` in the layer) with its names sorted (byte order).
+fn list(host: &Path, rel: Vec<u8>) -> Result<OpenDir> {
+    let mut names: Vec<OsString> = fs::read_dir(host)
+        .map_err(io_err(host))?
+        .map(|e| e.map(|e| e.file_name()))
+        .collect::<io::Result<_>>()
+        .map_err(io_err(host))?;
+    names.sort();
+    Ok(OpenDir {
+        host: host.to_path_buf(),
+        rel,
+        names: names.into_iter(),
+    })
 }
 
 /// Copies exactly `size` bytes (or fewer if the file shrank), never more.

@@ -19,6 +19,7 @@ use crate::context::{
 use crate::copy::CopySource;
 use crate::error::{Error, Result};
 use crate::fetch::fetch;
+use crate::layer::MAX_DEPTH;
 use crate::rootfs::LayerStack;
 
 /// The store's file-hash index as the context digester's cache.
@@ -381,6 +382,9 @@ fn base_name(rel: &str, written: &str) -> String {
     }
 }
 
+/// Lists `path` of a layered filesystem and everything below it, in order (a directory before
+/// its contents, names sorted), minus `--exclude`. Walked from an explicit stack: a stage can
+/// hold a tree of any depth, and a step may run on a thread with a small stack.
 fn walk_view(
     view: &LayerStack,
     path: &str,
@@ -389,31 +393,46 @@ fn walk_view(
     excludes: &PatternSet,
     out: &mut Vec<SourceEntry>,
 ) -> Result<()> {
-    let file_type = found.meta.file_type();
-    let kind = if file_type.is_dir() {
-        EntryKind::Dir
-    } else if file_type.is_file() {
-        EntryKind::File
-    } else if file_type.is_symlink() {
-        let target = fs::read_link(&found.host_path).map_err(|source| Error::Io {
-            path: found.host_path.clone(),
-            source,
-        })?;
-        EntryKind::Symlink {
-            target: target.to_string_lossy().into_owned(),
+    // (path in the view, path relative to the source, depth below `path`, what is there)
+    let mut pending = vec![(path.to_string(), rel.to_string(), 0, found)];
+    while let Some((path, rel, depth, found)) = pending.pop() {
+        let file_type = found.meta.file_type();
+        let kind = if file_type.is_dir() {
+            EntryKind::Dir
+        } else if file_type.is_file() {
+            EntryKind::File
+        } else if file_type.is_symlink() {
+            let target = fs::read_link(&found.host_path).map_err(|source| Error::Io {
+                path: found.host_path.clone(),
+                source,
+            })?;
+            EntryKind::Symlink {
+                target: target.to_string_lossy().into_owned(),
+            }
+        } else {
+            EntryKind::Special
+        };
+        let is_dir = kind == EntryKind::Dir;
+        out.push(SourceEntry {
+            rel: rel.clone(),
+            host_path: found.host_path,
+            meta: EntryMeta::of(&found.meta),
+            kind,
+        });
+        if !is_dir {
+            continue;
         }
-    } else {
-        EntryKind::Special
-    };
-    let is_dir = kind == EntryKind::Dir;
-    out.push(SourceEntry {
-        rel: rel.to_string(),
-        host_path: found.host_path,
-        meta: EntryMeta::of(&found.meta),
-        kind,
-    });
-    if is_dir {
-        for (name, child) in view.read_dir(path)? {
+        let children = view.read_dir(&path)?;
+        if depth >= MAX_DEPTH {
+            if let Some((name, _)) = children.first() {
+                return Err(Error::TooDeep {
+                    path: format!("{}/{name}", path.trim_end_matches('/')),
+                    max: MAX_DEPTH,
+                });
+            }
+        }
+        // Pushed in reverse, so they come off the stack in name order.
+        for (name, child) in children.into_iter().rev() {
             let child_rel = if rel.is_empty() {
                 name.clone()
             } else {
@@ -422,14 +441,8 @@ fn walk_view(
             if excludes.is_excluded(&child_rel) {
                 continue;
             }
-            walk_view(
-                view,
-                &format!("{}/{name}", path.trim_end_matches('/')),
-                &child_rel,
-                child,
-                excludes,
-                out,
-            )?;
+            let child_path = format!("{}/{name}", path.trim_end_matches('/'));
+            pending.push((child_path, child_rel, depth + 1, child));
         }
     }
     Ok(())
@@ -559,5 +572,49 @@ mod tests {
             err,
             "source `/a/dl` not found in stage `src`: it leads through a symlink to `/nowhere`, which does not exist"
         );
+    }
+
+    /// A one-layer view holding `/top/d/d/…/f`, `depth` components below `/top`.
+    fn deep_view(depth: usize) -> (tempfile::TempDir, LayerStack) {
+        let dir = tempfile::tempdir().unwrap();
+        let parent = (1..depth).fold(dir.path().join("top"), |path, _| path.join("d"));
+        fs::create_dir_all(&parent).unwrap();
+        fs::write(parent.join("f"), "bottom").unwrap();
+        let view = LayerStack::new(vec![dir.path().to_path_buf()]);
+        (dir, view)
+    }
+
+    fn walk(view: &LayerStack) -> Result<Vec<SourceEntry>> {
+        let found = view.lookup("/top")?.expect("/top is there");
+        let mut entries = Vec::new();
+        walk_view(
+            view,
+            "/top",
+            "",
+            found,
+            &PatternSet::default(),
+            &mut entries,
+        )?;
+        Ok(entries)
+    }
+
+    #[test]
+    fn a_stage_tree_is_walked_in_order_without_recursion_and_refused_past_the_limit() {
+        // COPY --from walks a stage's tree; steps run on rayon's small stacks.
+        let (_dir, view) = deep_view(MAX_DEPTH);
+        let entries = std::thread::Builder::new()
+            .stack_size(256 << 10)
+            .spawn(move || walk(&view).unwrap())
+            .unwrap()
+            .join()
+            .unwrap();
+        assert_eq!(entries.len(), MAX_DEPTH + 1);
+        assert_eq!(entries[1].rel, "d");
+        assert!(entries.last().unwrap().rel.ends_with("/d/f"));
+
+        let (_dir, view) = deep_view(MAX_DEPTH + 1);
+        let err = walk(&view).unwrap_err();
+        assert!(matches!(err, Error::TooDeep { .. }), "{err}");
+        assert!(err.to_string().starts_with("`/top/d/d/"), "{err}");
     }
 }
