@@ -253,7 +253,7 @@ mod tests {
     #[test]
     fn whiteouts_and_opaque_dirs_hide_lower_entries() {
         if !nix_is_root() {
-            eprintln!("skipping: whiteouts need root (mknod, trusted xattrs)");
+            crate::skip_test("whiteouts need root (mknod, trusted xattrs)");
             return;
         }
         let lower = tempfile::tempdir().unwrap();
@@ -266,7 +266,7 @@ mod tests {
         fs::create_dir_all(upper.path().join("opaque")).unwrap();
         fs::write(upper.path().join("opaque/new"), "").unwrap();
         if !set_opaque(&upper.path().join("opaque")) {
-            eprintln!("skipping: trusted xattrs not supported here");
+            crate::skip_test("trusted xattrs not supported here");
             return;
         }
         let view = LayerStack::new(vec![upper.path().into(), lower.path().into()]);

@@ -123,7 +123,7 @@ fn source_date_epoch_clamps_mtimes() {
 #[test]
 fn overlay_whiteouts_become_oci_whiteouts_and_back() {
     if !is_root() {
-        eprintln!("skipping: whiteouts need root (mknod, trusted xattrs)");
+        crate::skip_test("whiteouts need root (mknod, trusted xattrs)");
         return;
     }
     let upper = tempfile::tempdir().unwrap();
@@ -359,7 +359,7 @@ fn headers_have_fixed_fields_and_no_owner_names() {
 #[test]
 fn ownership_devices_fifos_and_big_ids_round_trip() {
     if !is_root() {
-        eprintln!("skipping: ownership and device nodes need root");
+        crate::skip_test("ownership and device nodes need root");
         return;
     }
     let src = tempfile::tempdir().unwrap();
@@ -466,7 +466,7 @@ fn extraction_implies_missing_parents_and_never_writes_through_a_symlink() {
 #[test]
 fn overlay_xattrs_in_a_tar_are_dropped() {
     if !is_root() {
-        eprintln!("skipping: trusted xattrs need root");
+        crate::skip_test("trusted xattrs need root");
         return;
     }
     use super::tar_format::{finish, write_header, Entry, EntryType};

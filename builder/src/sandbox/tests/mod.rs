@@ -24,22 +24,13 @@ struct Fixture {
     base: PathBuf,
 }
 
-/// Says why a test skips; under `STRATA_TEST_REQUIRE` (the test command) a missing
-/// prerequisite fails it instead.
-pub(crate) fn skip(reason: &str) {
-    if std::env::var_os("STRATA_TEST_REQUIRE").is_some() {
-        panic!("prerequisite missing under STRATA_TEST_REQUIRE: {reason}");
-    }
-    eprintln!("skipping: {reason}");
-}
-
 fn fixture() -> Option<Fixture> {
     if !sandbox_available() {
-        skip("the sandbox needs root and overlayfs");
+        crate::skip_test("the sandbox needs root and overlayfs");
         return None;
     }
     if !Path::new("/bin/busybox").is_file() {
-        skip("/bin/busybox missing (apt-get install busybox-static)");
+        crate::skip_test("/bin/busybox missing (apt-get install busybox-static)");
         return None;
     }
     let dir = tempfile::tempdir().unwrap();
