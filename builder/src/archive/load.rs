@@ -5,7 +5,9 @@
 //! gzip- or zstd-compressed tarballs. A tar read from stdin can be read only once and its
 //! entries come in any order, so every file is spooled into the blob store as it arrives
 //! ([`super::spool`]) and the images are put together at the end ([`super::plan`]). Every
-//! layer is unpacked into a snapshot and its DiffID checked against the config. A loaded
+//! layer is unpacked into a snapshot and its DiffID checked against the config — except a
+//! layer the store already has, whose bytes are only hashed and must hash to its DiffID or to
+//! a blob recorded for it (a repeat load, as `docker load` of layers it has). A loaded
 //! image keeps the manifest it came with; a docker-archive-only image gets an OCI manifest.
 //!
 //! Anything hostile or inconsistent fails the whole load, and everything the load wrote is
@@ -137,8 +139,9 @@ fn load_inner(
     let plans = plans(store, &spooled)?;
     let mut keep = BTreeSet::new();
     let mut loaded = Vec::new();
-    // blob → DiffID of layers already verified and in place.
-    let mut verified: BTreeMap<Digest, Digest> = BTreeMap::new();
+    // blob → DiffID of layers already verified and in place: to begin with, those the store
+    // had, whose bytes the spool checked against their digests without unpacking them.
+    let mut verified: BTreeMap<Digest, Digest> = std::mem::take(&mut spooled.known);
     let mut naming: Vec<(String, Digest)> = Vec::new();
     for plan in &plans {
         let stored = store_plan(store, plan, &mut spooled.unpacked, &mut verified, written)?;

@@ -2,8 +2,14 @@
 //! the blob store as it streams by (verified against its name when the name is a digest), and
 //! anything that looks like a layer is unpacked into a scratch dir at the same time, so a
 //! layer is read once, not spooled and then read again.
+//!
+//! A layer the store already has (the tarball was loaded before, or its image built here) is
+//! only hashed: its bytes are checked against their name, and the digest they hash to is one
+//! the store knows to be that layer's — its DiffID (an uncompressed layer) or a compressed
+//! blob recorded when the layer was first verified. Only then is the unpacking skipped; the
+//! config's DiffIDs are still checked against it when the images are put together.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::{Component, Path};
 
@@ -22,6 +28,46 @@ pub(super) struct Spooled {
     pub sizes: BTreeMap<Digest, u64>,
     /// Layers unpacked while they streamed in, by content digest.
     pub unpacked: BTreeMap<Digest, Unpacked>,
+    /// Layers the store already had: content digest → DiffID. Hashed as they streamed in,
+    /// not unpacked.
+    pub known: BTreeMap<Digest, Digest>,
+}
+
+/// What the store has unpacked already, by every digest a stream of it may have: its DiffID
+/// and the compressed blobs recorded for it. Only digests verified when the layer was stored
+/// are here (a DiffID is what its snapshot was unpacked from or written as; a blob was
+/// recorded after its DiffID was checked).
+struct KnownLayers {
+    /// Digest → DiffID.
+    by_digest: BTreeMap<Digest, Digest>,
+    /// Their sizes, to guess which entries of an archive that does not name its files by
+    /// digest (docker's legacy `<id>/layer.tar`) are worth only hashing first.
+    sizes: BTreeSet<u64>,
+}
+
+impl KnownLayers {
+    fn of(store: &Store) -> Result<KnownLayers> {
+        let mut known = KnownLayers {
+            by_digest: BTreeMap::new(),
+            sizes: BTreeSet::new(),
+        };
+        for record in store.index().layers()? {
+            if !store.snapshots().exists(&record.diff_id) {
+                continue;
+            }
+            known.by_digest.insert(record.diff_id, record.diff_id);
+            known.sizes.insert(record.size);
+            for blob in record.blobs.values() {
+                known.by_digest.insert(blob.digest, record.diff_id);
+                known.sizes.insert(blob.size);
+            }
+        }
+        Ok(known)
+    }
+
+    fn get(&self, digest: &Digest) -> Option<Digest> {
+        self.by_digest.get(digest).copied()
+    }
 }
 
 /// A layer unpacked into a scratch dir while its blob was being spooled.
@@ -111,6 +157,7 @@ fn normalize_join(base: &str, target: &Path) -> Option<String> {
 pub(super) fn spool(store: &Store, input: impl Read, written: &mut Written) -> Result<Spooled> {
     let mut archive = tar::Archive::new(open_archive(input)?);
     let mut spooled = Spooled::default();
+    let known = KnownLayers::of(store)?;
     let mut links: BTreeMap<String, String> = BTreeMap::new();
     for entry in archive
         .entries()
@@ -128,7 +175,16 @@ pub(super) fn spool(store: &Store, input: impl Read, written: &mut Written) -> R
         match kind {
             tar::EntryType::Directory | tar::EntryType::XGlobalHeader => {}
             tar::EntryType::Regular | tar::EntryType::Continuous => {
-                let digest = spool_file(store, &path, &mut entry, &mut spooled, written)?;
+                let size = entry.size();
+                let digest = spool_file(
+                    store,
+                    &known,
+                    &path,
+                    size,
+                    &mut entry,
+                    &mut spooled,
+                    written,
+                )?;
                 spooled.files.insert(path, digest);
             }
             tar::EntryType::Symlink | tar::EntryType::Link => {
@@ -181,10 +237,12 @@ pub(super) fn spool(store: &Store, input: impl Read, written: &mut Written) -> R
     Ok(spooled)
 }
 
-/// Spools one regular file; returns its content digest.
+/// Spools one regular file of `size` bytes; returns its content digest.
 fn spool_file(
     store: &Store,
+    known: &KnownLayers,
     path: &str,
+    size: u64,
     entry: &mut impl Read,
     spooled: &mut Spooled,
     written: &mut Written,
@@ -204,17 +262,43 @@ fn spool_file(
         },
         None => None,
     };
-    if let Some(digest) = expected.filter(|d| store.blobs().exists(d)) {
-        // Already stored (and verified when it was): the copy in the archive is not needed.
-        let size =
-            io::copy(entry, &mut io::sink()).map_err(|e| bad(format!("reading `{path}`: {e}")))?;
-        if size != store.blobs().size(&digest)? {
-            return Err(bad(format!("`{path}` does not match its digest")));
+    if let Some(digest) = expected.filter(|d| store.blobs().exists(d) || known.get(d).is_some()) {
+        // Already stored, or a layer already unpacked: the archive's copy is only checked.
+        let mut hasher = strata_cache::Hasher::new();
+        io::copy(entry, &mut hasher).map_err(|e| bad(format!("reading `{path}`: {e}")))?;
+        let size = hasher.len();
+        let actual = hasher.finish();
+        if actual != digest {
+            return Err(bad(format!(
+                "`{path}` does not match its digest (its content is {actual})"
+            )));
         }
         spooled.sizes.insert(digest, size);
+        if let Some(layer) = known.get(&digest) {
+            spooled.known.insert(digest, layer);
+        }
         return Ok(digest);
     }
     let writer = store.blobs().writer()?.without_writeback();
+    if expected.is_none() && known.sizes.contains(&size) {
+        // Probably a layer the store has, in an archive that does not name it by digest:
+        // spool it without unpacking, and unpack it later only if it turns out to be new.
+        let mut writer = writer;
+        io::copy(entry, &mut writer).map_err(|e| bad(format!("reading `{path}`: {e}")))?;
+        let digest = writer.digest();
+        let size = if let Some(layer) = known.get(&digest) {
+            spooled.known.insert(digest, layer);
+            writer.discard()?
+        } else if store.blobs().exists(&digest) {
+            writer.discard()?
+        } else {
+            let (_, size) = writer.commit(Some(digest))?;
+            written.blobs.insert(digest);
+            size
+        };
+        spooled.sizes.insert(digest, size);
+        return Ok(digest);
+    }
     let (mut writer, prepared, hashed) = spool_and_unpack(store, entry, writer)
         .map_err(|e| bad(format!("reading `{path}`: {e}")))?;
     let digest = match (&prepared, hashed) {
