@@ -16,13 +16,14 @@
 
 use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
+use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 
 use serde_json::Value;
 use strata_cache::{BlobRef, Digest, LayerRecord, Store};
 
 use super::plan::{plans, ImagePlan};
-use super::spool::{compression_of, decompress, spool, Unpacked};
+use super::spool::{compression_of, decompress, spool, Reread, Unpacked};
 use crate::error::{Error, Result};
 use crate::image::{self, config::diff_ids_of, UNTAGGED_PREFIX};
 use crate::layer::{extract_layer, ExtractReport};
@@ -44,8 +45,19 @@ pub struct Loaded {
 
 /// Loads every image of the archive read from `input`.
 pub fn load(store: &Store, input: impl Read) -> Result<Vec<Loaded>> {
+    load_from(store, input, None)
+}
+
+/// [`load`] from a file, read from its current position: a layer that must be hashed before
+/// the load can tell whether the store has it (docker's legacy `<id>/layer.tar`) is then read
+/// a second time if it is new, instead of being copied aside in case it is.
+pub fn load_file(store: &Store, file: &File) -> Result<Vec<Loaded>> {
+    load_from(store, file, Reread::of(file))
+}
+
+fn load_from(store: &Store, input: impl Read, reread: Option<Reread<'_>>) -> Result<Vec<Loaded>> {
     let mut written = Written::default();
-    match load_inner(store, input, &mut written) {
+    match load_inner(store, input, reread, &mut written) {
         Ok((loaded, keep)) => {
             written.remove_unreferenced(store, &keep);
             Ok(loaded)
@@ -133,9 +145,10 @@ impl Written {
 fn load_inner(
     store: &Store,
     input: impl Read,
+    reread: Option<Reread<'_>>,
     written: &mut Written,
 ) -> Result<(Vec<Loaded>, BTreeSet<Digest>)> {
-    let mut spooled = spool(store, input, written)?;
+    let mut spooled = spool(store, input, reread, written)?;
     let plans = plans(store, &spooled)?;
     let mut keep = BTreeSet::new();
     let mut loaded = Vec::new();

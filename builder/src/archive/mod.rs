@@ -30,5 +30,5 @@ mod tests;
 pub use export::export;
 pub use import::{config_from_changes, import, ImportOptions, CHANGE_INSTRUCTIONS};
 pub use layers::{compressed_blob, uncompressed_layer};
-pub use load::{load, Loaded};
+pub use load::{load, load_file, Loaded};
 pub use save::{save, SaveOptions};

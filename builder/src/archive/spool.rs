@@ -10,7 +10,9 @@
 //! config's DiffIDs are still checked against it when the images are put together.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read, Seek, Write};
+use std::os::unix::fs::FileExt;
 use std::path::{Component, Path};
 
 use strata_cache::{BlobWriter, Digest, ScratchDir, Store};
@@ -103,14 +105,63 @@ pub(crate) fn decompress<'a>(
     })
 }
 
-/// The outer tarball, decompressed if it is gzip or zstd.
-fn open_archive<'a>(input: impl Read + 'a) -> Result<Box<dyn Read + 'a>> {
+/// The outer tarball, decompressed if it is gzip or zstd; and whether it was compressed.
+fn open_archive<'a>(input: impl Read + 'a) -> Result<(Box<dyn Read + 'a>, bool)> {
     let mut buffered = BufReader::with_capacity(1 << 20, input);
     let head = buffered
         .fill_buf()
         .map_err(|e| bad(format!("reading: {e}")))?;
     let compression = compression_of(head).unwrap_or("none");
-    decompress(compression, buffered).map_err(|e| bad(format!("reading: {e}")))
+    let reader = decompress(compression, buffered).map_err(|e| bad(format!("reading: {e}")))?;
+    Ok((reader, compression != "none"))
+}
+
+/// The archive's own file, when the load reads an uncompressed one: an entry's bytes can then
+/// be read a second time instead of being copied aside in case they are needed.
+#[derive(Clone, Copy)]
+pub(crate) struct Reread<'a> {
+    file: &'a File,
+    /// Where the archive starts in the file.
+    base: u64,
+}
+
+impl<'a> Reread<'a> {
+    /// `file`, read from its current position on.
+    pub(crate) fn of(file: &'a File) -> Option<Reread<'a>> {
+        let base = (&*file).stream_position().ok()?;
+        Some(Reread { file, base })
+    }
+
+    /// The `len` bytes at `offset` in the archive.
+    fn range(self, offset: u64, len: u64) -> FileRange<'a> {
+        FileRange {
+            file: self.file,
+            at: self.base + offset,
+            end: self.base + offset + len,
+        }
+    }
+}
+
+/// A byte range of a file, read with `pread` (the file's own position is left alone).
+struct FileRange<'a> {
+    file: &'a File,
+    at: u64,
+    end: u64,
+}
+
+impl Read for FileRange<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let want = buf.len().min((self.end - self.at) as usize);
+        if want == 0 {
+            return Ok(0);
+        }
+        let got = self.file.read_at(&mut buf[..want], self.at)?;
+        if got == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        self.at += got as u64;
+        Ok(got)
+    }
 }
 
 fn clean(path: &Path) -> Result<String> {
@@ -153,9 +204,16 @@ fn normalize_join(base: &str, target: &Path) -> Option<String> {
     Some(parts.join("/"))
 }
 
-/// Reads the whole archive into the store.
-pub(super) fn spool(store: &Store, input: impl Read, written: &mut Written) -> Result<Spooled> {
-    let mut archive = tar::Archive::new(open_archive(input)?);
+/// Reads the whole archive into the store. `reread` is the file `input` reads, if it is one.
+pub(super) fn spool(
+    store: &Store,
+    input: impl Read,
+    reread: Option<Reread<'_>>,
+    written: &mut Written,
+) -> Result<Spooled> {
+    let (input, compressed) = open_archive(input)?;
+    let reread = reread.filter(|_| !compressed);
+    let mut archive = tar::Archive::new(input);
     let mut spooled = Spooled::default();
     let known = KnownLayers::of(store)?;
     let mut links: BTreeMap<String, String> = BTreeMap::new();
@@ -175,12 +233,12 @@ pub(super) fn spool(store: &Store, input: impl Read, written: &mut Written) -> R
         match kind {
             tar::EntryType::Directory | tar::EntryType::XGlobalHeader => {}
             tar::EntryType::Regular | tar::EntryType::Continuous => {
-                let size = entry.size();
+                let again = reread.map(|r| r.range(entry.raw_file_position(), entry.size()));
                 let digest = spool_file(
                     store,
                     &known,
                     &path,
-                    size,
+                    again,
                     &mut entry,
                     &mut spooled,
                     written,
@@ -237,16 +295,18 @@ pub(super) fn spool(store: &Store, input: impl Read, written: &mut Written) -> R
     Ok(spooled)
 }
 
-/// Spools one regular file of `size` bytes; returns its content digest.
+/// Spools one regular file (`again`: its bytes in the archive's file, to read them twice);
+/// returns its content digest.
 fn spool_file(
     store: &Store,
     known: &KnownLayers,
     path: &str,
-    size: u64,
-    entry: &mut impl Read,
+    again: Option<FileRange<'_>>,
+    entry: &mut tar::Entry<'_, impl Read>,
     spooled: &mut Spooled,
     written: &mut Written,
 ) -> Result<Digest> {
+    let size = entry.size();
     let expected = match path.strip_prefix("blobs/") {
         Some(rest) => match rest.split_once('/') {
             Some(("sha256", hex)) => Some(
@@ -279,11 +339,23 @@ fn spool_file(
         }
         return Ok(digest);
     }
-    let writer = store.blobs().writer()?.without_writeback();
     if expected.is_none() && known.sizes.contains(&size) {
-        // Probably a layer the store has, in an archive that does not name it by digest:
-        // spool it without unpacking, and unpack it later only if it turns out to be new.
-        let mut writer = writer;
+        // Probably a layer the store has, in an archive that does not name it by digest. From
+        // a file, hash it only, and read it again if it turns out to be new.
+        if let Some(mut again) = again {
+            let mut hasher = strata_cache::Hasher::new();
+            io::copy(entry, &mut hasher).map_err(|e| bad(format!("reading `{path}`: {e}")))?;
+            let digest = hasher.finish();
+            if let Some(diff_id) = known.get(&digest) {
+                spooled.sizes.insert(digest, size);
+                spooled.known.insert(digest, diff_id);
+                return Ok(digest);
+            }
+            return spool_new(store, path, None, &mut again, spooled, written);
+        }
+        // From a stream, spool it without unpacking, and unpack it later only if it turns
+        // out to be new.
+        let mut writer = store.blobs().writer()?.without_writeback();
         io::copy(entry, &mut writer).map_err(|e| bad(format!("reading `{path}`: {e}")))?;
         let digest = writer.digest();
         let size = if let Some(layer) = known.get(&digest) {
@@ -299,6 +371,20 @@ fn spool_file(
         spooled.sizes.insert(digest, size);
         return Ok(digest);
     }
+    spool_new(store, path, expected, entry, spooled, written)
+}
+
+/// Spools a file the store does not have (named `expected` in the archive, if it is),
+/// unpacking it on the way when it looks like a layer.
+fn spool_new(
+    store: &Store,
+    path: &str,
+    expected: Option<Digest>,
+    entry: &mut impl Read,
+    spooled: &mut Spooled,
+    written: &mut Written,
+) -> Result<Digest> {
+    let writer = store.blobs().writer()?.without_writeback();
     let (mut writer, prepared, hashed) = spool_and_unpack(store, entry, writer)
         .map_err(|e| bad(format!("reading `{path}`: {e}")))?;
     let digest = match (&prepared, hashed) {

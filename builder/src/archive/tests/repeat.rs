@@ -66,7 +66,7 @@ fn legacy_archive(layers: &[Vec<u8>], diff_ids: &[Digest], tag: &str) -> Vec<u8>
 /// layers were unpacked and which were recognised (content digest → DiffID).
 fn spool_only(store: &Store, archive: &[u8]) -> (usize, Vec<(Digest, Digest)>) {
     let mut written = Written::default();
-    let spooled = spool(store, archive, &mut written).unwrap();
+    let spooled = spool(store, archive, None, &mut written).unwrap();
     let unpacked = spooled.unpacked.len();
     let known = spooled.known.into_iter().collect();
     drop(spooled.unpacked);
@@ -211,4 +211,61 @@ fn a_repeat_load_still_refuses_a_tampered_layer_and_stores_nothing() {
         );
     }
     assert!(!s.store.snapshots().exists(&d_evil));
+}
+
+/// Writes `archive` to a file after some leading bytes, positioned where it starts.
+fn archive_file(dir: &Path, archive: &[u8]) -> std::fs::File {
+    use std::io::{Seek, SeekFrom, Write};
+    let mut file = std::fs::File::options()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(dir.join(format!("archive-{}.tar", Digest::of(archive).hex())))
+        .unwrap();
+    file.write_all(b"not part of the archive").unwrap();
+    file.write_all(archive).unwrap();
+    file.seek(SeekFrom::Start(23)).unwrap();
+    file
+}
+
+#[test]
+fn from_a_file_a_layer_that_might_be_known_is_hashed_first_and_read_again_if_new() {
+    let s = store();
+    let good = raw_tar(&[file("etc/motd", "good")]);
+    let new = raw_tar(&[file("etc/motd", "news")]);
+    assert_eq!(good.len(), new.len());
+    let (d_good, d_new) = (Digest::of(&good), Digest::of(&new));
+    let first = legacy_archive(std::slice::from_ref(&good), &[d_good], "app:1");
+    load::load_file(&s.store, &archive_file(s.dir.path(), &first)).unwrap();
+
+    // Loaded again from a file: hashed in place, nothing unpacked, nothing new.
+    let before = inventory(&s.store);
+    let again = archive_file(s.dir.path(), &legacy_archive(&[good], &[d_good], "app:2"));
+    let reread = crate::archive::spool::Reread::of(&again);
+    let mut written = Written::default();
+    let spooled = spool(&s.store, &again, reread, &mut written).unwrap();
+    assert!(spooled.unpacked.is_empty());
+    assert_eq!(spooled.known.values().collect::<Vec<_>>(), [&d_good]);
+    drop(spooled);
+    written.undo(&s.store);
+    assert_eq!(inventory(&s.store), before);
+
+    // As long as the known layer but new: read again from the file and unpacked.
+    let newer = legacy_archive(std::slice::from_ref(&new), &[d_new], "app:3");
+    load::load_file(&s.store, &archive_file(s.dir.path(), &newer)).unwrap();
+    let motd = s.store.snapshots().path(&d_new).join("etc/motd");
+    assert_eq!(std::fs::read(motd).unwrap(), b"news");
+    assert_eq!(
+        image::find(&s.store, "app:3").unwrap().unwrap().diff_ids,
+        [d_new]
+    );
+
+    // And one that claims the known layer's DiffID is refused, the store as it was.
+    let before = inventory(&s.store);
+    let evil = raw_tar(&[file("etc/motd", "evil")]);
+    let claimed = legacy_archive(std::slice::from_ref(&evil), &[d_good], "app:1");
+    let err = load::load_file(&s.store, &archive_file(s.dir.path(), &claimed)).unwrap_err();
+    let reason = format!("but the config says {d_good}");
+    assert!(err.to_string().contains(&reason), "{err}");
+    assert_eq!(inventory(&s.store), before);
 }
