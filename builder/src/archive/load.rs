@@ -22,8 +22,9 @@ use std::io::{self, BufRead, BufReader, Read};
 use serde_json::Value;
 use strata_cache::{BlobRef, Digest, LayerRecord, Store};
 
+use super::checks::Reread;
 use super::plan::{plans, ImagePlan};
-use super::spool::{compression_of, decompress, spool, Reread, Unpacked};
+use super::spool::{compression_of, decompress, spool, Unpacked};
 use crate::error::{Error, Result};
 use crate::image::{self, config::diff_ids_of, UNTAGGED_PREFIX};
 use crate::layer::{extract_layer, ExtractReport};

@@ -16,6 +16,7 @@
 //! # Ok(()) }
 //! ```
 
+mod checks;
 mod export;
 mod import;
 mod layers;

@@ -10,13 +10,12 @@
 //! config's DiffIDs are still checked against it when the images are put together.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read, Seek, Write};
-use std::os::unix::fs::FileExt;
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::{Component, Path};
 
 use strata_cache::{BlobWriter, Digest, ScratchDir, Store};
 
+use super::checks::{Background, FileRange, KnownLayers, Reread};
 use super::load::{bad, Written};
 use crate::error::Result;
 use crate::layer::{extract_layer, write_layer, ExtractReport, LayerOptions};
@@ -33,43 +32,6 @@ pub(super) struct Spooled {
     /// Layers the store already had: content digest → DiffID. Hashed as they streamed in,
     /// not unpacked.
     pub known: BTreeMap<Digest, Digest>,
-}
-
-/// What the store has unpacked already, by every digest a stream of it may have: its DiffID
-/// and the compressed blobs recorded for it. Only digests verified when the layer was stored
-/// are here (a DiffID is what its snapshot was unpacked from or written as; a blob was
-/// recorded after its DiffID was checked).
-struct KnownLayers {
-    /// Digest → DiffID.
-    by_digest: BTreeMap<Digest, Digest>,
-    /// Their sizes, to guess which entries of an archive that does not name its files by
-    /// digest (docker's legacy `<id>/layer.tar`) are worth only hashing first.
-    sizes: BTreeSet<u64>,
-}
-
-impl KnownLayers {
-    fn of(store: &Store) -> Result<KnownLayers> {
-        let mut known = KnownLayers {
-            by_digest: BTreeMap::new(),
-            sizes: BTreeSet::new(),
-        };
-        for record in store.index().layers()? {
-            if !store.snapshots().exists(&record.diff_id) {
-                continue;
-            }
-            known.by_digest.insert(record.diff_id, record.diff_id);
-            known.sizes.insert(record.size);
-            for blob in record.blobs.values() {
-                known.by_digest.insert(blob.digest, record.diff_id);
-                known.sizes.insert(blob.size);
-            }
-        }
-        Ok(known)
-    }
-
-    fn get(&self, digest: &Digest) -> Option<Digest> {
-        self.by_digest.get(digest).copied()
-    }
 }
 
 /// A layer unpacked into a scratch dir while its blob was being spooled.
@@ -114,54 +76,6 @@ fn open_archive<'a>(input: impl Read + 'a) -> Result<(Box<dyn Read + 'a>, bool)>
     let compression = compression_of(head).unwrap_or("none");
     let reader = decompress(compression, buffered).map_err(|e| bad(format!("reading: {e}")))?;
     Ok((reader, compression != "none"))
-}
-
-/// The archive's own file, when the load reads an uncompressed one: an entry's bytes can then
-/// be read a second time instead of being copied aside in case they are needed.
-#[derive(Clone, Copy)]
-pub(crate) struct Reread<'a> {
-    file: &'a File,
-    /// Where the archive starts in the file.
-    base: u64,
-}
-
-impl<'a> Reread<'a> {
-    /// `file`, read from its current position on.
-    pub(crate) fn of(file: &'a File) -> Option<Reread<'a>> {
-        let base = (&*file).stream_position().ok()?;
-        Some(Reread { file, base })
-    }
-
-    /// The `len` bytes at `offset` in the archive.
-    fn range(self, offset: u64, len: u64) -> FileRange<'a> {
-        FileRange {
-            file: self.file,
-            at: self.base + offset,
-            end: self.base + offset + len,
-        }
-    }
-}
-
-/// A byte range of a file, read with `pread` (the file's own position is left alone).
-struct FileRange<'a> {
-    file: &'a File,
-    at: u64,
-    end: u64,
-}
-
-impl Read for FileRange<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let want = buf.len().min((self.end - self.at) as usize);
-        if want == 0 {
-            return Ok(0);
-        }
-        let got = self.file.read_at(&mut buf[..want], self.at)?;
-        if got == 0 {
-            return Err(io::ErrorKind::UnexpectedEof.into());
-        }
-        self.at += got as u64;
-        Ok(got)
-    }
 }
 
 fn clean(path: &Path) -> Result<String> {
@@ -217,59 +131,92 @@ pub(super) fn spool(
     let mut spooled = Spooled::default();
     let known = KnownLayers::of(store)?;
     let mut links: BTreeMap<String, String> = BTreeMap::new();
-    for entry in archive
-        .entries()
-        .map_err(|e| bad(format!("reading: {e}")))?
-    {
-        let mut entry = entry.map_err(|e| bad(format!("reading: {e}")))?;
-        let path = clean(&entry.path().map_err(|e| bad(e.to_string()))?)?;
-        let kind = entry.header().entry_type();
-        if !kind.is_dir()
-            && !path.is_empty()
-            && (spooled.files.contains_key(&path) || links.contains_key(&path))
+    let mut files: BTreeSet<String> = BTreeSet::new();
+    std::thread::scope(|scope| -> Result<()> {
+        let mut hashing = Background::new(scope);
+        for entry in archive
+            .entries()
+            .map_err(|e| bad(format!("reading: {e}")))?
         {
-            return Err(bad(format!("entry `{path}` appears twice")));
+            let mut entry = entry.map_err(|e| bad(format!("reading: {e}")))?;
+            let path = clean(&entry.path().map_err(|e| bad(e.to_string()))?)?;
+            let kind = entry.header().entry_type();
+            if !kind.is_dir()
+                && !path.is_empty()
+                && (files.contains(&path) || links.contains_key(&path))
+            {
+                return Err(bad(format!("entry `{path}` appears twice")));
+            }
+            match kind {
+                tar::EntryType::Directory | tar::EntryType::XGlobalHeader => {}
+                tar::EntryType::Regular | tar::EntryType::Continuous => {
+                    files.insert(path.clone());
+                    let expected = named_digest(&path)?;
+                    let size = entry.size();
+                    let again = reread.map(|r| r.range(entry.raw_file_position(), size));
+                    // Bytes the store has already (a blob, or a layer by a digest it is known
+                    // by; from a file, one as long as a known layer): only hashed, on
+                    // another thread while the archive is read on.
+                    let check_only = match expected {
+                        Some(digest) => {
+                            store.blobs().exists(&digest) || known.get(&digest).is_some()
+                        }
+                        None => again.is_some() && known.sizes.contains(&size),
+                    };
+                    if check_only {
+                        let reading = |e| bad(format!("reading `{path}`: {e}"));
+                        let check = Check {
+                            path: path.clone(),
+                            expected,
+                            again,
+                        };
+                        let done = hashing.hash(&mut entry, check).map_err(reading)?;
+                        if let Some((check, digest, size)) = done {
+                            checked(store, &known, check, digest, size, &mut spooled, written)?;
+                        }
+                        continue;
+                    }
+                    let digest = spool_file(
+                        store,
+                        &known,
+                        &path,
+                        expected,
+                        &mut entry,
+                        &mut spooled,
+                        written,
+                    )?;
+                    spooled.files.insert(path, digest);
+                }
+                tar::EntryType::Symlink | tar::EntryType::Link => {
+                    let target = entry
+                        .link_name()
+                        .map_err(|e| bad(e.to_string()))?
+                        .ok_or_else(|| bad(format!("link `{path}` has no target")))?;
+                    let base = if kind == tar::EntryType::Symlink {
+                        path.rsplit_once('/').map_or("", |(dir, _)| dir)
+                    } else {
+                        ""
+                    };
+                    let joined = normalize_join(base, &target).ok_or_else(|| {
+                        bad(format!(
+                            "link `{path}` points outside the archive: `{}`",
+                            target.display()
+                        ))
+                    })?;
+                    links.insert(path, joined);
+                }
+                other => {
+                    return Err(bad(format!(
+                        "entry `{path}` has an unsupported type {other:?}"
+                    )))
+                }
+            }
         }
-        match kind {
-            tar::EntryType::Directory | tar::EntryType::XGlobalHeader => {}
-            tar::EntryType::Regular | tar::EntryType::Continuous => {
-                let again = reread.map(|r| r.range(entry.raw_file_position(), entry.size()));
-                let digest = spool_file(
-                    store,
-                    &known,
-                    &path,
-                    again,
-                    &mut entry,
-                    &mut spooled,
-                    written,
-                )?;
-                spooled.files.insert(path, digest);
-            }
-            tar::EntryType::Symlink | tar::EntryType::Link => {
-                let target = entry
-                    .link_name()
-                    .map_err(|e| bad(e.to_string()))?
-                    .ok_or_else(|| bad(format!("link `{path}` has no target")))?;
-                let base = if kind == tar::EntryType::Symlink {
-                    path.rsplit_once('/').map_or("", |(dir, _)| dir)
-                } else {
-                    ""
-                };
-                let joined = normalize_join(base, &target).ok_or_else(|| {
-                    bad(format!(
-                        "link `{path}` points outside the archive: `{}`",
-                        target.display()
-                    ))
-                })?;
-                links.insert(path, joined);
-            }
-            other => {
-                return Err(bad(format!(
-                    "entry `{path}` has an unsupported type {other:?}"
-                )))
-            }
+        while let Some((check, digest, size)) = hashing.next() {
+            checked(store, &known, check, digest, size, &mut spooled, written)?;
         }
-    }
+        Ok(())
+    })?;
     for (link, target) in &links {
         // Follow chains of links (a legacy archive links layer.tar files to each other).
         let mut current = target.clone();
@@ -295,19 +242,9 @@ pub(super) fn spool(
     Ok(spooled)
 }
 
-/// Spools one regular file (`again`: its bytes in the archive's file, to read them twice);
-/// returns its content digest.
-fn spool_file(
-    store: &Store,
-    known: &KnownLayers,
-    path: &str,
-    again: Option<FileRange<'_>>,
-    entry: &mut tar::Entry<'_, impl Read>,
-    spooled: &mut Spooled,
-    written: &mut Written,
-) -> Result<Digest> {
-    let size = entry.size();
-    let expected = match path.strip_prefix("blobs/") {
+/// The digest an archive path names, for `blobs/sha256/<hex>` (OCI layouts).
+fn named_digest(path: &str) -> Result<Option<Digest>> {
+    Ok(match path.strip_prefix("blobs/") {
         Some(rest) => match rest.split_once('/') {
             Some(("sha256", hex)) => Some(
                 Digest::from_hex(hex)
@@ -321,39 +258,76 @@ fn spool_file(
             None => None,
         },
         None => None,
-    };
-    if let Some(digest) = expected.filter(|d| store.blobs().exists(d) || known.get(d).is_some()) {
-        // Already stored, or a layer already unpacked: the archive's copy is only checked.
-        let mut hasher = strata_cache::Hasher::new();
-        io::copy(entry, &mut hasher).map_err(|e| bad(format!("reading `{path}`: {e}")))?;
-        let size = hasher.len();
-        let actual = hasher.finish();
-        if actual != digest {
-            return Err(bad(format!(
-                "`{path}` does not match its digest (its content is {actual})"
-            )));
-        }
-        spooled.sizes.insert(digest, size);
-        if let Some(layer) = known.get(&digest) {
-            spooled.known.insert(digest, layer);
-        }
-        return Ok(digest);
+    })
+}
+
+/// An entry hashed in the background, and what its digest must be.
+struct Check<'f> {
+    path: String,
+    /// The digest the archive names it by (`None`: it must be a known layer's, or is new).
+    expected: Option<Digest>,
+    /// Its bytes in the archive's file, to spool it if it is new.
+    again: Option<FileRange<'f>>,
+}
+
+/// Records a checked entry: it matches its name and the store has it, or (unnamed, and no
+/// known layer after all) it is read again and spooled as new.
+fn checked(
+    store: &Store,
+    known: &KnownLayers,
+    check: Check<'_>,
+    digest: Digest,
+    size: u64,
+    spooled: &mut Spooled,
+    written: &mut Written,
+) -> Result<()> {
+    let Check {
+        path,
+        expected,
+        again,
+    } = check;
+    if expected.is_some_and(|e| e != digest) {
+        return Err(bad(format!(
+            "`{path}` does not match its digest (its content is {digest})"
+        )));
     }
-    if expected.is_none() && known.sizes.contains(&size) {
-        // Probably a layer the store has, in an archive that does not name it by digest. From
-        // a file, hash it only, and read it again if it turns out to be new.
-        if let Some(mut again) = again {
-            let mut hasher = strata_cache::Hasher::new();
-            io::copy(entry, &mut hasher).map_err(|e| bad(format!("reading `{path}`: {e}")))?;
-            let digest = hasher.finish();
-            if let Some(diff_id) = known.get(&digest) {
-                spooled.sizes.insert(digest, size);
-                spooled.known.insert(digest, diff_id);
-                return Ok(digest);
-            }
-            return spool_new(store, path, None, &mut again, spooled, written);
+    let digest = match (known.get(&digest), expected, again) {
+        (Some(diff_id), _, _) => {
+            spooled.known.insert(digest, diff_id);
+            spooled.sizes.insert(digest, size);
+            digest
         }
-        // From a stream, spool it without unpacking, and unpack it later only if it turns
+        // A blob the store has.
+        (None, Some(_), _) => {
+            spooled.sizes.insert(digest, size);
+            digest
+        }
+        (None, None, Some(mut again)) => {
+            spool_new(store, &path, None, &mut again, spooled, written)?
+        }
+        (None, None, None) => {
+            return Err(bad(format!("`{path}` cannot be read a second time")));
+        }
+    };
+    spooled.files.insert(path, digest);
+    Ok(())
+}
+
+/// Spools one regular file (named `expected` in the archive, if it is) that is not in the
+/// store; returns its content digest.
+fn spool_file(
+    store: &Store,
+    known: &KnownLayers,
+    path: &str,
+    expected: Option<Digest>,
+    entry: &mut tar::Entry<'_, impl Read>,
+    spooled: &mut Spooled,
+    written: &mut Written,
+) -> Result<Digest> {
+    let size = entry.size();
+    if expected.is_none() && known.sizes.contains(&size) {
+        // Probably a layer the store has, in a stream (not a file: see `Reread`) that does not
+        // name it by digest: spool it without unpacking, to unpack it later only if it turns
         // out to be new.
         let mut writer = store.blobs().writer()?.without_writeback();
         io::copy(entry, &mut writer).map_err(|e| bad(format!("reading `{path}`: {e}")))?;

@@ -241,7 +241,7 @@ fn from_a_file_a_layer_that_might_be_known_is_hashed_first_and_read_again_if_new
     // Loaded again from a file: hashed in place, nothing unpacked, nothing new.
     let before = inventory(&s.store);
     let again = archive_file(s.dir.path(), &legacy_archive(&[good], &[d_good], "app:2"));
-    let reread = crate::archive::spool::Reread::of(&again);
+    let reread = crate::archive::checks::Reread::of(&again);
     let mut written = Written::default();
     let spooled = spool(&s.store, &again, reread, &mut written).unwrap();
     assert!(spooled.unpacked.is_empty());
