@@ -7,7 +7,7 @@
 //! ([`super::spool`]) and the images are put together at the end ([`super::plan`]). Every
 //! layer is unpacked into a snapshot and its DiffID checked against the config — except a
 //! layer the store already has, whose bytes are only hashed and must hash to its DiffID or to
-//! a blob recorded for it (a repeat load, as `docker load` of layers it has). A loaded
+//! a blob recorded for it (a repeat load; `docker load` skips such layers unread). A loaded
 //! image keeps the manifest it came with; a docker-archive-only image gets an OCI manifest.
 //!
 //! Anything hostile or inconsistent fails the whole load, and everything the load wrote is
