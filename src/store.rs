@@ -1,5 +1,6 @@
 //! Opening the store for a command: the root from `--root`/`STRATA_ROOT` or the default, the
-//! lock timeout, and the one line printed while another strata holds the root.
+//! lock timeout, the one line printed while another strata holds the root, and a warning for
+//! each thing opening repaired.
 
 use std::path::PathBuf;
 
@@ -35,14 +36,18 @@ pub fn open(global: &Global) -> anyhow::Result<Store> {
             global.lock_timeout
         );
     };
-    Store::open(
+    let store = Store::open(
         &root,
         &OpenOptions {
             lock_timeout: timeout,
             on_wait: &on_wait,
         },
     )
-    .with_context(|| format!("opening the store at `{}`", root.display()))
+    .with_context(|| format!("opening the store at `{}`", root.display()))?;
+    for repair in store.repairs() {
+        eprintln!("warning: {repair}");
+    }
+    Ok(store)
 }
 
 /// Formats a byte count as docker does (`1.5MB`, base 1000).

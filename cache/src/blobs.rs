@@ -30,7 +30,7 @@ pub struct Blobs {
 impl Blobs {
     pub(crate) fn new(root: &Path) -> Result<Self> {
         let dir = root.join("blobs").join("sha256");
-        fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        crate::private::create_private_dir(&dir)?;
         Ok(Blobs {
             dir,
             tmp: root.join("tmp"),

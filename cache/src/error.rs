@@ -49,6 +49,15 @@ pub enum Error {
         /// Why it cannot be read.
         message: String,
     },
+    /// A store root that is a shared directory (sticky bit, as `/tmp`), which strata would have
+    /// to close to every other user.
+    #[error("`{root}` is a shared directory (mode {mode:04o}): use a directory of its own as the store root")]
+    SharedRoot {
+        /// The directory.
+        root: PathBuf,
+        /// Its mode.
+        mode: u32,
+    },
     /// Another strata process held the store lock for longer than the timeout.
     #[error("timed out after {seconds}s waiting for the lock on `{root}`, held by another strata process")]
     LockTimeout {

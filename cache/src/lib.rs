@@ -17,8 +17,11 @@
 //!
 //! # The pieces
 //!
-//! - [`Store::open`] takes the root's lock (waiting, with a timeout and one call to
-//!   [`OpenOptions::on_wait`], if another strata holds it), empties `tmp/`, opens the index.
+//! - [`Store::open`] makes the root private to its owner (0700, as every directory in it:
+//!   snapshots hold setuid files and device nodes as builds made them), takes the root's lock
+//!   (waiting, with a timeout and one call to [`OpenOptions::on_wait`], if another strata holds
+//!   it), empties `tmp/`, opens the index (removing what a full disk left sled unable to read;
+//!   [`Store::repairs`] says what it repaired).
 //! - [`Blobs`]: [`Blobs::writer`] streams a blob in, hashing as it goes; [`BlobWriter::commit`]
 //!   fsyncs, checks the expected digest and renames it into place. [`Blobs::reader`] streams
 //!   one out and fails at the end if it does not match its digest.
@@ -66,6 +69,7 @@ mod error;
 pub mod gc;
 pub mod index;
 mod lock;
+mod private;
 mod scratch;
 mod snapshots;
 mod store;

@@ -93,7 +93,7 @@ fn make_writable(dir: &Path) {
 
 /// Empties `tmp/` (what a killed process left behind).
 pub(crate) fn clean_tmp(tmp: &Path) -> Result<usize> {
-    fs::create_dir_all(tmp).map_err(|e| Error::io(tmp, e))?;
+    crate::private::create_private_dir(tmp)?;
     let mut removed = 0;
     for entry in fs::read_dir(tmp).map_err(|e| Error::io(tmp, e))? {
         let entry = entry.map_err(|e| Error::io(tmp, e))?;

@@ -23,7 +23,7 @@ pub struct Snapshots {
 impl Snapshots {
     pub(crate) fn new(root: &Path) -> Result<Self> {
         let dir = root.join("snapshots");
-        fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        crate::private::create_private_dir(&dir)?;
         Ok(Snapshots {
             dir,
             tmp: root.join("tmp"),

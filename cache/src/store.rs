@@ -1,13 +1,13 @@
 //! Opening a store root: directories, the lock, leftover cleanup, the index.
 
-use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::blobs::Blobs;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::index::{Index, SledIndex};
 use crate::lock::RootLock;
+use crate::private::{private_root, tighten_entries};
 use crate::scratch::clean_tmp;
 use crate::snapshots::Snapshots;
 
@@ -37,14 +37,27 @@ pub struct Store {
     blobs: Blobs,
     snapshots: Snapshots,
     index: SledIndex,
+    /// What opening repaired, one sentence each.
+    repairs: Vec<String>,
     _lock: RootLock,
 }
 
 impl Store {
     /// Opens (creating if needed) the store at `root`, waiting for the lock if another strata
     /// holds it, and removes what an interrupted process left in `tmp/`.
+    ///
+    /// The root and every directory in it are made private to their owner (0700) — an older
+    /// store is tightened — and an index a full disk left unreadable is repaired; what was
+    /// repaired is in [`Store::repairs`].
     pub fn open(root: &Path, options: &OpenOptions<'_>) -> Result<Store> {
-        fs::create_dir_all(root).map_err(|e| Error::io(root, e))?;
+        let mut repairs = Vec::new();
+        if let Some(before) = private_root(root)? {
+            repairs.push(format!(
+                "store `{}` was open to other users (mode {before:04o}): made it {:04o}",
+                root.display(),
+                crate::private::PRIVATE_MODE
+            ));
+        }
         let lock = RootLock::acquire(root, options.lock_timeout, options.on_wait)?;
         let leftovers = clean_tmp(&root.join("tmp"))?;
         if leftovers > 0 {
@@ -53,13 +66,31 @@ impl Store {
                 "removed temp files an interrupted strata left behind"
             );
         }
+        let index = SledIndex::open(&root.join("index"))?;
+        repairs.extend(index.repairs().iter().cloned());
+        let blobs = Blobs::new(root)?;
+        let snapshots = Snapshots::new(root)?;
+        // Last, once sled has made `index/` too. Quietly: under a private root nobody else
+        // could reach them anyway.
+        let tightened = tighten_entries(root)?;
+        if !tightened.is_empty() {
+            tracing::info!(?tightened, "made the store's directories private");
+        }
         Ok(Store {
-            blobs: Blobs::new(root)?,
-            snapshots: Snapshots::new(root)?,
-            index: SledIndex::open(&root.join("index"))?,
+            blobs,
+            snapshots,
+            index,
             root: root.to_path_buf(),
+            repairs,
             _lock: lock,
         })
+    }
+
+    /// What opening found wrong and repaired, one sentence each (a store open to other users,
+    /// an index a full disk left unreadable): the library does not print, the CLI shows them as
+    /// warnings. Nothing committed is lost by any of them.
+    pub fn repairs(&self) -> &[String] {
+        &self.repairs
     }
 
     /// The root directory.
@@ -90,6 +121,8 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
+    use std::fs;
+
     use super::*;
 
     #[test]
@@ -106,6 +139,12 @@ mod tests {
         for sub in ["lock", "blobs/sha256", "snapshots", "index", "tmp"] {
             assert!(root.join(sub).exists(), "{sub}");
         }
+        use std::os::unix::fs::PermissionsExt;
+        for dir in ["", "blobs", "blobs/sha256", "snapshots", "index", "tmp"] {
+            let mode = fs::metadata(root.join(dir)).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o700, "`{dir}` is private");
+        }
+        assert!(store.repairs().is_empty(), "{:?}", store.repairs());
         assert_eq!(store.root(), root);
     }
 

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use strata_builder::archive::load;
+use strata_builder::archive::{load, load_file};
 
 use crate::Global;
 
@@ -26,7 +26,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             let file = std::fs::File::open(path)
                 .with_context(|| format!("opening `{}`", path.display()))?;
             let store = crate::store::open(global)?;
-            load(&store, file).with_context(|| format!("loading `{}`", path.display()))?
+            load_file(&store, &file).with_context(|| format!("loading `{}`", path.display()))?
         }
         None => {
             // SAFETY: isatty has no preconditions.

@@ -168,3 +168,86 @@ fn hostile_tarballs_are_rejected_and_leave_nothing_behind() {
         );
     }
 }
+
+/// Names and sizes of what the store keeps (blobs, snapshots and the files in them), sorted.
+fn stored(root: &Path) -> String {
+    let output = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("find blobs snapshots -printf '%p %y %s\\n' | sort")
+        .current_dir(root)
+        .output()
+        .unwrap();
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// Issue 14: loading a tarball whose layers the store has skips unpacking them, but the
+/// archive's bytes are still checked: other bytes under the layer's name, or a new layer the
+/// config passes off as the known one, are refused, and nothing new is stored either way.
+#[test]
+fn a_repeat_load_stores_nothing_new_and_still_refuses_a_tampered_layer() {
+    let env = TestEnv::new();
+    let good = raw_tar(&[file("etc/motd", "good")]);
+    let evil = raw_tar(&[file("etc/motd", "evil")]);
+    let (good_hex, evil_hex) = (hex(&good), hex(&evil));
+    let load = |name: &str, bytes: Vec<u8>| {
+        let tar = env.path(&format!("{name}.tar"));
+        fs::write(&tar, bytes).unwrap();
+        env.run(&["load", "-i", tar.to_str().unwrap()])
+    };
+    assert!(load("first", archive_with_layer(good.clone()))
+        .status
+        .success());
+    let before = stored(&env.root());
+    let images = env.ok(&["images"]);
+    let again = load("again", archive_with_layer(good.clone()));
+    assert!(again.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&again.stdout),
+        "Loaded image: evil:1\n"
+    );
+    assert_eq!(
+        stored(&env.root()),
+        before,
+        "a repeat load stores nothing new"
+    );
+
+    // Other bytes (as long) under the known layer's name, the config unchanged.
+    let mut swapped = archive_with_layer(good.clone());
+    let at = swapped
+        .windows(good.len())
+        .position(|w| w == good.as_slice())
+        .unwrap();
+    swapped[at..at + evil.len()].copy_from_slice(&evil);
+    // A new layer named by its own digest, which the config says is the known one.
+    let config = serde_json::json!({
+        "architecture": "amd64", "os": "linux", "config": {},
+        "rootfs": {"type": "layers", "diff_ids": [format!("sha256:{good_hex}")]},
+    })
+    .to_string();
+    let config_hex = hex(config.as_bytes());
+    let claimed = raw_tar(&[
+        file(&format!("blobs/sha256/{evil_hex}"), evil.clone()),
+        file(&format!("blobs/sha256/{config_hex}"), config),
+        file(
+            "manifest.json",
+            format!(
+                r#"[{{"Config":"blobs/sha256/{config_hex}","RepoTags":["evil:1"],"Layers":["blobs/sha256/{evil_hex}"]}}]"#
+            ),
+        ),
+    ]);
+    for (name, bytes, reason) in [
+        ("swapped", swapped, "does not match its digest".to_string()),
+        (
+            "claimed",
+            claimed,
+            format!("has DiffID sha256:{evil_hex} but the config says sha256:{good_hex}"),
+        ),
+    ] {
+        let output = load(name, bytes);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{name} must be refused");
+        assert!(stderr.contains(&reason), "{name}: {stderr}");
+        assert_eq!(stored(&env.root()), before, "{name} stored nothing");
+        assert_eq!(env.ok(&["images"]), images);
+    }
+}

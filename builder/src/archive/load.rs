@@ -5,7 +5,9 @@
 //! gzip- or zstd-compressed tarballs. A tar read from stdin can be read only once and its
 //! entries come in any order, so every file is spooled into the blob store as it arrives
 //! ([`super::spool`]) and the images are put together at the end ([`super::plan`]). Every
-//! layer is unpacked into a snapshot and its DiffID checked against the config. A loaded
+//! layer is unpacked into a snapshot and its DiffID checked against the config — except a
+//! layer the store already has, whose bytes are only hashed and must hash to its DiffID or to
+//! a blob recorded for it (a repeat load; `docker load` skips such layers unread). A loaded
 //! image keeps the manifest it came with; a docker-archive-only image gets an OCI manifest.
 //!
 //! Anything hostile or inconsistent fails the whole load, and everything the load wrote is
@@ -14,11 +16,13 @@
 
 use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
+use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 
 use serde_json::Value;
 use strata_cache::{BlobRef, Digest, LayerRecord, Store};
 
+use super::checks::Reread;
 use super::plan::{plans, ImagePlan};
 use super::spool::{compression_of, decompress, spool, Unpacked};
 use crate::error::{Error, Result};
@@ -42,8 +46,19 @@ pub struct Loaded {
 
 /// Loads every image of the archive read from `input`.
 pub fn load(store: &Store, input: impl Read) -> Result<Vec<Loaded>> {
+    load_from(store, input, None)
+}
+
+/// [`load`] from a file, read from its current position: a layer that must be hashed before
+/// the load can tell whether the store has it (docker's legacy `<id>/layer.tar`) is then read
+/// a second time if it is new, instead of being copied aside in case it is.
+pub fn load_file(store: &Store, file: &File) -> Result<Vec<Loaded>> {
+    load_from(store, file, Reread::of(file))
+}
+
+fn load_from(store: &Store, input: impl Read, reread: Option<Reread<'_>>) -> Result<Vec<Loaded>> {
     let mut written = Written::default();
-    match load_inner(store, input, &mut written) {
+    match load_inner(store, input, reread, &mut written) {
         Ok((loaded, keep)) => {
             written.remove_unreferenced(store, &keep);
             Ok(loaded)
@@ -131,14 +146,16 @@ impl Written {
 fn load_inner(
     store: &Store,
     input: impl Read,
+    reread: Option<Reread<'_>>,
     written: &mut Written,
 ) -> Result<(Vec<Loaded>, BTreeSet<Digest>)> {
-    let mut spooled = spool(store, input, written)?;
+    let mut spooled = spool(store, input, reread, written)?;
     let plans = plans(store, &spooled)?;
     let mut keep = BTreeSet::new();
     let mut loaded = Vec::new();
-    // blob → DiffID of layers already verified and in place.
-    let mut verified: BTreeMap<Digest, Digest> = BTreeMap::new();
+    // blob → DiffID of layers already verified and in place: to begin with, those the store
+    // had, whose bytes the spool checked against their digests without unpacking them.
+    let mut verified: BTreeMap<Digest, Digest> = std::mem::take(&mut spooled.known);
     let mut naming: Vec<(String, Digest)> = Vec::new();
     for plan in &plans {
         let stored = store_plan(store, plan, &mut spooled.unpacked, &mut verified, written)?;

@@ -16,6 +16,7 @@
 //! # Ok(()) }
 //! ```
 
+mod checks;
 mod export;
 mod import;
 mod layers;
@@ -30,5 +31,5 @@ mod tests;
 pub use export::export;
 pub use import::{config_from_changes, import, ImportOptions, CHANGE_INSTRUCTIONS};
 pub use layers::{compressed_blob, uncompressed_layer};
-pub use load::{load, Loaded};
+pub use load::{load, load_file, Loaded};
 pub use save::{save, SaveOptions};

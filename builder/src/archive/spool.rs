@@ -2,13 +2,20 @@
 //! the blob store as it streams by (verified against its name when the name is a digest), and
 //! anything that looks like a layer is unpacked into a scratch dir at the same time, so a
 //! layer is read once, not spooled and then read again.
+//!
+//! A layer the store already has (the tarball was loaded before, or its image built here) is
+//! only hashed: its bytes are checked against their name, and the digest they hash to is one
+//! the store knows to be that layer's — its DiffID (an uncompressed layer) or a compressed
+//! blob recorded when the layer was first verified. Only then is the unpacking skipped; the
+//! config's DiffIDs are still checked against it when the images are put together.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::{Component, Path};
 
 use strata_cache::{BlobWriter, Digest, ScratchDir, Store};
 
+use super::checks::{Background, FileRange, KnownLayers, Reread};
 use super::load::{bad, Written};
 use crate::error::Result;
 use crate::layer::{extract_layer, write_layer, ExtractReport, LayerOptions};
@@ -22,6 +29,9 @@ pub(super) struct Spooled {
     pub sizes: BTreeMap<Digest, u64>,
     /// Layers unpacked while they streamed in, by content digest.
     pub unpacked: BTreeMap<Digest, Unpacked>,
+    /// Layers the store already had: content digest → DiffID. Hashed as they streamed in,
+    /// not unpacked.
+    pub known: BTreeMap<Digest, Digest>,
 }
 
 /// A layer unpacked into a scratch dir while its blob was being spooled.
@@ -57,14 +67,15 @@ pub(crate) fn decompress<'a>(
     })
 }
 
-/// The outer tarball, decompressed if it is gzip or zstd.
-fn open_archive<'a>(input: impl Read + 'a) -> Result<Box<dyn Read + 'a>> {
+/// The outer tarball, decompressed if it is gzip or zstd; and whether it was compressed.
+fn open_archive<'a>(input: impl Read + 'a) -> Result<(Box<dyn Read + 'a>, bool)> {
     let mut buffered = BufReader::with_capacity(1 << 20, input);
     let head = buffered
         .fill_buf()
         .map_err(|e| bad(format!("reading: {e}")))?;
     let compression = compression_of(head).unwrap_or("none");
-    decompress(compression, buffered).map_err(|e| bad(format!("reading: {e}")))
+    let reader = decompress(compression, buffered).map_err(|e| bad(format!("reading: {e}")))?;
+    Ok((reader, compression != "none"))
 }
 
 fn clean(path: &Path) -> Result<String> {
@@ -107,55 +118,105 @@ fn normalize_join(base: &str, target: &Path) -> Option<String> {
     Some(parts.join("/"))
 }
 
-/// Reads the whole archive into the store.
-pub(super) fn spool(store: &Store, input: impl Read, written: &mut Written) -> Result<Spooled> {
-    let mut archive = tar::Archive::new(open_archive(input)?);
+/// Reads the whole archive into the store. `reread` is the file `input` reads, if it is one.
+pub(super) fn spool(
+    store: &Store,
+    input: impl Read,
+    reread: Option<Reread<'_>>,
+    written: &mut Written,
+) -> Result<Spooled> {
+    let (input, compressed) = open_archive(input)?;
+    let reread = reread.filter(|_| !compressed);
+    let mut archive = tar::Archive::new(input);
     let mut spooled = Spooled::default();
+    let known = KnownLayers::of(store)?;
     let mut links: BTreeMap<String, String> = BTreeMap::new();
-    for entry in archive
-        .entries()
-        .map_err(|e| bad(format!("reading: {e}")))?
-    {
-        let mut entry = entry.map_err(|e| bad(format!("reading: {e}")))?;
-        let path = clean(&entry.path().map_err(|e| bad(e.to_string()))?)?;
-        let kind = entry.header().entry_type();
-        if !kind.is_dir()
-            && !path.is_empty()
-            && (spooled.files.contains_key(&path) || links.contains_key(&path))
+    let mut files: BTreeSet<String> = BTreeSet::new();
+    std::thread::scope(|scope| -> Result<()> {
+        let mut hashing = Background::new(scope);
+        for entry in archive
+            .entries()
+            .map_err(|e| bad(format!("reading: {e}")))?
         {
-            return Err(bad(format!("entry `{path}` appears twice")));
+            let mut entry = entry.map_err(|e| bad(format!("reading: {e}")))?;
+            let path = clean(&entry.path().map_err(|e| bad(e.to_string()))?)?;
+            let kind = entry.header().entry_type();
+            if !kind.is_dir()
+                && !path.is_empty()
+                && (files.contains(&path) || links.contains_key(&path))
+            {
+                return Err(bad(format!("entry `{path}` appears twice")));
+            }
+            match kind {
+                tar::EntryType::Directory | tar::EntryType::XGlobalHeader => {}
+                tar::EntryType::Regular | tar::EntryType::Continuous => {
+                    files.insert(path.clone());
+                    let expected = named_digest(&path)?;
+                    let size = entry.size();
+                    let again = reread.map(|r| r.range(entry.raw_file_position(), size));
+                    // Bytes the store has already (a blob, or a layer by a digest it is known
+                    // by; from a file, one as long as a known layer): only hashed, on
+                    // another thread while the archive is read on.
+                    let check_only = match expected {
+                        Some(digest) => {
+                            store.blobs().exists(&digest) || known.get(&digest).is_some()
+                        }
+                        None => again.is_some() && known.sizes.contains(&size),
+                    };
+                    if check_only {
+                        let reading = |e| bad(format!("reading `{path}`: {e}"));
+                        let check = Check {
+                            path: path.clone(),
+                            expected,
+                            again,
+                        };
+                        let done = hashing.hash(&mut entry, check).map_err(reading)?;
+                        if let Some((check, digest, size)) = done {
+                            checked(store, &known, check, digest, size, &mut spooled, written)?;
+                        }
+                        continue;
+                    }
+                    let digest = spool_file(
+                        store,
+                        &known,
+                        &path,
+                        expected,
+                        &mut entry,
+                        &mut spooled,
+                        written,
+                    )?;
+                    spooled.files.insert(path, digest);
+                }
+                tar::EntryType::Symlink | tar::EntryType::Link => {
+                    let target = entry
+                        .link_name()
+                        .map_err(|e| bad(e.to_string()))?
+                        .ok_or_else(|| bad(format!("link `{path}` has no target")))?;
+                    let base = if kind == tar::EntryType::Symlink {
+                        path.rsplit_once('/').map_or("", |(dir, _)| dir)
+                    } else {
+                        ""
+                    };
+                    let joined = normalize_join(base, &target).ok_or_else(|| {
+                        bad(format!(
+                            "link `{path}` points outside the archive: `{}`",
+                            target.display()
+                        ))
+                    })?;
+                    links.insert(path, joined);
+                }
+                other => {
+                    return Err(bad(format!(
+                        "entry `{path}` has an unsupported type {other:?}"
+                    )))
+                }
+            }
         }
-        match kind {
-            tar::EntryType::Directory | tar::EntryType::XGlobalHeader => {}
-            tar::EntryType::Regular | tar::EntryType::Continuous => {
-                let digest = spool_file(store, &path, &mut entry, &mut spooled, written)?;
-                spooled.files.insert(path, digest);
-            }
-            tar::EntryType::Symlink | tar::EntryType::Link => {
-                let target = entry
-                    .link_name()
-                    .map_err(|e| bad(e.to_string()))?
-                    .ok_or_else(|| bad(format!("link `{path}` has no target")))?;
-                let base = if kind == tar::EntryType::Symlink {
-                    path.rsplit_once('/').map_or("", |(dir, _)| dir)
-                } else {
-                    ""
-                };
-                let joined = normalize_join(base, &target).ok_or_else(|| {
-                    bad(format!(
-                        "link `{path}` points outside the archive: `{}`",
-                        target.display()
-                    ))
-                })?;
-                links.insert(path, joined);
-            }
-            other => {
-                return Err(bad(format!(
-                    "entry `{path}` has an unsupported type {other:?}"
-                )))
-            }
+        while let Some((check, digest, size)) = hashing.next() {
+            checked(store, &known, check, digest, size, &mut spooled, written)?;
         }
-    }
+        Ok(())
+    })?;
     for (link, target) in &links {
         // Follow chains of links (a legacy archive links layer.tar files to each other).
         let mut current = target.clone();
@@ -181,15 +242,9 @@ pub(super) fn spool(store: &Store, input: impl Read, written: &mut Written) -> R
     Ok(spooled)
 }
 
-/// Spools one regular file; returns its content digest.
-fn spool_file(
-    store: &Store,
-    path: &str,
-    entry: &mut impl Read,
-    spooled: &mut Spooled,
-    written: &mut Written,
-) -> Result<Digest> {
-    let expected = match path.strip_prefix("blobs/") {
+/// The digest an archive path names, for `blobs/sha256/<hex>` (OCI layouts).
+fn named_digest(path: &str) -> Result<Option<Digest>> {
+    Ok(match path.strip_prefix("blobs/") {
         Some(rest) => match rest.split_once('/') {
             Some(("sha256", hex)) => Some(
                 Digest::from_hex(hex)
@@ -203,17 +258,106 @@ fn spool_file(
             None => None,
         },
         None => None,
-    };
-    if let Some(digest) = expected.filter(|d| store.blobs().exists(d)) {
-        // Already stored (and verified when it was): the copy in the archive is not needed.
-        let size =
-            io::copy(entry, &mut io::sink()).map_err(|e| bad(format!("reading `{path}`: {e}")))?;
-        if size != store.blobs().size(&digest)? {
-            return Err(bad(format!("`{path}` does not match its digest")));
+    })
+}
+
+/// An entry hashed in the background, and what its digest must be.
+struct Check<'f> {
+    path: String,
+    /// The digest the archive names it by (`None`: it must be a known layer's, or is new).
+    expected: Option<Digest>,
+    /// Its bytes in the archive's file, to spool it if it is new.
+    again: Option<FileRange<'f>>,
+}
+
+/// Records a checked entry: it matches its name and the store has it, or (unnamed, and no
+/// known layer after all) it is read again and spooled as new.
+fn checked(
+    store: &Store,
+    known: &KnownLayers,
+    check: Check<'_>,
+    digest: Digest,
+    size: u64,
+    spooled: &mut Spooled,
+    written: &mut Written,
+) -> Result<()> {
+    let Check {
+        path,
+        expected,
+        again,
+    } = check;
+    if expected.is_some_and(|e| e != digest) {
+        return Err(bad(format!(
+            "`{path}` does not match its digest (its content is {digest})"
+        )));
+    }
+    let digest = match (known.get(&digest), expected, again) {
+        (Some(diff_id), _, _) => {
+            spooled.known.insert(digest, diff_id);
+            spooled.sizes.insert(digest, size);
+            digest
         }
+        // A blob the store has.
+        (None, Some(_), _) => {
+            spooled.sizes.insert(digest, size);
+            digest
+        }
+        (None, None, Some(mut again)) => {
+            spool_new(store, &path, None, &mut again, spooled, written)?
+        }
+        (None, None, None) => {
+            return Err(bad(format!("`{path}` cannot be read a second time")));
+        }
+    };
+    spooled.files.insert(path, digest);
+    Ok(())
+}
+
+/// Spools one regular file (named `expected` in the archive, if it is) that is not in the
+/// store; returns its content digest.
+fn spool_file(
+    store: &Store,
+    known: &KnownLayers,
+    path: &str,
+    expected: Option<Digest>,
+    entry: &mut tar::Entry<'_, impl Read>,
+    spooled: &mut Spooled,
+    written: &mut Written,
+) -> Result<Digest> {
+    let size = entry.size();
+    if expected.is_none() && known.sizes.contains(&size) {
+        // Probably a layer the store has, in a stream (not a file: see `Reread`) that does not
+        // name it by digest: spool it without unpacking, to unpack it later only if it turns
+        // out to be new.
+        let mut writer = store.blobs().writer()?.without_writeback();
+        io::copy(entry, &mut writer).map_err(|e| bad(format!("reading `{path}`: {e}")))?;
+        let digest = writer.digest();
+        let size = if let Some(layer) = known.get(&digest) {
+            spooled.known.insert(digest, layer);
+            writer.discard()?
+        } else if store.blobs().exists(&digest) {
+            writer.discard()?
+        } else {
+            let (_, size) = writer.commit(Some(digest))?;
+            written.blobs.insert(digest);
+            size
+        };
         spooled.sizes.insert(digest, size);
         return Ok(digest);
     }
+    spool_new(store, path, expected, entry, spooled, written)
+}
+
+/// Spools a file the store does not have (named `expected` in the archive, if it is),
+/// unpacking it on the way when it looks like a layer.
+fn spool_new(
+    store: &Store,
+    path: &str,
+    expected: Option<Digest>,
+    entry: &mut impl Read,
+    spooled: &mut Spooled,
+    written: &mut Written,
+) -> Result<Digest> {
     let writer = store.blobs().writer()?.without_writeback();
     let (mut writer, prepared, hashed) = spool_and_unpack(store, entry, writer)
         .map_err(|e| bad(format!("reading `{path}`: {e}")))?;

@@ -15,7 +15,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex};
 
@@ -381,6 +381,13 @@ fn cache_dir(
     };
     drop(in_use);
     if !chosen.is_dir() {
+        // `cache-mounts/` itself is private, as everything under the store root (a cache may
+        // hold what a RUN made setuid); the cache inside has the mount's mode for the RUN.
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(root)
+            .map_err(io(root))?;
         let building = chosen.with_extension("new");
         let _ = fs::remove_dir_all(&building);
         fs::create_dir_all(&building).map_err(io(&building))?;

@@ -18,6 +18,7 @@
 mod file_table;
 mod memory;
 mod sled_index;
+mod sled_repair;
 mod sled_start;
 
 use std::collections::BTreeMap;

@@ -47,13 +47,17 @@ pub struct SledIndex {
     copies: PathBuf,
     /// The file-hash tables' directory.
     file_tables: PathBuf,
+    /// What had to be repaired before sled would open, one sentence each.
+    repairs: Vec<String>,
 }
 
 impl SledIndex {
-    /// Opens (or creates) the database in `path`. Only one process may hold it open; the store
-    /// lock makes sure of that before this is called.
+    /// Opens (or creates) the database in `path`, first removing the unfinished snapshot files
+    /// a full disk leaves (see [`SledIndex::repairs`]). Only one process may hold it open; the
+    /// store lock makes sure of that before this is called.
     pub fn open(path: &Path) -> Result<Self> {
         let fail = |e: sled::Error| index_error(path, e);
+        let repairs = super::sled_repair::remove_unfinished_snapshots(path)?;
         let db = open_db(path).map_err(fail)?;
         Ok(SledIndex {
             steps: db.open_tree(STEPS).map_err(fail)?,
@@ -64,7 +68,14 @@ impl SledIndex {
             file_tables: path.with_file_name(FILE_TABLES),
             path: path.to_path_buf(),
             db,
+            repairs,
         })
+    }
+
+    /// What opening had to repair (unfinished snapshot files removed), one sentence each, for
+    /// the caller to show: nothing that was flushed is lost by these repairs.
+    pub fn repairs(&self) -> &[String] {
+        &self.repairs
     }
 
     /// Trees an older strata wrote that this version has replaced (`cachekeys-v0` once
@@ -249,7 +260,7 @@ impl Index for SledIndex {
     fn put_file_hash_table(&self, root: &[u8], table: &FileHashTable) -> Result<()> {
         use std::io::Write as _;
         let dir = &self.file_tables;
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        crate::private::create_private_dir(dir)?;
         // Written aside, synced, and renamed into place: a reader sees the old table or the
         // new one, never half of one.
         let name = Digest::of(root).hex();
@@ -300,7 +311,7 @@ impl Index for SledIndex {
         }
     }
     fn put_copy_record(&self, lineage: &Digest, record: &CopyRecord) -> Result<()> {
-        std::fs::create_dir_all(&self.copies).map_err(|e| Error::io(&self.copies, e))?;
+        crate::private::create_private_dir(&self.copies)?;
         // Written aside and renamed into place: a reader sees the old record or the new one.
         // No fsync: it is a cache, and its checksum catches whatever a crash leaves.
         let path = self.copies.join(lineage.hex());

@@ -3,6 +3,7 @@
 
 mod formats;
 mod hostile;
+mod repeat;
 mod roundtrip;
 
 use std::fs;
