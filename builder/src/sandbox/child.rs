@@ -271,30 +271,23 @@ unsafe fn close_inherited_fds() -> io::Result<()> {
     Ok(())
 }
 
-#[repr(C)]
-struct SockFprog {
-    len: libc::c_ushort,
-    filter: *const seccompiler::sock_filter,
-}
-
-/// Installs the profile's programs in order (see `seccomp.rs` for why order matters). Last of
-/// all the setup: the filter refuses the mounts and namespace calls the steps before it make.
+/// Installs the profile's program. Last of all the setup: the filter refuses the mounts and
+/// namespace calls the steps before it make.
 unsafe fn install_seccomp(profile: &super::seccomp::Profile) -> io::Result<()> {
-    for program in profile.programs() {
-        let fprog = SockFprog {
-            len: program.len() as libc::c_ushort,
-            filter: program.as_ptr(),
-        };
-        // SAFETY: the kernel copies the program; `fprog` and the program outlive the call.
-        // no_new_privs was set with the capabilities (or the caller is fully privileged).
-        unsafe {
-            check_long(libc::syscall(
-                libc::SYS_seccomp,
-                libc::SECCOMP_SET_MODE_FILTER,
-                0 as libc::c_uint,
-                &fprog as *const SockFprog,
-            ))?;
-        }
+    let program = profile.program();
+    let fprog = libc::sock_fprog {
+        len: program.len() as libc::c_ushort,
+        filter: program.as_ptr().cast_mut(),
+    };
+    // SAFETY: the kernel copies the program; `fprog` and the program outlive the call.
+    // no_new_privs was set with the capabilities.
+    unsafe {
+        check_long(libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            0 as libc::c_uint,
+            &fprog as *const libc::sock_fprog,
+        ))?;
     }
     Ok(())
 }
