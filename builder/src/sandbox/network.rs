@@ -93,10 +93,18 @@ fn slirp_resolv_conf(host: &str) -> String {
 }
 
 impl Drop for BuildNetwork {
+    /// Kills slirp4netns without waiting for it: its exit unregisters the tap device, which
+    /// takes the kernel 15–45 ms of RCU grace periods — longer than many whole builds. A
+    /// thread reaps it; if strata exits first, init does.
     fn drop(&mut self) {
-        if let Some(slirp) = &mut self.slirp {
+        if let Some(mut slirp) = self.slirp.take() {
             let _ = slirp.child.kill();
-            let _ = slirp.child.wait();
+            // Without a thread it stays a zombie until strata exits: harmless.
+            let _ = std::thread::Builder::new()
+                .name("slirp4netns-reaper".into())
+                .spawn(move || {
+                    let _ = slirp.child.wait();
+                });
         }
     }
 }
