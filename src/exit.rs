@@ -15,12 +15,12 @@ pub fn report(result: anyhow::Result<ExitCode>) -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             eprintln!("error: {err}");
-            // Many errors already end with their cause's text (`step: cause`); repeating it as
-            // a `caused by` line only adds noise.
+            // Many errors already include their cause's text (`step: cause`, and a step's
+            // snippet after it); repeating it as a `caused by` line only adds noise.
             let mut shown = err.to_string();
             for cause in err.chain().skip(1) {
                 let text = cause.to_string();
-                if !shown.ends_with(&text) {
+                if !shown.contains(&text) {
                     eprintln!("  caused by: {text}");
                 }
                 shown = text;

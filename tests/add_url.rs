@@ -168,7 +168,7 @@ fn add_url_checksum_and_http_errors_name_the_url() {
     assert!(
         stderr.contains(&format!("digest mismatch {wrong}: {right}"))
             && stderr.contains(&server.url("/tool"))
-            && stderr.contains("Dockerfile line 2"),
+            && stderr.contains("Dockerfile:2: "),
         "{stderr}"
     );
 

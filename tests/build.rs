@@ -148,22 +148,39 @@ fn a_failing_run_names_the_step_and_line_and_exits_non_zero() {
     let dir = env.write_files(
         "app",
         &[(
-            "Dockerfile",
-            "FROM base:1\nRUN true\nRUN echo about to fail && exit 7\n",
+            "build/Dockerfile.ci",
+            "FROM base:1\n# setup\nRUN true\n\nENV A=1\n\n  RUN echo about to fail && exit 7\n",
         )],
     );
-    let (ok, _, stderr) = build(&env, &dir, &[]);
+    let file = dir.join("build/Dockerfile.ci");
+    let (ok, _, stderr) = build(&env, &dir, &["-f", file.to_str().unwrap()]);
     assert!(!ok);
     assert!(
         stderr.contains("#2 0."),
         "RUN output is streamed with timings: {stderr}"
     );
     assert!(stderr.contains("about to fail"), "{stderr}");
+    // The file the user named, the line, the step, the cause; then the line and carets, as
+    // Dockerfile errors are shown.
     assert!(
-        stderr.contains("[3/3] RUN echo about to fail && exit 7 (Dockerfile line 3)"),
+        stderr.contains(&format!(
+            "{}:7: [3/3] RUN echo about to fail && exit 7: process",
+            file.display()
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            " 7 |   RUN echo about to fail && exit 7\n   |   ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\n"
+        ),
         "{stderr}"
     );
     assert!(stderr.contains("exit code: 7"), "{stderr}");
+    assert_eq!(
+        stderr.matches("exit code: 7").count(),
+        2,
+        "once in the step's log line, once in the error: {stderr}"
+    );
 }
 
 #[test]

@@ -323,7 +323,9 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         secrets: read_secrets(&args.secrets)?,
         entitlements,
     };
-    let output = builder.build(&request)?;
+    let output = builder
+        .build(&request)
+        .map_err(|error| step_failed(error, &name, text))?;
     let id = output.image.id.to_string();
     for tag in &args.tags {
         let normalized = normalize(tag);
@@ -370,4 +372,46 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         println!("{id}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A failed step, shown as Dockerfile errors are: `FILE:LINE: [stage 2/5] RUN make: cause`
+/// with the instruction's line and carets under it (BuildKit prints the same snippet), named
+/// by the path the user gave (`-f build/Dockerfile.ci`).
+fn step_failed(error: strata_builder::Error, file: &str, text: &str) -> anyhow::Error {
+    match error {
+        strata_builder::Error::Step {
+            step,
+            lines,
+            source,
+        } => {
+            let rendered =
+                strata_frontend::Error::at(format!("{step}: {source}"), lines.0, lines.1)
+                    .in_file(file, text)
+                    .to_string();
+            anyhow::Error::new(StepFailed {
+                rendered,
+                cause: *source,
+            })
+        }
+        other => other.into(),
+    }
+}
+
+/// A step's error with its place rendered; its causes stay reachable for the report.
+#[derive(Debug)]
+struct StepFailed {
+    rendered: String,
+    cause: strata_builder::Error,
+}
+
+impl std::fmt::Display for StepFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.rendered)
+    }
+}
+
+impl std::error::Error for StepFailed {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.cause)
+    }
 }

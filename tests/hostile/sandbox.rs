@@ -283,7 +283,7 @@ fn a_dockerfile_cannot_grant_itself_the_host_network_or_insecure_mode() {
             stderr.contains(&format!("--allow {entitlement}")),
             "{stderr}"
         );
-        assert!(stderr.contains("line 3"), "{stderr}");
+        assert!(stderr.contains("Dockerfile:3: [3/3] RUN"), "{stderr}");
         // Refused before anything ran (as BuildKit refuses the whole solve).
         assert!(!stderr.contains("RUN true\n#"), "{stderr}");
     }
