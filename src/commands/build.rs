@@ -339,6 +339,16 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         image::keep_untagged(&store, &output.image.manifest)?;
     }
     store.index().flush()?;
+    // What BuildKit's checks would say, at the end of the build as BuildKit prints them.
+    for (line, warning) in &ast.warnings {
+        warn(&format!("{name}:{line}: {warning}"));
+    }
+    for warning in &graph.warnings {
+        warn(&format!(
+            "{name}:{}: {}: {}",
+            warning.lines.0, warning.rule, warning.message
+        ));
+    }
     for spec in &cache_to {
         let exported = backends.backend(&spec.location).and_then(|backend| {
             export(
