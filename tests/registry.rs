@@ -569,24 +569,9 @@ fn basic_auth_through_docker_config_and_login() {
     assert!(!output.status.success());
 }
 
-/// This machine's first non-loopback IPv4 address, if it has one.
-fn external_address() -> Option<String> {
-    let output = std::process::Command::new("hostname")
-        .arg("-I")
-        .output()
-        .ok()?;
-    String::from_utf8_lossy(&output.stdout)
-        .split_whitespace()
-        .find(|a| {
-            a.parse::<std::net::Ipv4Addr>()
-                .is_ok_and(|ip| !ip.is_loopback())
-        })
-        .map(str::to_string)
-}
-
 #[test]
 fn only_insecure_registries_are_spoken_to_over_http() {
-    let Some(host) = external_address() else {
+    let Some(host) = crate::util::external_address() else {
         crate::util::skip("no non-loopback IPv4 address");
         return;
     };

@@ -215,3 +215,16 @@ pub fn env_with_imported_busybox(name: &str, cmd: &str) -> Option<TestEnv> {
     ]);
     Some(env)
 }
+
+/// This machine's first non-loopback IPv4 address, if it has one (the "outside" for tests
+/// that must not use loopback).
+pub fn external_address() -> Option<String> {
+    let output = Command::new("hostname").arg("-I").output().ok()?;
+    String::from_utf8_lossy(&output.stdout)
+        .split_whitespace()
+        .find(|a| {
+            a.parse::<std::net::Ipv4Addr>()
+                .is_ok_and(|ip| !ip.is_loopback())
+        })
+        .map(str::to_string)
+}

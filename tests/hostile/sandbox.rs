@@ -212,22 +212,10 @@ fn serve(listener: TcpListener, body: &'static str) {
     });
 }
 
-/// A non-loopback IPv4 address of this host.
-fn host_address() -> Option<String> {
-    let output = Command::new("hostname").arg("-I").output().ok()?;
-    String::from_utf8_lossy(&output.stdout)
-        .split_whitespace()
-        .find(|a| {
-            a.parse::<std::net::Ipv4Addr>()
-                .is_ok_and(|ip| !ip.is_loopback())
-        })
-        .map(str::to_string)
-}
-
 #[test]
 fn host_loopback_services_are_out_of_reach_and_the_outside_is_not() {
     let Some(attack) = Attack::new() else { return };
-    let Some(address) = host_address() else {
+    let Some(address) = external_address() else {
         skip("no non-loopback IPv4 address to stand for the outside");
         return;
     };

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 pub use digest::{ContentDigester, FileHashCache, FileStat, NoFileHashCache};
 pub use meta::EntryMeta;
 pub use patterns::{PatternError, PatternSet};
+use scoped::link_target;
 pub use scoped::{resolve_in_root, resolve_scoped};
 pub use walk::{EntryKind, SourceEntry};
 
@@ -162,22 +163,12 @@ impl BuildContext {
                 // Past an excluded symlink nothing is read: the answer is known.
                 return Ok(None);
             }
-            let candidate = self.root.join(prefix);
-            match fs::symlink_metadata(&candidate) {
-                Ok(meta) if meta.file_type().is_symlink() => {
-                    if !ignore.is_empty() && ignore.is_excluded(prefix) {
-                        excluded = Some(prefix.to_string());
-                        return Ok(None);
-                    }
-                    fs::read_link(&candidate)
-                        .map(|target| Some(target.to_string_lossy().into_owned()))
-                        .map_err(|source| Error::Io {
-                            path: candidate,
-                            source,
-                        })
-                }
-                _ => Ok(None),
+            let target = link_target(&self.root, prefix)?;
+            if target.is_some() && !ignore.is_empty() && ignore.is_excluded(prefix) {
+                excluded = Some(prefix.to_string());
+                return Ok(None);
             }
+            Ok(target)
         })?;
         if let Some(path) = excluded {
             return Ok(Lookup::Excluded(path));
@@ -225,15 +216,7 @@ impl BuildContext {
                     next.push(join_rel(prefix, component));
                     continue;
                 }
-                let glob = globset::GlobBuilder::new(component)
-                    .literal_separator(true)
-                    .backslash_escape(true)
-                    .build()
-                    .map_err(|err| Error::BadSource {
-                        source_path: pattern.to_string(),
-                        reason: err.kind().to_string(),
-                    })?
-                    .compile_matcher();
+                let glob = component_matcher(component, pattern)?;
                 let dir = resolve_in_root(&self.root, prefix)?;
                 let Ok(entries) = fs::read_dir(&dir) else {
                     continue;
@@ -314,3 +297,17 @@ fn join_rel(prefix: &str, name: &str) -> String {
 
 #[cfg(test)]
 mod tests;
+
+/// The matcher for one path component of a COPY source with wildcards (`*` does not cross `/`;
+/// `\` escapes, as in BuildKit); `written` names the source in errors.
+pub(crate) fn component_matcher(component: &str, written: &str) -> Result<globset::GlobMatcher> {
+    Ok(globset::GlobBuilder::new(component)
+        .literal_separator(true)
+        .backslash_escape(true)
+        .build()
+        .map_err(|err| Error::BadSource {
+            source_path: written.to_string(),
+            reason: err.kind().to_string(),
+        })?
+        .compile_matcher())
+}

@@ -17,19 +17,23 @@ const MAX_SYMLINK_HOPS: usize = 40;
 /// Resolves `rel` (components separated by `/`) under `root`, following every symlink inside
 /// the root, including one in the final component. Missing components are kept as written.
 pub fn resolve_in_root(root: &Path, rel: &str) -> Result<PathBuf> {
-    let resolved = resolve_scoped(rel, |prefix| {
-        let candidate = root.join(prefix);
-        match fs::symlink_metadata(&candidate) {
-            Ok(meta) if meta.file_type().is_symlink() => fs::read_link(&candidate)
-                .map(|target| Some(target.to_string_lossy().into_owned()))
-                .map_err(|source| Error::Io {
-                    path: candidate,
-                    source,
-                }),
-            _ => Ok(None),
-        }
-    })?;
+    let resolved = resolve_scoped(rel, |prefix| link_target(root, prefix))?;
     Ok(root.join(resolved))
+}
+
+/// The target of `prefix` under `root` when it is a symlink (`None` for anything else, or
+/// nothing at all).
+pub(crate) fn link_target(root: &Path, prefix: &str) -> Result<Option<String>> {
+    let candidate = root.join(prefix);
+    match fs::symlink_metadata(&candidate) {
+        Ok(meta) if meta.file_type().is_symlink() => fs::read_link(&candidate)
+            .map(|target| Some(target.to_string_lossy().into_owned()))
+            .map_err(|source| Error::Io {
+                path: candidate,
+                source,
+            }),
+        _ => Ok(None),
+    }
 }
 
 /// The walk itself: `read_link(prefix)` answers whether the root-relative `prefix` is a symlink

@@ -146,41 +146,16 @@ fn special_node<R: Read>(entry: &tar::Entry<'_, R>) -> std::io::Result<Option<Sp
 
 impl SpecialNode {
     fn make(&self, path: &Path, chown: Option<(u32, u32)>) -> Result<()> {
-        use std::os::unix::ffi::OsStrExt;
-        let c =
-            std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(|_| Error::BadSource {
-                source_path: path.display().to_string(),
-                reason: "the path has a NUL byte".into(),
-            })?;
         std::fs::remove_file(path).map_err(|source| io(path, source))?;
-        // SAFETY: a NUL-terminated path; mknod touches no memory of ours.
-        if unsafe { libc::mknod(c.as_ptr(), self.file_type | 0o600, self.dev) } != 0 {
-            return Err(io(path, std::io::Error::last_os_error()));
-        }
         let (uid, gid) = chown.unwrap_or(self.owner);
-        std::os::unix::fs::lchown(path, Some(uid), Some(gid)).map_err(|source| io(path, source))?;
-        // After the chown, which clears set-id bits; mknod's mode went through the umask.
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(self.mode))
-            .map_err(|source| io(path, source))?;
-        let time = libc::timespec {
-            tv_sec: self.mtime as libc::time_t,
-            tv_nsec: 0,
-        };
-        let times = [time, time];
-        // SAFETY: a NUL-terminated path and a two-element timespec array.
-        if unsafe {
-            libc::utimensat(
-                libc::AT_FDCWD,
-                c.as_ptr(),
-                times.as_ptr(),
-                libc::AT_SYMLINK_NOFOLLOW,
-            )
-        } != 0
-        {
-            return Err(io(path, std::io::Error::last_os_error()));
-        }
-        Ok(())
+        crate::layer::make_special_node(
+            path,
+            self.file_type,
+            self.dev,
+            self.mode,
+            (uid, gid),
+            self.mtime,
+        )
     }
 }
 

@@ -309,6 +309,21 @@ fn mknod(path: &Path, file_type: libc::mode_t, dev: libc::dev_t) -> Result<()> {
     Ok(())
 }
 
+/// Makes a device node or FIFO with its owner, mode and mtime: for layer extraction and for
+/// ADD's archives (the mode is set after the chown, which clears set-id bits, because mknod's
+/// went through the umask).
+pub(crate) fn make_special_node(
+    path: &Path,
+    file_type: libc::mode_t,
+    dev: libc::dev_t,
+    mode: u32,
+    (uid, gid): (u32, u32),
+    mtime: i64,
+) -> Result<()> {
+    mknod(path, file_type, dev)?;
+    apply_meta(path, mode, uid.into(), gid.into(), mtime, false)
+}
+
 fn apply_meta(path: &Path, mode: u32, uid: u64, gid: u64, mtime: i64, symlink: bool) -> Result<()> {
     std::os::unix::fs::lchown(path, Some(uid as u32), Some(gid as u32)).map_err(|e| io(path, e))?;
     if !symlink {

@@ -327,15 +327,7 @@ fn expand_view_wildcard(view: &LayerStack, pattern: &str, written: &str) -> Resu
             prefixes = next;
             continue;
         }
-        let glob = globset::GlobBuilder::new(component)
-            .literal_separator(true)
-            .backslash_escape(true)
-            .build()
-            .map_err(|err| Error::BadSource {
-                source_path: written.to_string(),
-                reason: err.kind().to_string(),
-            })?
-            .compile_matcher();
+        let glob = crate::context::component_matcher(component, written)?;
         for prefix in &prefixes {
             let dir = view.resolve(&format!("/{prefix}"))?;
             if !view.lookup(&dir)?.is_some_and(|found| found.meta.is_dir()) {
