@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::blobs::Blobs;
+use crate::containers::Containers;
 use crate::error::{Error, Result};
 use crate::index::{Index, SledIndex};
 use crate::lock::RootLock;
@@ -36,6 +37,7 @@ pub struct Store {
     root: PathBuf,
     blobs: Blobs,
     snapshots: Snapshots,
+    containers: Containers,
     index: SledIndex,
     _lock: RootLock,
 }
@@ -56,6 +58,7 @@ impl Store {
         Ok(Store {
             blobs: Blobs::new(root)?,
             snapshots: Snapshots::new(root)?,
+            containers: Containers::new(root)?,
             index: SledIndex::open(&root.join("index"))?,
             root: root.to_path_buf(),
             _lock: lock,
@@ -75,6 +78,11 @@ impl Store {
     /// The snapshots.
     pub fn snapshots(&self) -> &Snapshots {
         &self.snapshots
+    }
+
+    /// The kept containers of `strata run`.
+    pub fn containers(&self) -> &Containers {
+        &self.containers
     }
 
     /// The index.

@@ -51,10 +51,14 @@ pub enum Step {
     CloseFds,
     /// Installing the seccomp filter.
     Seccomp,
+    /// Making the pty the controlling terminal (`strata run -t`).
+    Terminal,
+    /// Remounting the root read-only (`strata run --read-only`).
+    ReadOnly,
 }
 
 impl Step {
-    const ALL: [Step; 17] = [
+    const ALL: [Step; 19] = [
         Step::Namespaces,
         Step::Fork,
         Step::Private,
@@ -72,6 +76,8 @@ impl Step {
         Step::User,
         Step::CloseFds,
         Step::Seccomp,
+        Step::Terminal,
+        Step::ReadOnly,
     ];
 
     /// The step a status byte names.
@@ -99,6 +105,8 @@ impl Step {
             Step::User => "switching to the step's user",
             Step::CloseFds => "closing inherited file descriptors",
             Step::Seccomp => "installing the seccomp filter",
+            Step::Terminal => "making the pty the controlling terminal",
+            Step::ReadOnly => "making the root filesystem read-only",
         }
     }
 }
@@ -148,6 +156,14 @@ pub fn setup(plan: &Plan, status_fd: RawFd) -> io::Result<()> {
             if libc::getppid() != plan.parent_pid {
                 libc::_exit(137);
             }
+            if plan.own_session {
+                check(libc::setsid())?;
+                // strata holds the signals it forwards blocked while it starts the container
+                // (see `block_forwarded_signals`); the mask would outlive exec.
+                let mut none: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut none);
+                libc::pthread_sigmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
+            }
             if let Some(netns) = plan.netns {
                 check(libc::setns(netns, libc::CLONE_NEWNET))?;
             }
@@ -158,11 +174,30 @@ pub fn setup(plan: &Plan, status_fd: RawFd) -> io::Result<()> {
             return step(status_fd, Step::Fork, || Err(io::Error::last_os_error()));
         }
         if pid > 0 {
-            middle_process(pid);
+            middle_process(pid, plan.own_session);
         }
         step(status_fd, Step::Fork, || {
             check(libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0))
         })?;
+        if plan.own_session {
+            // The command starts with every signal at its default, as a container under
+            // docker: strata may have been started with SIGINT ignored (a background job of a
+            // script), which exec would pass on, and a shell cannot trap what it inherits
+            // ignored.
+            for signal in 1..32 {
+                if signal != libc::SIGKILL && signal != libc::SIGSTOP {
+                    libc::signal(signal, libc::SIG_DFL);
+                }
+            }
+        }
+        if plan.controlling_tty {
+            step(status_fd, Step::Terminal, || {
+                // Pid 1 leads a session whose controlling terminal is the pty: job control,
+                // ^C as SIGINT to its foreground group, SIGWINCH on resize, as under docker -t.
+                check(libc::setsid())?;
+                check(libc::ioctl(0, libc::TIOCSCTTY, 0))
+            })?;
+        }
         step(status_fd, Step::Private, || {
             check(libc::mount(
                 NONE,
@@ -228,6 +263,9 @@ pub fn setup(plan: &Plan, status_fd: RawFd) -> io::Result<()> {
             }
             check(libc::chdir(plan.cwd.as_ptr()))
         })?;
+        if plan.read_only_root {
+            step(status_fd, Step::ReadOnly, || read_only_root())?;
+        }
         if !plan.insecure {
             step(status_fd, Step::Capabilities, || drop_capabilities())?;
         }
@@ -299,13 +337,102 @@ unsafe fn install_seccomp(profile: &super::seccomp::Profile) -> io::Result<()> {
     Ok(())
 }
 
-/// The middle process: waits for pid 1 of the new namespace and ends the way it ended.
+/// Signals a `strata run` passes on to the container, as docker's sig-proxy (SIGCHLD, SIGPIPE,
+/// SIGWINCH and the unblockable ones are not proxied; a resize reaches a pty by ioctl).
+pub const FORWARDED_SIGNALS: [libc::c_int; 7] = [
+    libc::SIGINT,
+    libc::SIGTERM,
+    libc::SIGHUP,
+    libc::SIGQUIT,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+    libc::SIGALRM,
+];
+
+/// Where [`forward_signal`] sends what it catches (0: nowhere yet).
+static FORWARD_TO: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+extern "C" fn forward_signal(signal: libc::c_int) {
+    let pid = FORWARD_TO.load(std::sync::atomic::Ordering::Relaxed);
+    // Never 0 or -1: kill would reach a whole process group, or everything.
+    if pid > 0 {
+        // SAFETY: kill is async-signal-safe.
+        unsafe {
+            libc::kill(pid, signal);
+        }
+    }
+}
+
+/// Sends the [`FORWARDED_SIGNALS`] this process receives on to `pid` from now on. Pid 1 of
+/// the container gets them as docker's sig-proxy delivers them: without a handler of its own
+/// it ignores them (the kernel protects a namespace's init), as under docker.
+///
+/// # Safety
+/// Replaces the process's handlers for those signals; async-signal-safe.
+pub unsafe fn forward_signals_to(pid: libc::pid_t) {
+    FORWARD_TO.store(pid, std::sync::atomic::Ordering::Relaxed);
+    // SAFETY: sigaction with a zeroed struct naming an async-signal-safe handler.
+    unsafe {
+        for signal in FORWARDED_SIGNALS {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = forward_signal as extern "C" fn(libc::c_int) as usize;
+            action.sa_flags = libc::SA_RESTART;
+            libc::sigemptyset(&mut action.sa_mask);
+            libc::sigaction(signal, &action, std::ptr::null_mut());
+        }
+        libc::pthread_sigmask(libc::SIG_UNBLOCK, &forwarded_set(), std::ptr::null_mut());
+    }
+}
+
+/// Blocks the [`FORWARDED_SIGNALS`] in the calling thread (and the threads it starts later)
+/// until [`forward_signals_to`] unblocks them: one that arrives while the container starts
+/// waits instead of killing strata, and is forwarded once there is a process to forward to.
+pub fn block_forwarded_signals() {
+    // SAFETY: sigprocmask on a stack set.
+    unsafe {
+        libc::pthread_sigmask(libc::SIG_BLOCK, &forwarded_set(), std::ptr::null_mut());
+    }
+}
+
+fn forwarded_set() -> libc::sigset_t {
+    // SAFETY: sigemptyset/sigaddset on a stack set.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for signal in FORWARDED_SIGNALS {
+            libc::sigaddset(&mut set, signal);
+        }
+        set
+    }
+}
+
+/// `--read-only`: the root mount (not the ones on it: `/dev`, `/proc`, volumes) becomes
+/// read-only once everything the setup writes in it is there.
+unsafe fn read_only_root() -> io::Result<()> {
+    // SAFETY: a bind remount of `/` with plain flags; the root is `nodev` already (see
+    // `mount_overlay`), keep it so.
+    unsafe {
+        check(libc::mount(
+            NONE,
+            c"/".as_ptr(),
+            NONE,
+            libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | libc::MS_NODEV,
+            std::ptr::null(),
+        ))
+    }
+}
+
+/// The middle process: waits for pid 1 of the new namespace and ends the way it ended; for
+/// `strata run` it also passes the signals strata forwards on to pid 1.
 ///
 /// A signal that killed the command is re-raised here (core dumps off), so the parent sees
 /// "killed by signal N" and not a plain exit code; 128+N is the fallback.
-unsafe fn middle_process(pid: libc::pid_t) -> ! {
+unsafe fn middle_process(pid: libc::pid_t, forward: bool) -> ! {
     // SAFETY: raw syscalls; this process never returns into Rust code that could allocate.
     unsafe {
+        if forward {
+            forward_signals_to(pid);
+        }
         // Close everything but stdio, among it std's exec-error pipe: `spawn` waits for that
         // pipe to close, and this process never execs (pid 1 keeps its copy until its exec).
         libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);

@@ -18,7 +18,9 @@ mod tests;
 use std::path::{Path, PathBuf};
 
 pub use fake::{RecordedRun, RecordingExecutor};
-pub use native::{sandbox_available, NativeSandbox, MAX_LOWER_DIRS};
+pub use native::{
+    hold_forwarded_signals, sandbox_available, NativeSandbox, Session, Started, MAX_LOWER_DIRS,
+};
 pub use network::BuildNetwork;
 
 use crate::error::Result;
