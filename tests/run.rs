@@ -424,13 +424,15 @@ fn it_gives_a_real_terminal_with_the_window_size_and_ctrl_c_reaches_it() {
     }
     let command = strata_line(
         &env,
-        "run --rm -it bb:1 sh -c 'test -t 0 && test -t 1 && echo is-a-terminal; stty size; echo TERM=$TERM'",
+        "run --rm -it bb:1 sh -c 'test -t 0 && test -t 1 && echo is-a-terminal; stty size; echo TERM=$TERM; tty'",
     );
     let out = under_script(&format!("stty rows 33 cols 91; {command}"), &[]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("is-a-terminal"), "{text}");
     assert!(text.contains("33 91"), "{text}");
     assert!(text.contains("TERM=xterm"), "{text}");
+    // The pty is the container's own, as docker's: `tty` names it inside.
+    assert!(text.contains("/dev/pts/0"), "{text}");
     // ^C typed at the terminal interrupts the foreground command, not the shell.
     let started = std::time::Instant::now();
     let out = under_script(

@@ -17,7 +17,7 @@ use strata_builder::sandbox::{
 };
 use strata_cache::ContainerRecord;
 
-use super::run_tty::{Pty, RawMode};
+use super::run_tty::{self, Pty, RawMode};
 use crate::Global;
 
 /// Exit code for strata's own failures (docker's).
@@ -234,37 +234,28 @@ fn run_container(global: &Global, args: &Args) -> anyhow::Result<i32> {
         mounts: &mounts,
     };
     let sandbox = NativeSandbox::new(dir.join("run")).on_warning(|w| eprintln!("warning: {w}"));
-    let mut pty = if args.tty {
-        Some(Pty::open().context("opening a pseudo-terminal")?)
+    let (out_tty, err_tty) = (!args.tty && is_tty(1), !args.tty && is_tty(2));
+    let stdio = if args.tty {
+        [Stdio::null(), Stdio::null(), Stdio::null()]
     } else {
-        None
-    };
-    let (stdio, out_tty, err_tty) = match &mut pty {
-        Some(pty) => (pty.slave_stdio()?, false, false),
-        None => {
-            let (out_tty, err_tty) = (is_tty(1), is_tty(2));
-            let pipe_if = |tty: bool| {
-                if tty {
-                    Stdio::piped()
-                } else {
-                    Stdio::inherit()
-                }
-            };
-            let stdin = if args.interactive {
+        let pipe_if = |tty: bool| {
+            if tty {
                 Stdio::piped()
             } else {
-                Stdio::null()
-            };
-            (
-                [stdin, pipe_if(out_tty), pipe_if(err_tty)],
-                out_tty,
-                err_tty,
-            )
-        }
+                Stdio::inherit()
+            }
+        };
+        let stdin = if args.interactive {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        };
+        [stdin, pipe_if(out_tty), pipe_if(err_tty)]
     };
     let session = Session {
         stdio,
-        controlling_tty: pty.is_some(),
+        tty: args.tty,
+        tty_size: run_tty::host_size(),
         hostname,
         read_only: args.read_only,
     };
@@ -279,7 +270,7 @@ fn run_container(global: &Global, args: &Args) -> anyhow::Result<i32> {
     // `running` lock keeps prune off this container's layers).
     drop(store);
     started.forward_signals();
-    let code = match &pty {
+    let code = match started.console.take().map(Pty::new) {
         Some(pty) => {
             let raw = (args.interactive && stdin_tty)
                 .then(RawMode::enter)

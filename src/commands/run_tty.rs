@@ -5,8 +5,7 @@
 
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::process::Stdio;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -14,10 +13,10 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
-/// A pseudo-terminal pair.
+/// The master side of the container's terminal (made in the container, see the sandbox's
+/// `Session::tty`).
 pub struct Pty {
     master: OwnedFd,
-    slave: Option<OwnedFd>,
 }
 
 fn cvt(rc: libc::c_int, what: &str) -> anyhow::Result<libc::c_int> {
@@ -29,52 +28,9 @@ fn cvt(rc: libc::c_int, what: &str) -> anyhow::Result<libc::c_int> {
 }
 
 impl Pty {
-    /// Opens a pty (from the host's `/dev/ptmx`) sized like strata's terminal, if it has one.
-    pub fn open() -> anyhow::Result<Pty> {
-        // SAFETY: posix_openpt family calls on a descriptor we own; ptsname_r into a stack buffer.
-        unsafe {
-            let fd = cvt(
-                libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC),
-                "posix_openpt",
-            )?;
-            let master = OwnedFd::from_raw_fd(fd);
-            cvt(libc::grantpt(fd), "grantpt")?;
-            cvt(libc::unlockpt(fd), "unlockpt")?;
-            let mut name = [0 as libc::c_char; 128];
-            let rc = libc::ptsname_r(fd, name.as_mut_ptr(), name.len());
-            if rc != 0 {
-                return Err(std::io::Error::from_raw_os_error(rc)).context("ptsname");
-            }
-            let slave = cvt(
-                libc::open(
-                    name.as_ptr(),
-                    libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
-                ),
-                "opening the pty's slave",
-            )?;
-            let pty = Pty {
-                master,
-                slave: Some(OwnedFd::from_raw_fd(slave)),
-            };
-            if let Some(size) = host_size() {
-                set_size(pty.master.as_raw_fd(), &size);
-            }
-            Ok(pty)
-        }
-    }
-
-    /// The slave as the command's stdin, stdout and stderr; this side's copy is closed, so
-    /// that the master sees the end once the container's processes are gone.
-    pub fn slave_stdio(&mut self) -> anyhow::Result<[Stdio; 3]> {
-        let slave = self
-            .slave
-            .take()
-            .context("the pty's slave was handed out already")?;
-        Ok([
-            Stdio::from(slave.try_clone()?),
-            Stdio::from(slave.try_clone()?),
-            Stdio::from(slave),
-        ])
+    /// The pty whose master is `master`.
+    pub fn new(master: OwnedFd) -> Pty {
+        Pty { master }
     }
 
     /// Starts relaying: the master to stdout, stdin to the master (with `input`), and the
@@ -152,7 +108,7 @@ impl Relay {
 }
 
 /// strata's terminal size (stdout's, else stdin's).
-fn host_size() -> Option<libc::winsize> {
+pub fn host_size() -> Option<libc::winsize> {
     [1, 0].into_iter().find_map(|fd: RawFd| {
         // SAFETY: TIOCGWINSZ into a zeroed stack struct.
         unsafe {

@@ -190,14 +190,7 @@ pub fn setup(plan: &Plan, status_fd: RawFd) -> io::Result<()> {
                 }
             }
         }
-        if plan.controlling_tty {
-            step(status_fd, Step::Terminal, || {
-                // Pid 1 leads a session whose controlling terminal is the pty: job control,
-                // ^C as SIGINT to its foreground group, SIGWINCH on resize, as under docker -t.
-                check(libc::setsid())?;
-                check(libc::ioctl(0, libc::TIOCSCTTY, 0))
-            })?;
-        }
+
         step(status_fd, Step::Private, || {
             check(libc::mount(
                 NONE,
@@ -219,6 +212,9 @@ pub fn setup(plan: &Plan, status_fd: RawFd) -> io::Result<()> {
             ))
         })?;
         step(status_fd, Step::Dev, || mount_dev(plan))?;
+        if let Some(socket) = plan.console_socket {
+            step(status_fd, Step::Terminal, || console(plan, socket))?;
+        }
         step(status_fd, Step::Sys, || mount_sys(plan))?;
         step(status_fd, Step::Masks, || mask_paths(plan))?;
         step(status_fd, Step::Etc, || {
@@ -404,6 +400,62 @@ fn forwarded_set() -> libc::sigset_t {
         }
         set
     }
+}
+
+/// `-t`: a pty from the container's devpts, its slave as stdio and controlling terminal of pid
+/// 1 (a session leader: job control, ^C as SIGINT to its foreground group, SIGWINCH on
+/// resize, as under docker -t), its master sent to strata (runc's console socket, in small).
+unsafe fn console(plan: &Plan, socket: RawFd) -> io::Result<()> {
+    // SAFETY: open/ioctl/dup2/sendmsg on descriptors this process owns, stack structs only.
+    unsafe {
+        let master = libc::open(
+            plan.ptmx.as_ptr(),
+            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+        );
+        check(master)?;
+        let unlock: libc::c_int = 0;
+        check(libc::ioctl(master, libc::TIOCSPTLCK, &unlock))?;
+        if let Some(size) = &plan.console_size {
+            libc::ioctl(master, libc::TIOCSWINSZ, size);
+        }
+        // The slave by the master (Linux 4.13+), not by a path another process could swap.
+        let slave = libc::ioctl(
+            master,
+            libc::TIOCGPTPEER,
+            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+        );
+        check(slave)?;
+        for fd in 0..3 {
+            check(libc::dup2(slave, fd))?;
+        }
+        libc::close(slave);
+        check(libc::setsid())?;
+        check(libc::ioctl(0, libc::TIOCSCTTY, 0))?;
+        // One byte of data carrying the master as SCM_RIGHTS.
+        let mut byte = [0u8; 1];
+        let mut iov = libc::iovec {
+            iov_base: byte.as_mut_ptr().cast(),
+            iov_len: 1,
+        };
+        const SPACE: usize = 64;
+        let mut control = [0u8; SPACE];
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = libc::CMSG_SPACE(std::mem::size_of::<libc::c_int>() as u32) as _;
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        (*cmsg).cmsg_level = libc::SOL_SOCKET;
+        (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+        (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<libc::c_int>() as u32) as _;
+        std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::c_int>(), master);
+        let sent = libc::sendmsg(socket, &msg, libc::MSG_NOSIGNAL);
+        libc::close(master);
+        if sent < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
 }
 
 /// `--read-only`: the root mount (not the ones on it: `/dev`, `/proc`, volumes) becomes

@@ -42,7 +42,7 @@
 //! overlay2 driver stops at 125 layers, so real images are far below it.
 
 use std::io::{self, Read};
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -216,7 +216,32 @@ impl NativeSandbox<'_> {
         let (plan, run_dir) = self.prepare(request, &session.hostname)?;
         let mut plan = Arc::into_inner(plan).expect("not shared yet");
         plan.own_session = true;
-        plan.controlling_tty = session.controlling_tty;
+        // The console's master comes back over a socket pair (both ends close on exec).
+        let console = if session.tty {
+            let mut fds = [0 as RawFd; 2];
+            // SAFETY: socketpair into a stack array.
+            let rc = unsafe {
+                libc::socketpair(
+                    libc::AF_UNIX,
+                    libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+                    0,
+                    fds.as_mut_ptr(),
+                )
+            };
+            if rc != 0 {
+                return Err(Error::Sandbox {
+                    what: "creating the console socket".into(),
+                    source: io::Error::last_os_error(),
+                });
+            }
+            // SAFETY: socketpair made both; each is owned once.
+            let ends = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+            plan.console_socket = Some(ends.1.as_raw_fd());
+            plan.console_size = session.tty_size;
+            Some(ends)
+        } else {
+            None
+        };
         plan.read_only_root = session.read_only;
         // docker's containers have their primary group among the supplementary ones too
         // (`id` shows it in `groups=`), unlike BuildKit's RUN steps.
@@ -225,20 +250,32 @@ impl NativeSandbox<'_> {
         }
         let plan = Arc::new(plan);
         let child = spawn(&plan, session.stdio)?;
+        let console = match console {
+            Some((ours, theirs)) => {
+                drop(theirs);
+                Some(receive_fd(&ours).map_err(|source| Error::Sandbox {
+                    what: "receiving the container's console".into(),
+                    source,
+                })?)
+            }
+            None => None,
+        };
         Ok(Started {
             child,
+            console,
             _run_dir: run_dir,
         })
     }
 }
 
 /// What a `strata run` container differs in from a RUN step.
-#[derive(Debug)]
 pub struct Session {
     /// The command's stdin, stdout and stderr.
     pub stdio: [Stdio; 3],
-    /// stdin is a pty's slave, which pid 1 makes its controlling terminal (`-t`).
-    pub controlling_tty: bool,
+    /// `-t`: a pty made in the container (stdio ignored), its master in [`Started::console`].
+    pub tty: bool,
+    /// The pty's first window size.
+    pub tty_size: Option<libc::winsize>,
     /// The container's hostname (`/etc/hostname`, `/etc/hosts`, `uname -n`).
     pub hostname: String,
     /// Remount the root read-only once set up (`--read-only`).
@@ -251,7 +288,39 @@ pub struct Started {
     /// The process strata forks (the one that waits for pid 1 and ends as it ends); its
     /// piped stdio handles are the container's.
     pub child: std::process::Child,
+    /// With [`Session::tty`]: the master side of the container's terminal.
+    pub console: Option<OwnedFd>,
     _run_dir: tempfile::TempDir,
+}
+
+/// Receives one descriptor sent with SCM_RIGHTS (see `child::console`).
+fn receive_fd(socket: &OwnedFd) -> io::Result<OwnedFd> {
+    let mut byte = [0u8; 1];
+    let mut iov = libc::iovec {
+        iov_base: byte.as_mut_ptr().cast(),
+        iov_len: 1,
+    };
+    let mut control = [0u8; 64];
+    // SAFETY: recvmsg into stack buffers; the cmsg macros walk the control buffer we own.
+    unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = control.len() as _;
+        if libc::recvmsg(socket.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        if cmsg.is_null()
+            || (*cmsg).cmsg_level != libc::SOL_SOCKET
+            || (*cmsg).cmsg_type != libc::SCM_RIGHTS
+        {
+            return Err(io::Error::other("no descriptor on the console socket"));
+        }
+        let fd = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::c_int>());
+        Ok(OwnedFd::from_raw_fd(fd))
+    }
 }
 
 /// Call before starting anything (the store's threads included) in a process that will

@@ -116,8 +116,14 @@ pub struct Plan {
     /// terminal reach strata, which forwards them) and the middle process forwards what it
     /// receives to pid 1.
     pub own_session: bool,
-    /// Pid 1 makes its stdin (a pty's slave) its controlling terminal.
-    pub controlling_tty: bool,
+    /// `strata run -t`: pid 1 opens a pty on the container's own devpts (so `tty` names it,
+    /// as under docker), makes the slave its stdio and controlling terminal, and sends the
+    /// master to strata over this socket.
+    pub console_socket: Option<RawFd>,
+    /// The window size to give that pty first.
+    pub console_size: Option<libc::winsize>,
+    /// `/dev/pts/ptmx` in merged.
+    pub ptmx: CString,
     /// The root filesystem is remounted read-only once set up (`--read-only`).
     pub read_only_root: bool,
 }
@@ -455,7 +461,9 @@ pub fn plan(
             .collect::<Result<_>>()?,
         merged: cpath(&merged)?,
         own_session: false,
-        controlling_tty: false,
+        console_socket: None,
+        console_size: None,
+        ptmx: cpath(&dev.join("pts/ptmx"))?,
         read_only_root: false,
     })
 }
