@@ -455,15 +455,29 @@ fn sigint_and_sigterm_are_forwarded_to_the_command() {
     let Some(env) = env_with_image() else {
         return;
     };
-    for (signal, code) in [(libc::SIGINT, 7), (libc::SIGTERM, 8)] {
-        let mut child = env
-            .strata(&[
+    // The last round starts strata with SIGINT ignored, as a script's background job is: the
+    // command must still start with it at its default (a shell cannot trap what it inherits
+    // ignored), as under docker.
+    for (signal, code, ignored) in [
+        (libc::SIGINT, 7, false),
+        (libc::SIGTERM, 8, false),
+        (libc::SIGINT, 7, true),
+    ] {
+        let mut command = env.strata(&[
                 "run", "--rm", "bb:1", "sh", "-c",
                 "trap 'echo got-int; exit 7' INT; trap 'echo got-term; exit 8' TERM; echo ready; while true; do sleep 0.1; done",
-            ])
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
+            ]);
+        if ignored {
+            use std::os::unix::process::CommandExt as _;
+            // SAFETY: signal() is async-signal-safe; runs in the forked child before exec.
+            unsafe {
+                command.pre_exec(|| {
+                    libc::signal(libc::SIGINT, libc::SIG_IGN);
+                    Ok(())
+                });
+            }
+        }
+        let mut child = command.stdout(Stdio::piped()).spawn().unwrap();
         let mut stdout = child.stdout.take().unwrap();
         let mut ready = [0u8; 6];
         std::io::Read::read_exact(&mut stdout, &mut ready).unwrap();
@@ -471,7 +485,18 @@ fn sigint_and_sigterm_are_forwarded_to_the_command() {
         unsafe {
             libc::kill(child.id() as i32, signal);
         }
-        let status = child.wait().unwrap();
+        // A signal that goes nowhere would leave the loop running: fail, do not hang.
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("signal {signal} (SIGINT ignored: {ignored}) did not end the command");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
         let mut rest = String::new();
         std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
         assert_eq!(status.code(), Some(code), "{rest}");
