@@ -6,7 +6,7 @@
 set -euo pipefail
 shopt -s inherit_errexit
 repo="$(cd "$(dirname "$0")/.." && pwd)"
-strata="$repo/target/release/strata"
+strata="${STRATA:-${CARGO_TARGET_DIR:-$repo/target}/release/strata}"
 [ -x "$strata" ] || { echo "build first: cargo build --release" >&2; exit 1; }
 docker=/usr/bin/docker
 runs=${RUNS:-15}

@@ -115,6 +115,11 @@ fn run_container(global: &Global, args: &Args) -> anyhow::Result<i32> {
     if args.detach {
         anyhow::bail!("-d/--detach is not supported: strata has no daemon (the container runs as long as `strata run`)");
     }
+    if !strata_builder::sandbox::sandbox_available() {
+        anyhow::bail!(
+            "strata run needs root and overlayfs: its one isolation mode is the RUN sandbox's (root namespaces)"
+        );
+    }
     let stdin_tty = is_tty(0);
     if args.tty && args.interactive && !stdin_tty {
         anyhow::bail!("the input device is not a TTY");
