@@ -11,6 +11,7 @@ mod native;
 mod network;
 mod prepare;
 pub mod seccomp;
+mod session;
 mod stubs;
 #[cfg(test)]
 mod tests;

@@ -51,6 +51,7 @@ use std::sync::{Arc, OnceLock};
 use super::child::{self, Step};
 use super::network::BuildNetwork;
 use super::prepare::{self, extra_mounts, plan, Plan, RunNetwork};
+use super::session;
 use super::{stubs, Executor, Network, OutputSink, RunRequest};
 use crate::error::{Error, Result};
 use crate::progress::Stream;
@@ -326,7 +327,7 @@ fn receive_fd(socket: &OwnedFd) -> io::Result<OwnedFd> {
 /// Call before starting anything (the store's threads included) in a process that will
 /// [`Started::forward_signals`]: the signals it forwards wait until then.
 pub fn hold_forwarded_signals() {
-    child::block_forwarded_signals();
+    session::block_forwarded_signals();
 }
 
 impl Started {
@@ -335,7 +336,7 @@ impl Started {
     /// [`hold_forwarded_signals`] go now. Call from the thread that held them.
     pub fn forward_signals(&self) {
         // SAFETY: installs async-signal-safe handlers; the pid is a live child of ours.
-        unsafe { child::forward_signals_to(self.child.id() as libc::pid_t) }
+        unsafe { session::forward_signals_to(self.child.id() as libc::pid_t) }
     }
 
     /// Waits for the command; its exit code, or 128+N when signal N killed it.
