@@ -433,6 +433,17 @@ fn it_gives_a_real_terminal_with_the_window_size_and_ctrl_c_reaches_it() {
     assert!(text.contains("TERM=xterm"), "{text}");
     // The pty is the container's own, as docker's: `tty` names it inside.
     assert!(text.contains("/dev/pts/0"), "{text}");
+    // Without -t the command never gets strata's terminal (docker relays it too): it could
+    // otherwise change its modes or push input into it.
+    let out = under_script(
+        &strata_line(
+            &env,
+            "run --rm bb:1 sh -c 'test -t 1 || test -t 2 || echo not-a-terminal'",
+        ),
+        &[],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("not-a-terminal"), "{text}");
     // ^C typed at the terminal interrupts the foreground command, not the shell.
     let started = std::time::Instant::now();
     let out = under_script(

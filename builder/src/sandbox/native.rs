@@ -344,8 +344,9 @@ impl Started {
         let status = self.child.wait().map_err(|source| Error::Sandbox {
             what: "waiting for the command".into(),
             source,
-        })?;
-        Ok(exit_code(status))
+        });
+        session::stop_forwarding();
+        Ok(exit_code(status?))
     }
 }
 

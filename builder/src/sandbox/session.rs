@@ -57,6 +57,12 @@ pub unsafe fn forward_signals_to(pid: libc::pid_t) {
     }
 }
 
+/// Stops forwarding (the process it went to is gone, and its pid may be reused); the handlers
+/// stay and drop what arrives.
+pub fn stop_forwarding() {
+    FORWARD_TO.store(0, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// Blocks the [`FORWARDED_SIGNALS`] in the calling thread (and the threads it starts later)
 /// until [`forward_signals_to`] unblocks them: one that arrives while the container starts
 /// waits instead of killing strata, and is forwarded once there is a process to forward to.
