@@ -88,11 +88,14 @@ fn env_precedence_is_image_then_env_file_then_flags() {
             "A=flag",
             "-e",
             "E",
+            "-e",
+            "C",
             "envimg",
             "env",
         ])
         .env("FROM_HOST", "host value")
         .env("E", "e from host")
+        .env_remove("C")
         .env_remove("D")
         .output()
         .unwrap();
@@ -102,15 +105,16 @@ fn env_precedence_is_image_then_env_file_then_flags() {
     for want in [
         "A=flag",
         "B=\"file quoted\"",
-        "C=image",
+        "D=image",
         "FROM_HOST=host value",
         "E=e from host",
         "PATH=/bin",
     ] {
         assert!(lines.contains(&want), "{want} missing from\n{out}");
     }
-    // `D` alone in the env file, unset on the host: docker removes the image's D.
-    assert!(!lines.iter().any(|l| l.starts_with("D=")), "{out}");
+    // dockerd 20.10: `-e C` with C unset on the host removes the image's C; `D` alone in an
+    // env file, unset on the host, is dropped and the image's D stays.
+    assert!(!lines.iter().any(|l| l.starts_with("C=")), "{out}");
     assert!(lines.iter().any(|l| l.starts_with("HOSTNAME=")), "{out}");
     let bad = env.path("bad.env");
     fs::write(&bad, "OK=1\nBAD KEY=2\n").unwrap();

@@ -163,7 +163,8 @@ pub fn expand_env(entry: &str, host: impl Fn(&str) -> Option<String>) -> String 
 
 /// Parses an `--env-file` as docker 20.10 does (`opts.ParseEnvFile`): a line per variable,
 /// leading whitespace dropped, empty lines and `#` lines skipped, `K=V` taken as it is (no
-/// quotes, no trimming of the value), a bare `K` takes the host's value if it has one. A key
+/// quotes, no trimming of the value), a bare `K` takes the host's value if it has one and is
+/// left out if not (while `-e K` unset removes `K`: dockerd 20.10 does both). A key
 /// with whitespace or an empty key is an error naming the file and line.
 pub fn parse_env_file(
     path: &str,
@@ -200,10 +201,11 @@ pub fn parse_env_file(
         if variable.is_empty() {
             return Err(bad(n + 1, format!("no variable name on line '{line}'")));
         }
-        out.push(match value {
-            Some(value) => format!("{variable}={value}"),
-            None => expand_env(variable, &host),
-        });
+        match value {
+            Some(value) => out.push(format!("{variable}={value}")),
+            // Unlike `-e K`, a bare `K` the host does not set is dropped, not an unset.
+            None => out.extend(host(variable).map(|value| format!("{variable}={value}"))),
+        }
     }
     Ok(out)
 }
@@ -380,13 +382,7 @@ mod tests {
         let text = b"\xef\xbb\xbf# comment\n\n  A=1\nB=\"quoted\" \nHOSTVAR\nUNSET\nC=x=y\n";
         assert_eq!(
             parse_env_file("f", text, host).unwrap(),
-            [
-                "A=1",
-                "B=\"quoted\" ",
-                "HOSTVAR=from-host",
-                "UNSET",
-                "C=x=y"
-            ]
+            ["A=1", "B=\"quoted\" ", "HOSTVAR=from-host", "C=x=y"]
         );
         let err = parse_env_file("f", b"A B=1\n", host)
             .unwrap_err()
