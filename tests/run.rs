@@ -634,3 +634,27 @@ fn a_running_container_does_not_hold_the_store_and_keeps_its_layers_through_prun
     let out = child.wait_with_output().unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "layer\n");
 }
+
+/// The container is confined as RUN steps are: docker's capability set (dockerd 20.10's
+/// default `CapEff`), a seccomp filter, no mounts, read-only `/proc/sys`.
+#[test]
+fn a_container_gets_the_run_sandbox_hardening() {
+    let Some(env) = env_with_image() else {
+        return;
+    };
+    let (code, out, err) = text(&env.run(&[
+        "run",
+        "--rm",
+        "bb:1",
+        "sh",
+        "-c",
+        "grep -E '^(CapEff|Seccomp):' /proc/self/status; \
+         mount -t tmpfs t /tmp 2>/dev/null || echo mount-refused; \
+         (echo x > /proc/sys/kernel/domainname) 2>/dev/null || echo sysctl-refused",
+    ]));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out,
+        "CapEff:\t00000000a80425fb\nSeccomp:\t2\nmount-refused\nsysctl-refused\n"
+    );
+}
