@@ -14,20 +14,25 @@ pub fn report(result: anyhow::Result<ExitCode>) -> ExitCode {
             if is_broken_pipe(&err) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("error: {err}");
-            // Many errors already include their cause's text (`step: cause`, and a step's
-            // snippet after it); repeating it as a `caused by` line only adds noise.
-            let mut shown = err.to_string();
-            for cause in err.chain().skip(1) {
-                let text = cause.to_string();
-                if !shown.contains(&text) {
-                    eprintln!("  caused by: {text}");
-                }
-                shown = text;
-            }
-            ExitCode::from(USER_ERROR)
+            print_error(&err, USER_ERROR)
         }
     }
+}
+
+/// Prints the error chain on stderr and returns `code` as the exit code.
+pub fn print_error(err: &anyhow::Error, code: u8) -> ExitCode {
+    eprintln!("error: {err}");
+    // Many errors already include their cause's text (`step: cause`, and a step's snippet
+    // after it); repeating it as a `caused by` line only adds noise.
+    let mut shown = err.to_string();
+    for cause in err.chain().skip(1) {
+        let text = cause.to_string();
+        if !shown.contains(&text) {
+            eprintln!("  caused by: {text}");
+        }
+        shown = text;
+    }
+    ExitCode::from(code)
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {

@@ -69,6 +69,14 @@ enum Command {
     /// Inspect what the frontend makes of a Dockerfile.
     #[command(subcommand)]
     Debug(commands::debug::Command),
+    /// Run a command in a new container of an image (docker run's flags; no daemon).
+    Run(commands::run::Args),
+    /// List containers (running ones; -a: the kept ones too).
+    Ps(commands::ps::Args),
+    /// Remove kept containers.
+    Rm(commands::rm::Args),
+    /// Make an image of a container's changes.
+    Commit(commands::commit::Args),
     /// Save images to a tarball (OCI layout + docker-archive).
     Save(commands::save::Args),
     /// Load images from a tarball.
@@ -113,6 +121,10 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Build(args) => commands::build::run(&cli.global, args),
         Command::Debug(cmd) => commands::debug::run(&cli.global, cmd),
+        Command::Run(args) => commands::run::run(&cli.global, args),
+        Command::Ps(args) => commands::ps::run(&cli.global, args),
+        Command::Rm(args) => commands::rm::run(&cli.global, args),
+        Command::Commit(args) => commands::commit::run(&cli.global, args),
         Command::Save(args) => commands::save::run(&cli.global, args),
         Command::Load(args) => commands::load::run(&cli.global, args),
         Command::Pull(args) => commands::pull::run(&cli.global, args),

@@ -101,6 +101,21 @@ pub enum Error {
         /// The signal that killed it, if one did.
         signal: Option<i32>,
     },
+    /// A container cannot be made as asked (`strata run`'s options against the image).
+    #[error("{reason}")]
+    Container {
+        /// What is wrong.
+        reason: String,
+    },
+    /// The command could not be executed (docker's 127 for a missing one, 126 otherwise).
+    #[error("exec: `{program}`: {}", exec_reason(program, .source))]
+    Exec {
+        /// The command as given.
+        program: String,
+        /// What execve said.
+        #[source]
+        source: std::io::Error,
+    },
     /// Setting up or running the sandbox failed.
     #[error("sandbox: {what}: {source}")]
     Sandbox {
@@ -298,3 +313,13 @@ fn source_not_found_message(source: &str, ignored_by: Option<&std::path::Path>) 
 
 /// The builder's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// execve's error as runc words it (a name is looked up in `$PATH`, a path is not).
+fn exec_reason(program: &str, source: &std::io::Error) -> String {
+    match source.raw_os_error() {
+        Some(libc::ENOENT) if !program.contains('/') => "executable file not found in $PATH".into(),
+        Some(libc::ENOENT) => "no such file or directory".into(),
+        Some(libc::EACCES) => "permission denied".into(),
+        _ => source.to_string(),
+    }
+}

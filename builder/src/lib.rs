@@ -8,6 +8,7 @@
 pub mod archive;
 pub mod cache_exchange;
 pub mod commit;
+pub mod container;
 pub mod context;
 pub mod copy;
 pub mod error;

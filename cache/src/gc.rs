@@ -9,6 +9,9 @@
 //! - **Cache entries.** A build-cache entry (cache key → step result) reaches the layer of its
 //!   step, and from there the same things as above.
 //!
+//! - **Running containers.** A container a `strata run` is running reaches its image's layers.
+//!   Stopped containers are not roots: `prune` deletes them (as `docker system prune`).
+//!
 //! Everything no root reaches is garbage: blobs (manifests and configs of untagged images,
 //! compressed layers nobody uses, anything written by an interrupted process), snapshots, and
 //! layer records. Cache entries are not garbage by themselves: `prune` decides which to drop.
@@ -59,6 +62,8 @@ pub struct PruneReport {
     pub blobs: usize,
     /// Bytes freed (blob sizes plus snapshot sizes).
     pub bytes: u64,
+    /// Stopped containers deleted.
+    pub containers: usize,
 }
 
 /// Space used, by kind.
@@ -76,6 +81,10 @@ pub struct Usage {
     pub cache_bytes: u64,
     /// Tags.
     pub tags: usize,
+    /// Kept containers: count and bytes of their writable layers.
+    pub containers: (usize, u64),
+    /// Bytes of stopped containers' writable layers (`prune` deletes them).
+    pub reclaimable_containers: u64,
     /// Bytes of blobs that `prune` would free.
     pub reclaimable_blobs: u64,
     /// Bytes of snapshots that `prune` would free.
@@ -209,6 +218,10 @@ impl Sizes<'_> {
 /// current time in unix seconds (a parameter so that tests control age).
 pub fn prune(store: &Store, options: &PruneOptions, now: i64) -> Result<PruneReport> {
     let mut report = PruneReport::default();
+    for container in store.containers().remove_stopped()? {
+        tracing::debug!(name = %container.name, "removed a stopped container");
+        report.containers += 1;
+    }
     let images = image_roots(store)?;
     let mut sizes = Sizes {
         store,
@@ -271,6 +284,7 @@ pub fn prune(store: &Store, options: &PruneOptions, now: i64) -> Result<PruneRep
         .filter_map(|(_, r)| r.diff_id)
         .collect();
     add_layers(store, &mut reach, cached)?;
+    add_layers(store, &mut reach, store.containers().running_layers()?)?;
     for record in store.index().layers()? {
         if !reach.layers.contains(&record.diff_id) {
             store.index().remove_layer(&record.diff_id)?;
@@ -345,7 +359,16 @@ pub fn usage(store: &Store) -> Result<Usage> {
     }
     usage.index_bytes = crate::snapshots::tree_size(&store.root().join("index"))?;
     usage.tags = store.index().tags()?.len();
-    usage.reclaimable = usage.reclaimable_blobs + usage.reclaimable_snapshots;
+    for container in store.containers().list()? {
+        let bytes = crate::snapshots::tree_size(&store.containers().path(&container.id))?;
+        usage.containers.0 += 1;
+        usage.containers.1 += bytes;
+        if !store.containers().is_running(&container.id) {
+            usage.reclaimable_containers += bytes;
+        }
+    }
+    usage.reclaimable =
+        usage.reclaimable_blobs + usage.reclaimable_snapshots + usage.reclaimable_containers;
     Ok(usage)
 }
 

@@ -8,6 +8,7 @@
 //!   blobs/sha256/<hex>   manifests, configs, compressed layers (verified, renamed into place)
 //!   snapshots/<hex>/     unpacked layers named by DiffID (overlay lower dirs)
 //!   index/               sled: cache keys, layer records, tags, file hashes
+//!   containers-v1/<id>/  kept containers of `strata run`: record and writable layer
 //!   tmp/                 work in progress (blob temp files, scratch dirs); emptied on open
 //! ```
 //!
@@ -64,6 +65,7 @@
 #![deny(missing_docs)]
 
 mod blobs;
+pub mod containers;
 mod digest;
 mod error;
 pub mod gc;
@@ -75,6 +77,7 @@ mod snapshots;
 mod store;
 
 pub use blobs::{BlobReader, BlobWriter, Blobs};
+pub use containers::{ContainerRecord, Containers, RunningGuard};
 pub use digest::{Digest, Hasher};
 pub use error::{Error, Result};
 pub use index::{

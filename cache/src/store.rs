@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::blobs::Blobs;
+use crate::containers::Containers;
 use crate::error::Result;
 use crate::index::{Index, SledIndex};
 use crate::lock::RootLock;
@@ -36,6 +37,7 @@ pub struct Store {
     root: PathBuf,
     blobs: Blobs,
     snapshots: Snapshots,
+    containers: Containers,
     index: SledIndex,
     /// What opening repaired, one sentence each.
     repairs: Vec<String>,
@@ -70,6 +72,7 @@ impl Store {
         repairs.extend(index.repairs().iter().cloned());
         let blobs = Blobs::new(root)?;
         let snapshots = Snapshots::new(root)?;
+        let containers = Containers::new(root)?;
         // Last, once sled has made `index/` too. Quietly: under a private root nobody else
         // could reach them anyway.
         let tightened = tighten_entries(root)?;
@@ -79,6 +82,7 @@ impl Store {
         Ok(Store {
             blobs,
             snapshots,
+            containers,
             index,
             root: root.to_path_buf(),
             repairs,
@@ -106,6 +110,11 @@ impl Store {
     /// The snapshots.
     pub fn snapshots(&self) -> &Snapshots {
         &self.snapshots
+    }
+
+    /// The kept containers of `strata run`.
+    pub fn containers(&self) -> &Containers {
+        &self.containers
     }
 
     /// The index.

@@ -10,7 +10,7 @@ use crate::Global;
 /// What `du --help` says after the options: how to read the table.
 const AFTER_HELP: &str = "\
 Rows: blobs (manifests, configs, compressed layers), snapshots (unpacked layers), the index
-database, and the build cache: the part of the blobs and snapshots that only cache entries hold
+database, the writable layers of containers `strata run` kept, and the build cache: the part of the blobs and snapshots that only cache entries hold
 on to (not a separate pile, do not add it to the others). RECLAIMABLE is what `strata prune`
 would free; --all frees the same bytes (it drops more cache entries, but the layers tagged
 images use stay either way).";
@@ -44,6 +44,11 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             "index": {"bytes": usage.index_bytes},
             "build_cache": {"entries": usage.cache_entries, "bytes": usage.cache_bytes},
             "tags": usage.tags,
+            "containers": {
+                "count": usage.containers.0,
+                "bytes": usage.containers.1,
+                "reclaimable": usage.reclaimable_containers,
+            },
             "reclaimable": usage.reclaimable,
         });
         println!("{}", serde_json::to_string_pretty(&json)?);
@@ -75,6 +80,12 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         human_size(usage.cache_bytes),
     );
     row("tags", usage.tags.to_string(), none(), none());
+    row(
+        "containers",
+        usage.containers.0.to_string(),
+        human_size(usage.containers.1),
+        human_size(usage.reclaimable_containers),
+    );
     println!("Reclaimable: {}", human_size(usage.reclaimable));
     Ok(ExitCode::SUCCESS)
 }

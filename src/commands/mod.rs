@@ -1,6 +1,7 @@
 //! One module per subcommand: each has an `Args` (clap) and a `run`.
 
 pub mod build;
+pub mod commit;
 pub mod debug;
 pub mod du;
 pub mod export;
@@ -12,8 +13,12 @@ pub mod load;
 pub mod login;
 pub mod logout;
 pub mod prune;
+pub mod ps;
 pub mod pull;
 pub mod push;
+pub mod rm;
 pub mod rmi;
+pub mod run;
+mod run_tty;
 pub mod save;
 pub mod tag;

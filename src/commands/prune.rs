@@ -61,8 +61,8 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         (cache_mounts, bytes) = remove_cache_mounts(&store.root().join(CACHE_MOUNTS_DIR), bytes)?;
     }
     println!(
-        "Deleted {} cache entries, {} snapshots, {} blobs, {} cache mounts",
-        report.cache_entries, report.snapshots, report.blobs, cache_mounts
+        "Deleted {} cache entries, {} snapshots, {} blobs, {} cache mounts, {} stopped containers",
+        report.cache_entries, report.snapshots, report.blobs, cache_mounts, report.containers
     );
     println!("Total reclaimed space: {}", human_size(bytes));
     Ok(ExitCode::SUCCESS)

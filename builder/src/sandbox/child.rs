@@ -12,6 +12,7 @@ use std::io;
 use std::os::fd::RawFd;
 
 use super::prepare::{MountPlanKind, Plan, KEPT_CAPS};
+use super::session;
 
 /// The setup steps, in order; the number is what the child reports on failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,10 +52,14 @@ pub enum Step {
     CloseFds,
     /// Installing the seccomp filter.
     Seccomp,
+    /// Making the pty the controlling terminal (`strata run -t`).
+    Terminal,
+    /// Remounting the root read-only (`strata run --read-only`).
+    ReadOnly,
 }
 
 impl Step {
-    const ALL: [Step; 17] = [
+    const ALL: [Step; 19] = [
         Step::Namespaces,
         Step::Fork,
         Step::Private,
@@ -72,6 +77,8 @@ impl Step {
         Step::User,
         Step::CloseFds,
         Step::Seccomp,
+        Step::Terminal,
+        Step::ReadOnly,
     ];
 
     /// The step a status byte names.
@@ -99,6 +106,8 @@ impl Step {
             Step::User => "switching to the step's user",
             Step::CloseFds => "closing inherited file descriptors",
             Step::Seccomp => "installing the seccomp filter",
+            Step::Terminal => "making the pty the controlling terminal",
+            Step::ReadOnly => "making the root filesystem read-only",
         }
     }
 }
@@ -114,7 +123,7 @@ fn step(status_fd: RawFd, step: Step, f: impl FnOnce() -> io::Result<()>) -> io:
     })
 }
 
-fn check(rc: libc::c_int) -> io::Result<()> {
+pub(super) fn check(rc: libc::c_int) -> io::Result<()> {
     if rc < 0 {
         Err(io::Error::last_os_error())
     } else {
@@ -148,6 +157,14 @@ pub fn setup(plan: &Plan, status_fd: RawFd) -> io::Result<()> {
             if libc::getppid() != plan.parent_pid {
                 libc::_exit(137);
             }
+            if plan.own_session {
+                check(libc::setsid())?;
+                // strata holds the signals it forwards blocked while it starts the container
+                // (see `block_forwarded_signals`); the mask would outlive exec.
+                let mut none: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut none);
+                libc::pthread_sigmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
+            }
             if let Some(netns) = plan.netns {
                 check(libc::setns(netns, libc::CLONE_NEWNET))?;
             }
@@ -158,11 +175,23 @@ pub fn setup(plan: &Plan, status_fd: RawFd) -> io::Result<()> {
             return step(status_fd, Step::Fork, || Err(io::Error::last_os_error()));
         }
         if pid > 0 {
-            middle_process(pid);
+            middle_process(pid, plan.own_session);
         }
         step(status_fd, Step::Fork, || {
             check(libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0))
         })?;
+        if plan.own_session {
+            // The command starts with every signal at its default, as a container under
+            // docker: strata may have been started with SIGINT ignored (a background job of a
+            // script), which exec would pass on, and a shell cannot trap what it inherits
+            // ignored.
+            for signal in 1..32 {
+                if signal != libc::SIGKILL && signal != libc::SIGSTOP {
+                    libc::signal(signal, libc::SIG_DFL);
+                }
+            }
+        }
+
         step(status_fd, Step::Private, || {
             check(libc::mount(
                 NONE,
@@ -184,6 +213,9 @@ pub fn setup(plan: &Plan, status_fd: RawFd) -> io::Result<()> {
             ))
         })?;
         step(status_fd, Step::Dev, || mount_dev(plan))?;
+        if let Some(socket) = plan.console_socket {
+            step(status_fd, Step::Terminal, || session::console(plan, socket))?;
+        }
         step(status_fd, Step::Sys, || mount_sys(plan))?;
         step(status_fd, Step::Masks, || mask_paths(plan))?;
         step(status_fd, Step::Etc, || {
@@ -228,6 +260,9 @@ pub fn setup(plan: &Plan, status_fd: RawFd) -> io::Result<()> {
             }
             check(libc::chdir(plan.cwd.as_ptr()))
         })?;
+        if plan.read_only_root {
+            step(status_fd, Step::ReadOnly, || session::read_only_root())?;
+        }
         if !plan.insecure {
             step(status_fd, Step::Capabilities, || drop_capabilities())?;
         }
@@ -292,13 +327,17 @@ unsafe fn install_seccomp(profile: &super::seccomp::Profile) -> io::Result<()> {
     Ok(())
 }
 
-/// The middle process: waits for pid 1 of the new namespace and ends the way it ended.
+/// The middle process: waits for pid 1 of the new namespace and ends the way it ended; for
+/// `strata run` it also passes the signals strata forwards on to pid 1.
 ///
 /// A signal that killed the command is re-raised here (core dumps off), so the parent sees
 /// "killed by signal N" and not a plain exit code; 128+N is the fallback.
-unsafe fn middle_process(pid: libc::pid_t) -> ! {
+unsafe fn middle_process(pid: libc::pid_t, forward: bool) -> ! {
     // SAFETY: raw syscalls; this process never returns into Rust code that could allocate.
     unsafe {
+        if forward {
+            session::forward_signals_to(pid);
+        }
         // Close everything but stdio, among it std's exec-error pipe: `spawn` waits for that
         // pipe to close, and this process never execs (pid 1 keeps its copy until its exec).
         libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);

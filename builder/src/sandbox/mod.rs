@@ -11,6 +11,7 @@ mod native;
 mod network;
 mod prepare;
 pub mod seccomp;
+mod session;
 mod stubs;
 #[cfg(test)]
 mod tests;
@@ -18,7 +19,9 @@ mod tests;
 use std::path::{Path, PathBuf};
 
 pub use fake::{RecordedRun, RecordingExecutor};
-pub use native::{sandbox_available, NativeSandbox, MAX_LOWER_DIRS};
+pub use native::{
+    hold_forwarded_signals, sandbox_available, NativeSandbox, Session, Started, MAX_LOWER_DIRS,
+};
 pub use network::BuildNetwork;
 
 use crate::error::Result;

@@ -42,7 +42,7 @@
 //! overlay2 driver stops at 125 layers, so real images are far below it.
 
 use std::io::{self, Read};
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -50,7 +50,8 @@ use std::sync::{Arc, OnceLock};
 
 use super::child::{self, Step};
 use super::network::BuildNetwork;
-use super::prepare::{extra_mounts, plan, Plan, RunNetwork};
+use super::prepare::{self, extra_mounts, plan, Plan, RunNetwork};
+use super::session;
 use super::{stubs, Executor, Network, OutputSink, RunRequest};
 use crate::error::{Error, Result};
 use crate::progress::Stream;
@@ -142,6 +143,39 @@ impl<'w> NativeSandbox<'w> {
 
 impl Executor for NativeSandbox<'_> {
     fn run(&self, request: &RunRequest<'_>, output: OutputSink<'_>) -> Result<()> {
+        let (plan, _run_dir) = self.prepare(request, prepare::HOSTNAME)?;
+        let stdio = [Stdio::null(), Stdio::piped(), Stdio::piped()];
+        let mut child = spawn(&plan, stdio)?;
+        let stdout = child.stdout.take().expect("piped");
+        let stderr = child.stderr.take().expect("piped");
+        let status = std::thread::scope(|scope| {
+            scope.spawn(|| pump(stdout, Stream::Stdout, output));
+            scope.spawn(|| pump(stderr, Stream::Stderr, output));
+            child.wait()
+        })
+        .map_err(|source| Error::Sandbox {
+            what: "waiting for the command".into(),
+            source,
+        })?;
+        if status.success() {
+            return Ok(());
+        }
+        Err(Error::CommandFailed {
+            argv: plan.argv.clone(),
+            code: exit_code(status),
+            signal: status.signal(),
+        })
+    }
+}
+
+impl NativeSandbox<'_> {
+    /// Resolves mounts, makes the init layer and the plan; the returned dir holds the run's
+    /// files and must live as long as the command.
+    fn prepare(
+        &self,
+        request: &RunRequest<'_>,
+        hostname: &str,
+    ) -> Result<(Arc<Plan>, tempfile::TempDir)> {
         let run_dir = tempfile::Builder::new()
             .prefix("run-")
             .tempdir_in(&self.scratch)
@@ -162,34 +196,193 @@ impl Executor for NativeSandbox<'_> {
             });
         }
         let network = self.run_network(request.network)?;
-        let mut plan = plan(request, &image, &mounts, &extra, run_dir.path(), network)?;
+        let mut plan = plan(
+            request,
+            &image,
+            &mounts,
+            &extra,
+            run_dir.path(),
+            network,
+            hostname,
+        )?;
         plan.legacy_only = self.legacy_mount;
-        spawn_and_wait(Arc::new(plan), output)
+        Ok((Arc::new(plan), run_dir))
+    }
+
+    /// Starts a container for `strata run`: the same sandbox and hardening as a RUN step,
+    /// with the caller's stdio (pipes, or a pty's slave), in a session of its own, and
+    /// returns at once. The command has been exec'd when this returns: a missing or
+    /// unexecutable command is [`Error::Exec`].
+    pub fn start(&self, request: &RunRequest<'_>, session: Session) -> Result<Started> {
+        let (plan, run_dir) = self.prepare(request, &session.hostname)?;
+        let mut plan = Arc::into_inner(plan).expect("not shared yet");
+        plan.own_session = true;
+        // The console's master comes back over a socket pair (both ends close on exec).
+        let console = if session.tty {
+            let mut fds = [0 as RawFd; 2];
+            // SAFETY: socketpair into a stack array.
+            let rc = unsafe {
+                libc::socketpair(
+                    libc::AF_UNIX,
+                    libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+                    0,
+                    fds.as_mut_ptr(),
+                )
+            };
+            if rc != 0 {
+                return Err(Error::Sandbox {
+                    what: "creating the console socket".into(),
+                    source: io::Error::last_os_error(),
+                });
+            }
+            // SAFETY: socketpair made both; each is owned once.
+            let ends = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+            plan.console_socket = Some(ends.1.as_raw_fd());
+            plan.console_size = session.tty_size;
+            Some(ends)
+        } else {
+            None
+        };
+        plan.read_only_root = session.read_only;
+        // docker's containers have their primary group among the supplementary ones too
+        // (`id` shows it in `groups=`), unlike BuildKit's RUN steps.
+        if !plan.identity.additional_gids.contains(&plan.identity.gid) {
+            plan.identity.additional_gids.push(plan.identity.gid);
+        }
+        let plan = Arc::new(plan);
+        let child = spawn(&plan, session.stdio)?;
+        let console = match console {
+            Some((ours, theirs)) => {
+                drop(theirs);
+                Some(receive_fd(&ours).map_err(|source| Error::Sandbox {
+                    what: "receiving the container's console".into(),
+                    source,
+                })?)
+            }
+            None => None,
+        };
+        Ok(Started {
+            child,
+            console,
+            _run_dir: run_dir,
+        })
     }
 }
 
-fn spawn_and_wait(plan: Arc<Plan>, output: OutputSink<'_>) -> Result<()> {
+/// What a `strata run` container differs in from a RUN step.
+pub struct Session {
+    /// The command's stdin, stdout and stderr.
+    pub stdio: [Stdio; 3],
+    /// `-t`: a pty made in the container (stdio ignored), its master in [`Started::console`].
+    pub tty: bool,
+    /// The pty's first window size.
+    pub tty_size: Option<libc::winsize>,
+    /// The container's hostname (`/etc/hostname`, `/etc/hosts`, `uname -n`).
+    pub hostname: String,
+    /// Remount the root read-only once set up (`--read-only`).
+    pub read_only: bool,
+}
+
+/// A running container (see [`NativeSandbox::start`]).
+#[derive(Debug)]
+pub struct Started {
+    /// The process strata forks (the one that waits for pid 1 and ends as it ends); its
+    /// piped stdio handles are the container's.
+    pub child: std::process::Child,
+    /// With [`Session::tty`]: the master side of the container's terminal.
+    pub console: Option<OwnedFd>,
+    _run_dir: tempfile::TempDir,
+}
+
+/// Receives one descriptor sent with SCM_RIGHTS (see `child::console`).
+fn receive_fd(socket: &OwnedFd) -> io::Result<OwnedFd> {
+    let mut byte = [0u8; 1];
+    let mut iov = libc::iovec {
+        iov_base: byte.as_mut_ptr().cast(),
+        iov_len: 1,
+    };
+    let mut control = [0u8; 64];
+    // SAFETY: recvmsg into stack buffers; the cmsg macros walk the control buffer we own.
+    unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = control.len() as _;
+        if libc::recvmsg(socket.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        if cmsg.is_null()
+            || (*cmsg).cmsg_level != libc::SOL_SOCKET
+            || (*cmsg).cmsg_type != libc::SCM_RIGHTS
+        {
+            return Err(io::Error::other("no descriptor on the console socket"));
+        }
+        let fd = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::c_int>());
+        Ok(OwnedFd::from_raw_fd(fd))
+    }
+}
+
+/// Call before starting anything (the store's threads included) in a process that will
+/// [`Started::forward_signals`]: the signals it forwards wait until then.
+pub fn hold_forwarded_signals() {
+    session::block_forwarded_signals();
+}
+
+impl Started {
+    /// From now on this process passes SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1/2 and
+    /// SIGALRM on to the container's pid 1 (docker's sig-proxy); those held since
+    /// [`hold_forwarded_signals`] go now. Call from the thread that held them.
+    pub fn forward_signals(&self) {
+        // SAFETY: installs async-signal-safe handlers; the pid is a live child of ours.
+        unsafe { session::forward_signals_to(self.child.id() as libc::pid_t) }
+    }
+
+    /// Waits for the command; its exit code, or 128+N when signal N killed it.
+    pub fn wait(mut self) -> Result<i32> {
+        let status = self.child.wait().map_err(|source| Error::Sandbox {
+            what: "waiting for the command".into(),
+            source,
+        });
+        session::stop_forwarding();
+        Ok(exit_code(status?))
+    }
+}
+
+fn exit_code(status: std::process::ExitStatus) -> i32 {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => code,
+        (None, Some(signal)) => 128 + signal,
+        (None, None) => -1,
+    }
+}
+
+/// Forks the sandbox's first child, which sets up and execs the command (see the module
+/// docs); returns once the command runs.
+fn spawn(plan: &Arc<Plan>, stdio: [Stdio; 3]) -> Result<std::process::Child> {
     let Some(program) = plan.argv.first() else {
         return Err(Error::Sandbox {
             what: "starting the command".into(),
             source: io::Error::new(io::ErrorKind::InvalidInput, "empty command"),
         });
     };
+    let [stdin, stdout, stderr] = stdio;
     let mut command = Command::new(program);
     command
         .args(&plan.argv[1..])
         .env_clear()
         .envs(plan.env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .stdin(stdin)
+        .stdout(stdout)
+        .stderr(stderr);
     // Both ends close on exec; the child writes the number of a failed setup step into it.
     let (status_reader, status_writer) = io::pipe().map_err(|source| Error::Sandbox {
         what: "creating the status pipe".into(),
         source,
     })?;
     let status_fd: RawFd = status_writer.as_raw_fd();
-    let shared = Arc::clone(&plan);
+    let shared = Arc::clone(plan);
     // SAFETY: the closure runs in the forked child and makes only async-signal-safe syscalls on
     // data prepared before the fork (see the module docs and `child.rs`).
     unsafe {
@@ -197,36 +390,15 @@ fn spawn_and_wait(plan: Arc<Plan>, output: OutputSink<'_>) -> Result<()> {
     }
     let spawned = command.spawn();
     drop(status_writer);
-    let mut child = spawned.map_err(|source| Error::Sandbox {
-        what: failed_step(&status_reader)
-            .map(|step| format!("{} for `{program}`", step.describe()))
-            .unwrap_or_else(|| format!("starting `{program}` in the sandbox")),
-        source,
-    })?;
-    let stdout = child.stdout.take().expect("piped");
-    let stderr = child.stderr.take().expect("piped");
-    let status = std::thread::scope(|scope| {
-        scope.spawn(|| pump(stdout, Stream::Stdout, output));
-        scope.spawn(|| pump(stderr, Stream::Stderr, output));
-        child.wait()
-    })
-    .map_err(|source| Error::Sandbox {
-        what: "waiting for the command".into(),
-        source,
-    })?;
-    if status.success() {
-        return Ok(());
-    }
-    let signal = status.signal();
-    let code = match (status.code(), signal) {
-        (Some(code), _) => code,
-        (None, Some(signal)) => 128 + signal,
-        (None, None) => -1,
-    };
-    Err(Error::CommandFailed {
-        argv: plan.argv.clone(),
-        code,
-        signal,
+    spawned.map_err(|source| match failed_step(&status_reader) {
+        Some(step) => Error::Sandbox {
+            what: format!("{} for `{program}`", step.describe()),
+            source,
+        },
+        None => Error::Exec {
+            program: program.clone(),
+            source,
+        },
     })
 }
 

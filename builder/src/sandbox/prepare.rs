@@ -112,6 +112,20 @@ pub struct Plan {
     pub env: Vec<(String, String)>,
     /// Extra mounts, parents before children.
     pub mounts: Vec<MountPlan>,
+    /// `strata run`: the sandbox's processes get a session of their own (signals from the
+    /// terminal reach strata, which forwards them) and the middle process forwards what it
+    /// receives to pid 1.
+    pub own_session: bool,
+    /// `strata run -t`: pid 1 opens a pty on the container's own devpts (so `tty` names it,
+    /// as under docker), makes the slave its stdio and controlling terminal, and sends the
+    /// master to strata over this socket.
+    pub console_socket: Option<RawFd>,
+    /// The window size to give that pty first.
+    pub console_size: Option<libc::winsize>,
+    /// `/dev/pts/ptmx` in merged.
+    pub ptmx: CString,
+    /// The root filesystem is remounted read-only once set up (`--read-only`).
+    pub read_only_root: bool,
 }
 
 /// One extra mount, ready for the child.
@@ -316,6 +330,7 @@ pub fn plan(
     extra: &[ResolvedMount],
     scratch: &Path,
     network: RunNetwork,
+    hostname: &str,
 ) -> Result<Plan> {
     let users = UserDb::load(|path| image.read_file(path));
     let identity = if request.user.is_empty() {
@@ -332,12 +347,12 @@ pub fn plan(
     fs::create_dir_all(&etc).map_err(io(&etc))?;
     let resolv = network.resolv_conf;
     let hosts = format!(
-        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{HOSTNAME}\n"
+        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n"
     );
     let contents: [Vec<u8>; 3] = [
         resolv,
         hosts.into_bytes(),
-        format!("{HOSTNAME}\n").into_bytes(),
+        format!("{hostname}\n").into_bytes(),
     ];
     let mut etc_binds = Vec::new();
     for (name, content) in ETC_FILES.iter().zip(contents) {
@@ -428,7 +443,7 @@ pub fn plan(
         dev_links,
         cwd_prefixes,
         cwd: c(cwd)?,
-        hostname: c(HOSTNAME)?,
+        hostname: c(hostname)?,
         network_none: request.network == Network::None,
         netns: network.netns,
         insecure,
@@ -445,6 +460,11 @@ pub fn plan(
             .map(|m| mount_plan(m, &merged))
             .collect::<Result<_>>()?,
         merged: cpath(&merged)?,
+        own_session: false,
+        console_socket: None,
+        console_size: None,
+        ptmx: cpath(&dev.join("pts/ptmx"))?,
+        read_only_root: false,
     })
 }
 

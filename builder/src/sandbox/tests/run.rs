@@ -87,7 +87,7 @@ fn a_failed_setup_step_is_named() {
         ..missing
     };
     let err = missing.run().result.unwrap_err().to_string();
-    assert!(err.contains("No such file or directory"), "{err}");
+    assert!(err.contains("no such file or directory"), "{err}");
 }
 
 #[test]
