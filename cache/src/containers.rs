@@ -74,7 +74,7 @@ pub struct RunningGuard {
 impl Containers {
     pub(crate) fn new(root: &Path) -> Result<Self> {
         let dir = root.join(CONTAINERS_DIR);
-        fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        crate::private::create_private_dir(&dir)?;
         Ok(Containers { dir })
     }
 
