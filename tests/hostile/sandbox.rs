@@ -288,3 +288,42 @@ fn a_dockerfile_cannot_grant_itself_the_host_network_or_insecure_mode() {
     let output = attack.build("FROM bb\nRUN true\n", &["--allow", "device"]);
     assert!(String::from_utf8_lossy(&output.stderr).contains("unknown entitlement `device`"));
 }
+
+#[test]
+fn the_build_network_leaves_the_hosts_shared_mounts_alone() {
+    // slirp4netns's own sandbox detached the old root after making only `/` private: as root
+    // in the host's namespace that unmounted shared mounts below it on the host (docker's
+    // running containers lost their root filesystems mid-build). The attack surface here is the
+    // host's mount table, so the test plays the host in a mount namespace of its own that is
+    // a slave of the real one: whatever goes wrong stays in it. Inside, a shared tmpfs holds a
+    // second tmpfs, and the build must leave that one mounted.
+    let Some(attack) = Attack::new() else { return };
+    std::fs::write(
+        attack.context.join("Dockerfile"),
+        "FROM bb\nRUN echo in the build network\n",
+    )
+    .unwrap();
+    let outer = attack.env.path("shared-mount");
+    std::fs::create_dir_all(&outer).unwrap();
+    let script = format!(
+        "set -e; mount -t tmpfs -o size=1m tmpfs '{outer}'; mount --make-shared '{outer}'; \
+         mkdir '{outer}/inner'; mount -t tmpfs -o size=1m tmpfs '{outer}/inner'; \
+         echo yes > '{outer}/inner/still-here'; \
+         '{strata}' --root '{root}' build -q --no-cache '{context}' >/dev/null; \
+         grep -q ' {outer}/inner ' /proc/self/mountinfo && cat '{outer}/inner/still-here'",
+        outer = outer.display(),
+        strata = strata_bin(),
+        root = attack.env.root().display(),
+        context = attack.context.display(),
+    );
+    let output = Command::new("unshare")
+        .args(["--mount", "--propagation", "slave", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success() && String::from_utf8_lossy(&output.stdout) == "yes\n",
+        "the host's mount under a shared mount was unmounted by the build:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

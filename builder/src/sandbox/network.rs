@@ -8,7 +8,8 @@
 //! turns the namespace's packets into ordinary sockets of its own process on the host. It runs
 //! with `--disable-host-loopback` (its gateway 10.0.2.2 does not lead to the host's 127.0.0.1),
 //! `--enable-sandbox` and `--enable-seccomp` (it parses packets a hostile RUN writes, so it
-//! runs confined too), and exits with strata (`--exit-fd`).
+//! runs confined too), in a private mount namespace of its own (its sandbox would otherwise
+//! unmount the host's shared mounts, see `start_slirp`), and exits with strata (`--exit-fd`).
 //!
 //! One namespace serves the whole build (BuildKit keeps a small pool for the same reason):
 //! making it and starting slirp4netns costs a few milliseconds once, joining it is one
@@ -172,11 +173,28 @@ fn start_slirp(program: &Path, netns: &OwnedFd, log: &Path) -> Result<Slirp> {
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(log_file);
-    // SAFETY: fcntl and dup2 only, on descriptors that stay open in the parent until spawn
-    // returns. Each is first copied above 9 so that moving one to 3, 4 or 5 cannot overwrite
-    // another that happens to have that number; dup2 clears close-on-exec on the copies.
+    // SAFETY: unshare, mount, fcntl and dup2 only, on descriptors that stay open in the parent
+    // until spawn returns.
     unsafe {
         command.pre_exec(move || {
+            // slirp4netns's `--enable-sandbox` makes only `/` private (not recursively) before
+            // it detaches the old root, and as real root in the host's mount namespace that
+            // detach propagates back through every shared mount below `/`: it unmounted the
+            // overlays of docker's running containers. So it starts in a mount namespace of
+            // its own whose mounts are all private: nothing it does there reaches the host.
+            if libc::unshare(libc::CLONE_NEWNS) != 0
+                || libc::mount(
+                    std::ptr::null(),
+                    c"/".as_ptr(),
+                    std::ptr::null(),
+                    libc::MS_REC | libc::MS_PRIVATE,
+                    std::ptr::null(),
+                ) != 0
+            {
+                return Err(io::Error::last_os_error());
+            }
+            // Each descriptor is first copied above 9 so that moving one to 3, 4 or 5 cannot
+            // overwrite another that has that number; dup2 clears close-on-exec on the copies.
             let mut high = [0; 3];
             for (slot, fd) in high.iter_mut().zip(fds) {
                 *slot = libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 10);
