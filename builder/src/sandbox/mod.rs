@@ -6,6 +6,7 @@
 //! it changed: the layer. See `native.rs` for how the sandbox is built.
 
 mod child;
+mod confine;
 mod fake;
 mod native;
 mod network;
