@@ -19,6 +19,7 @@ pub mod error;
 pub mod graph;
 pub mod instructions;
 pub mod parser;
+pub mod reference;
 pub mod shell;
 pub mod stages;
 

@@ -3,6 +3,7 @@
 //! tag or digest, and from there to `oci-client`'s reference type.
 
 use strata_cache::Digest;
+use strata_frontend::reference::split_domain;
 
 use crate::error::{Error, Result};
 use crate::image::reference::Reference;
@@ -37,16 +38,12 @@ impl Remote {
 
     /// The remote a parsed reference names.
     pub fn from_reference(reference: &Reference) -> Remote {
-        let (registry, repository) = match reference.name.split_once('/') {
-            Some((first, rest))
-                if first.contains(['.', ':'])
-                    || first == "localhost"
-                    || first.chars().any(|c| c.is_ascii_uppercase()) =>
-            {
-                (first.to_string(), rest.to_string())
+        let (registry, repository) = match split_domain(&reference.name) {
+            Some((host, rest)) => (host.to_string(), rest.to_string()),
+            None if reference.name.contains('/') => {
+                (DOCKER_HUB.to_string(), reference.name.clone())
             }
-            _ if reference.name.contains('/') => (DOCKER_HUB.to_string(), reference.name.clone()),
-            _ => (
+            None => (
                 DOCKER_HUB.to_string(),
                 format!("library/{}", reference.name),
             ),

@@ -414,10 +414,7 @@ pub fn normalize_reference(reference: &str) -> String {
     };
     let last_part = name.rsplit('/').next().unwrap_or(name);
     let tagged = last_part.contains(':');
-    let first = name.split('/').next().unwrap_or(name);
-    let has_domain =
-        name.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
-    let mut full = if has_domain {
+    let mut full = if crate::reference::split_domain(name).is_some() {
         name.to_string()
     } else if name.contains('/') {
         format!("docker.io/{name}")
@@ -483,6 +480,9 @@ mod tests {
             "localhost:5000/app:1"
         );
         assert_eq!(normalize_reference("ghcr.io/o/r"), "ghcr.io/o/r:latest");
+        // docker's ParseNormalizedNamed reads an upper-case first component as a host, as
+        // strata's registry client does (one rule: `reference::split_domain`).
+        assert_eq!(normalize_reference("MyReg/app"), "MyReg/app:latest");
         assert_eq!(
             normalize_reference("alpine@sha256:abc"),
             "docker.io/library/alpine@sha256:abc"
