@@ -50,22 +50,10 @@ pub fn open(global: &Global) -> anyhow::Result<Store> {
     Ok(store)
 }
 
-/// Formats a byte count as docker does (`1.5MB`, base 1000).
+/// A byte count as docker prints its totals (`docker system df`, `builder prune`: go-units
+/// `HumanSize`, four significant digits, base 1000: `1.235MB`).
 pub fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1000.0 && unit + 1 < UNITS.len() {
-        value /= 1000.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes}B")
-    } else {
-        let number = format!("{value:.3}");
-        let number = number.trim_end_matches('0').trim_end_matches('.');
-        format!("{number}{}", UNITS[unit])
-    }
+    strata_builder::image::view::human_size_with_precision(bytes, 4)
 }
 
 /// Parses sizes as docker's `--keep-storage` does (go-units `RAMInBytes`): a number with an

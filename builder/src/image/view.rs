@@ -392,9 +392,17 @@ pub fn ellipsis(text: &str, max: usize) -> String {
     }
 }
 
-/// Sizes as docker prints them (go-units `HumanSizeWithPrecision(size, 3)`: base 1000, three
-/// significant digits, `%g` style: `4.26MB`, `123kB`, `1e+03kB` at the edge, as Go does).
+/// Sizes as `docker images` prints them (go-units `HumanSizeWithPrecision(size, 3)`: base
+/// 1000, three significant digits, `%g` style: `4.26MB`, `123kB`, `1e+03kB` at the edge, as Go
+/// does).
 pub fn human_size(bytes: u64) -> String {
+    human_size_with_precision(bytes, 3)
+}
+
+/// go-units `HumanSizeWithPrecision`: base 1000 units with `precision` significant digits in
+/// Go's `%g` style. docker's listings use 3 (`images`), its totals and `system df` use 4
+/// (`HumanSize`).
+pub fn human_size_with_precision(bytes: u64, precision: usize) -> String {
     const UNITS: [&str; 9] = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"];
     let mut value = bytes as f64;
     let mut unit = 0;
@@ -402,15 +410,15 @@ pub fn human_size(bytes: u64) -> String {
         value /= 1000.0;
         unit += 1;
     }
-    format!("{}{}", go_g3(value), UNITS[unit])
+    format!("{}{}", go_g(value, precision.max(1)), UNITS[unit])
 }
 
-/// Go's `%.3g`.
-fn go_g3(value: f64) -> String {
+/// Go's `%.{precision}g`.
+fn go_g(value: f64, precision: usize) -> String {
     if value == 0.0 {
         return "0".into();
     }
-    let scientific = format!("{value:.2e}");
+    let scientific = format!("{value:.*e}", precision - 1);
     let (mantissa, exponent) = scientific.split_once('e').expect("exponent form");
     let exponent: i32 = exponent.parse().expect("exponent");
     let trim = |s: &str| {
@@ -420,11 +428,11 @@ fn go_g3(value: f64) -> String {
             s.to_string()
         }
     };
-    if !(-4..3).contains(&exponent) {
+    if !(-4..precision as i32).contains(&exponent) {
         let sign = if exponent < 0 { '-' } else { '+' };
         return format!("{}e{sign}{:02}", trim(mantissa), exponent.abs());
     }
-    let decimals = (2 - exponent).max(0) as usize;
+    let decimals = (precision as i32 - 1 - exponent).max(0) as usize;
     trim(&format!("{value:.decimals$}"))
 }
 
@@ -503,6 +511,11 @@ mod tests {
         assert_eq!(human_size(123_456), "123kB");
         assert_eq!(human_size(1_500_000_000), "1.5GB");
         assert_eq!(human_size(999_600), "1e+03kB");
+        // docker's totals (`HumanSize`, four digits).
+        assert_eq!(human_size_with_precision(1_234_567, 4), "1.235MB");
+        assert_eq!(human_size_with_precision(123_456, 4), "123.5kB");
+        assert_eq!(human_size_with_precision(2_000_000_000, 4), "2GB");
+        assert_eq!(human_size_with_precision(999, 4), "999B");
         assert_eq!(human_duration(0), "Less than a second");
         assert_eq!(human_duration(30), "30 seconds");
         assert_eq!(human_duration(90), "About a minute");
