@@ -252,7 +252,7 @@ mod tests {
 
     #[test]
     fn whiteouts_and_opaque_dirs_hide_lower_entries() {
-        if !nix_is_root() {
+        if !crate::running_as_root() {
             crate::skip_test("whiteouts need root (mknod, trusted xattrs)");
             return;
         }
@@ -274,10 +274,5 @@ mod tests {
         assert!(view.lookup("/gone").unwrap().is_some());
         assert!(view.lookup("/opaque/old").unwrap().is_none());
         assert!(view.lookup("/opaque/new").unwrap().is_some());
-    }
-
-    fn nix_is_root() -> bool {
-        // SAFETY: geteuid has no preconditions.
-        unsafe { libc::geteuid() == 0 }
     }
 }

@@ -6,11 +6,6 @@ use super::*;
 use crate::error::Error;
 use crate::rootfs::{is_opaque, is_whiteout, OPAQUE_XATTR};
 
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
-
 fn tree(dir: &Path) {
     fs::create_dir_all(dir.join("etc/app")).unwrap();
     fs::write(dir.join("etc/app/conf"), "a=1\n").unwrap();
@@ -122,7 +117,7 @@ fn source_date_epoch_clamps_mtimes() {
 
 #[test]
 fn overlay_whiteouts_become_oci_whiteouts_and_back() {
-    if !is_root() {
+    if !crate::running_as_root() {
         crate::skip_test("whiteouts need root (mknod, trusted xattrs)");
         return;
     }
@@ -358,7 +353,7 @@ fn headers_have_fixed_fields_and_no_owner_names() {
 
 #[test]
 fn ownership_devices_fifos_and_big_ids_round_trip() {
-    if !is_root() {
+    if !crate::running_as_root() {
         crate::skip_test("ownership and device nodes need root");
         return;
     }
@@ -465,7 +460,7 @@ fn extraction_implies_missing_parents_and_never_writes_through_a_symlink() {
 
 #[test]
 fn overlay_xattrs_in_a_tar_are_dropped() {
-    if !is_root() {
+    if !crate::running_as_root() {
         crate::skip_test("trusted xattrs need root");
         return;
     }

@@ -29,11 +29,6 @@ pub(super) fn store() -> TestStore {
     TestStore { dir, store }
 }
 
-pub(super) fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
-
 /// A tar (as other tools write them: GNU headers, user names) of (path, content) files;
 /// paths ending in `/` are directories.
 pub(super) fn tar_of(files: &[(&str, &[u8])]) -> Vec<u8> {

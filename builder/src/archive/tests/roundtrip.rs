@@ -24,7 +24,7 @@ fn derived(store: &Store, base: &StoredImage) -> StoredImage {
     with_layer(store, base, "app:1", |dir| {
         fs::create_dir(dir.join("app")).unwrap();
         fs::write(dir.join("app/main"), "main\n".repeat(1000)).unwrap();
-        if is_root() {
+        if crate::running_as_root() {
             // An overlay whiteout: `data/gone` is deleted in this layer.
             fs::create_dir(dir.join("data")).unwrap();
             let path = std::ffi::CString::new(dir.join("data/gone").to_str().unwrap()).unwrap();
@@ -103,7 +103,7 @@ fn a_saved_image_loads_with_the_same_ids_files_and_bytes() {
     assert!(paths.contains(&"etc/config".to_string()), "{paths:?}");
     assert_eq!(
         paths.contains(&"data/gone".to_string()),
-        !is_root(),
+        !crate::running_as_root(),
         "{paths:?}"
     );
 }
