@@ -56,33 +56,11 @@ pub fn human_size(bytes: u64) -> String {
     strata_builder::image::view::human_size_with_precision(bytes, 4)
 }
 
-/// Parses sizes as docker's `--keep-storage` does (go-units `RAMInBytes`): a number with an
-/// optional `k`, `m`, `g`, `t` or `p` and an optional `b`/`ib`, in any case, all powers of
-/// 1024 (`10GB` is 10 GiB); a plain number is bytes.
+/// Parses sizes as docker's `--keep-storage` does (go-units `RAMInBytes`: `10GB` is 10 GiB,
+/// a plain number is bytes).
 pub fn parse_size(text: &str) -> anyhow::Result<u64> {
-    let invalid = || anyhow::anyhow!("invalid size `{text}` (use e.g. 512MB, 10GB)");
-    let lower = text.trim().to_lowercase();
-    let split = lower
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(lower.len());
-    let (number, unit) = lower.split_at(split);
-    let value: f64 = number.parse().map_err(|_| invalid())?;
-    let unit = unit.trim_start();
-    let unit = unit
-        .strip_suffix("ib")
-        .or_else(|| unit.strip_suffix('b'))
-        .unwrap_or(unit);
-    let power = match unit {
-        "" => 0,
-        "k" => 1,
-        "m" => 2,
-        "g" => 3,
-        "t" => 4,
-        "p" => 5,
-        _ => return Err(invalid()),
-    };
-    // `as` saturates: an absurd size means "keep everything".
-    Ok((value * 1024f64.powi(power)) as u64)
+    strata_frontend::units::ram_in_bytes(text.trim())
+        .ok_or_else(|| anyhow::anyhow!("invalid size `{text}` (use e.g. 512MB, 10GB)"))
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ pub mod parser;
 pub mod reference;
 pub mod shell;
 pub mod stages;
+pub mod units;
 
 pub use error::{Error, ErrorKind, Result};
 pub use graph::Graph;

@@ -159,8 +159,10 @@ fn parse_with(spec: &str, mut expand: Option<Expander<'_>>) -> Check<Mount> {
             }
             "size" => {
                 only_for(&key, &mount, &[MountKind::Tmpfs])?;
-                mount.size =
-                    Some(ram_in_bytes(&value).ok_or(format!("invalid value for {key}: {value}"))?);
+                mount.size = Some(
+                    crate::units::ram_in_bytes(&value)
+                        .ok_or(format!("invalid value for {key}: {value}"))?,
+                );
             }
             "id" => mount.id = Some(value),
             "sharing" => mount.sharing = Some(sharing(&value)?),
@@ -311,32 +313,6 @@ fn parse_bool(key: &str, value: &str) -> Check<bool> {
         "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
         _ => Err(format!("invalid value for {key}: {value}")),
     }
-}
-
-/// docker's `units.RAMInBytes`: a number, an optional space, an optional k/m/g/t/p, an
-/// optional `i` and `b`, binary multiples, case-insensitive.
-fn ram_in_bytes(text: &str) -> Option<u64> {
-    let number_len = text
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(number_len);
-    if number.is_empty() || number.starts_with('.') || number.ends_with('.') {
-        return None;
-    }
-    let value: f64 = number.parse().ok()?;
-    let unit = unit.strip_prefix(' ').unwrap_or(unit).to_ascii_lowercase();
-    let unit = unit.strip_suffix('b').unwrap_or(&unit);
-    let unit = unit.strip_suffix('i').unwrap_or(unit);
-    let power = match unit {
-        "" => 0,
-        "k" => 1,
-        "m" => 2,
-        "g" => 3,
-        "t" => 4,
-        "p" => 5,
-        _ => return None,
-    };
-    Some((value * 1024f64.powi(power)) as u64)
 }
 
 /// The spec's fields (Go's `encoding/csv`, as BuildKit reads it), with BuildKit's messages.
