@@ -274,17 +274,8 @@ impl BuildContext {
 /// Cleans a source path to a context-relative one: `./a/../b/` → `b`, `/x` → `x`; `..` cannot
 /// climb above the root (BuildKit scopes every source to the context).
 pub fn clean_relative(path: &str) -> String {
-    let mut parts: Vec<&str> = Vec::new();
-    for part in path.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            other => parts.push(other),
-        }
-    }
-    parts.join("/")
+    // Go's `path.Clean` of the path made absolute, which is what scopes it to the root.
+    strata_frontend::stages::clean_path(path)[1..].to_string()
 }
 
 fn join_rel(prefix: &str, name: &str) -> String {

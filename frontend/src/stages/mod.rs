@@ -43,6 +43,7 @@ use crate::shell::Lexer;
 
 pub use args::{is_platform_arg, is_proxy_arg, normalize_platform, platform_args, PROXY_ARGS};
 pub use copy::{is_git, is_remote};
+pub use dispatch::clean_path;
 pub use ports::expose_ports;
 
 /// What the user asked for besides the Dockerfile.
