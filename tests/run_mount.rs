@@ -77,8 +77,15 @@ fn cache_mounts_outlive_builds_and_stay_out_of_the_image() {
         &["/var/cache", "/c1", "/c2", "/l1", "/l2"],
     );
 
+    // The store owns the cache mounts: du counts them, prune --all removes them.
+    let du: serde_json::Value = serde_json::from_str(&env.ok(&["du", "--format", "json"])).unwrap();
+    assert_eq!(du["cache_mounts"]["count"], 3, "{du}");
+    assert!(du["cache_mounts"]["bytes"].as_u64().unwrap() > 0, "{du}");
+    assert!(env.ok(&["du"]).contains("cache mounts"));
     let pruned = env.ok(&["prune", "--all"]);
     assert!(pruned.contains(", 3 cache mounts"), "{pruned}");
+    let du: serde_json::Value = serde_json::from_str(&env.ok(&["du", "--format", "json"])).unwrap();
+    assert_eq!(du["cache_mounts"]["count"], 0, "{du}");
     let left = fs::read_dir(env.root().join("cache-mounts"))
         .unwrap()
         .count();

@@ -31,6 +31,7 @@
 //! links counted once.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
 
 use serde_json::Value;
 
@@ -85,6 +86,8 @@ pub struct Usage {
     pub containers: (usize, u64),
     /// Bytes of stopped containers' writable layers (`prune` deletes them).
     pub reclaimable_containers: u64,
+    /// `RUN --mount=type=cache` directories: count and bytes (`prune --all` deletes them).
+    pub cache_mounts: (usize, u64),
     /// Bytes of blobs that `prune` would free.
     pub reclaimable_blobs: u64,
     /// Bytes of snapshots that `prune` would free.
@@ -366,6 +369,18 @@ pub fn usage(store: &Store) -> Result<Usage> {
         if !store.containers().is_running(&container.id) {
             usage.reclaimable_containers += bytes;
         }
+    }
+    let mounts = store.cache_mounts_dir();
+    match fs::read_dir(&mounts) {
+        Ok(entries) => {
+            for entry in entries {
+                let entry = entry.map_err(|e| Error::io(&mounts, e))?;
+                usage.cache_mounts.0 += 1;
+                usage.cache_mounts.1 += crate::snapshots::tree_size(&entry.path())?;
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::io(&mounts, e)),
     }
     usage.reclaimable =
         usage.reclaimable_blobs + usage.reclaimable_snapshots + usage.reclaimable_containers;

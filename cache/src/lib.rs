@@ -87,7 +87,7 @@ pub use index::{
 pub use lock::parse_timeout;
 pub use scratch::{remove_tree, ScratchDir};
 pub use snapshots::Snapshots;
-pub use store::{OpenOptions, Store};
+pub use store::{OpenOptions, Store, CACHE_MOUNTS_DIR};
 
 /// Seconds since the epoch, as records store them.
 pub fn now() -> i64 {

@@ -31,6 +31,9 @@ impl Default for OpenOptions<'_> {
     }
 }
 
+/// The directory of `RUN --mount=type=cache` directories under the root.
+pub const CACHE_MOUNTS_DIR: &str = "cache-mounts";
+
 /// An open store: blobs, snapshots and the index under one root, held exclusively by this
 /// process until dropped. Share it between threads by reference: every part is `Sync`.
 pub struct Store {
@@ -110,6 +113,12 @@ impl Store {
     /// The snapshots.
     pub fn snapshots(&self) -> &Snapshots {
         &self.snapshots
+    }
+
+    /// Where `RUN --mount=type=cache` directories live, one per cache id: the store owns them
+    /// (they are counted by `du` and removed by `prune --all`), the builder fills them.
+    pub fn cache_mounts_dir(&self) -> PathBuf {
+        self.root.join(CACHE_MOUNTS_DIR)
     }
 
     /// The kept containers of `strata run`.

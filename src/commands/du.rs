@@ -10,7 +10,8 @@ use crate::Global;
 /// What `du --help` says after the options: how to read the table.
 const AFTER_HELP: &str = "\
 Rows: blobs (manifests, configs, compressed layers), snapshots (unpacked layers), the index
-database, the writable layers of containers `strata run` kept, and the build cache: the part of the blobs and snapshots that only cache entries hold
+database, the writable layers of containers `strata run` kept, `RUN --mount=type=cache`
+directories (only `strata prune --all` removes them), and the build cache: the part of the blobs and snapshots that only cache entries hold
 on to (not a separate pile, do not add it to the others). RECLAIMABLE is what `strata prune`
 would free; --all frees the same bytes (it drops more cache entries, but the layers tagged
 images use stay either way).";
@@ -49,6 +50,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
                 "bytes": usage.containers.1,
                 "reclaimable": usage.reclaimable_containers,
             },
+            "cache_mounts": {"count": usage.cache_mounts.0, "bytes": usage.cache_mounts.1},
             "reclaimable": usage.reclaimable,
         });
         println!("{}", serde_json::to_string_pretty(&json)?);
@@ -85,6 +87,12 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         usage.containers.0.to_string(),
         human_size(usage.containers.1),
         human_size(usage.reclaimable_containers),
+    );
+    row(
+        "cache mounts",
+        usage.cache_mounts.0.to_string(),
+        human_size(usage.cache_mounts.1),
+        none(),
     );
     println!("Reclaimable: {}", human_size(usage.reclaimable));
     Ok(ExitCode::SUCCESS)

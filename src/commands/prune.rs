@@ -3,7 +3,6 @@
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use strata_builder::solve::CACHE_MOUNTS_DIR;
 use strata_cache::gc::{prune, PruneOptions};
 
 use crate::store::{human_size, open, parse_size};
@@ -58,7 +57,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     let mut bytes = report.bytes;
     let mut cache_mounts = 0;
     if args.all {
-        (cache_mounts, bytes) = remove_cache_mounts(&store.root().join(CACHE_MOUNTS_DIR), bytes)?;
+        (cache_mounts, bytes) = remove_cache_mounts(&store.cache_mounts_dir(), bytes)?;
     }
     println!(
         "Deleted {} cache entries, {} snapshots, {} blobs, {} cache mounts, {} stopped containers",

@@ -79,9 +79,6 @@ pub struct BuildOutput {
     pub steps: Vec<BuiltStep>,
 }
 
-/// Where `RUN --mount=type=cache` directories live, under the store root.
-pub const CACHE_MOUNTS_DIR: &str = "cache-mounts";
-
 /// The filesystem state after a vertex.
 #[derive(Debug, Clone)]
 struct State {
@@ -510,7 +507,7 @@ impl<'a> Builder<'a> {
                     exec,
                     &mounts_prepared,
                     &run.request.secrets,
-                    &self.store.root().join(CACHE_MOUNTS_DIR),
+                    &self.store.cache_mounts_dir(),
                     scratch.path(),
                 )?;
                 let mut env = exec.env.clone();
