@@ -401,7 +401,8 @@ impl Registry {
                     return self.attempt_timed_out(registry);
                 }
                 let cause = root_cause(&e);
-                if cause.contains("certificate") {
+                let tls = super::tls::tls_failure(&e);
+                if tls == Some(super::tls::TlsFailure::Untrusted) {
                     return fatal(
                         ErrorKind::Network,
                         format!(
@@ -409,9 +410,7 @@ impl Registry {
                         ),
                     );
                 }
-                if !self.is_insecure(registry)
-                    && (cause.contains("InvalidContentType") || cause.contains("corrupt message"))
-                {
+                if !self.is_insecure(registry) && tls == Some(super::tls::TlsFailure::NotTls) {
                     return fatal(
                         ErrorKind::Network,
                         format!(

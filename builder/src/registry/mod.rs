@@ -53,6 +53,7 @@ mod push;
 mod remote;
 mod retry;
 mod sources;
+mod tls;
 
 pub use auth::{AuthSource, Credentials};
 pub use client::{
