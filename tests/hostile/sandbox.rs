@@ -75,7 +75,9 @@ fn build_probe(out: &Path) -> bool {
 }
 
 /// The `name=…` answer a RUN printed, in the build's plain output (`#3 0.012 name=value`;
-/// the step's header line, which quotes the command, is not an answer).
+/// the step's header line, which quotes the command, is not an answer). The RUN steps send
+/// their probes' stderr to /dev/null: stdout and stderr share the log, and a message on one
+/// can land in the middle of a line of the other.
 fn answer<'a>(log: &'a str, name: &str) -> &'a str {
     let key = format!("{name}=");
     log.lines()
@@ -95,9 +97,9 @@ fn device_nodes_a_run_makes_cannot_be_opened() {
     let log = attack.built(
         "FROM bb\n\
          RUN busybox mknod /tmp/loop b 7 0 && busybox mknod /tmp/kmsg c 1 11 && \
-             (busybox dd if=/tmp/loop of=/dev/null bs=512 count=1 && echo loop=opened || echo loop=refused); \
-             (echo owned > /tmp/kmsg && echo kmsg=opened || echo kmsg=refused); \
-             (busybox mknod /dev/tty9 c 4 9 && echo x > /dev/tty9 && echo tty=opened || echo tty=refused)\n\
+             ( (busybox dd if=/tmp/loop of=/dev/null bs=512 count=1) 2>/dev/null && echo loop=opened || echo loop=refused); \
+             ( (echo owned > /tmp/kmsg) 2>/dev/null && echo kmsg=opened || echo kmsg=refused); \
+             ( (busybox mknod /dev/tty9 c 4 9 && echo x > /dev/tty9) 2>/dev/null && echo tty=opened || echo tty=refused)\n\
          RUN echo x > /dev/null && echo null=ok; busybox head -c 8 /dev/urandom | wc -c | sed 's/^/urandom=/'; \
              ls /dev | busybox tr '\\n' ' ' | sed 's/^/dev=/'; echo\n",
         &[],
@@ -122,7 +124,7 @@ fn an_inherited_descriptor_does_not_reach_the_run() {
         "FROM bb\n\
          RUN ls /proc/self/fd/ | busybox tr '\\n' ' ' | sed 's/^/fds=/'; echo; \
              (ls /proc/self/fd/7/ >/dev/null 2>&1 && echo fd7=open || echo fd7=closed); \
-             (echo pwned > /proc/self/fd/7/pwned && echo write=done || echo write=refused)\n",
+             ( (echo pwned > /proc/self/fd/7/pwned) 2>/dev/null && echo write=done || echo write=refused)\n",
     )
     .unwrap();
     // A CI wrapper leaking a descriptor of a host directory (runc CVE-2024-21626's class).
@@ -228,7 +230,7 @@ fn host_loopback_services_are_out_of_reach_and_the_outside_is_not() {
     // busybox's static wget crashes on any URL (Debian's busybox-static), so nc speaks HTTP.
     let fetch = |name: &str, host: &str, port: u16| {
         format!(
-            "(printf 'GET / HTTP/1.0\\r\\n\\r\\n' | busybox nc -w 3 {host} {port} | tail -n 1 | grep . \
+            "(printf 'GET / HTTP/1.0\\r\\n\\r\\n' | busybox nc -w 3 {host} {port} 2>/dev/null | tail -n 1 | grep . \
              || echo failed) | sed 's/^/{name}=/'; "
         )
     };
