@@ -17,6 +17,8 @@ mod imported;
 mod mounts;
 mod reuse;
 mod sources;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeSet;
 use std::sync::{Mutex, OnceLock};

@@ -1,0 +1,120 @@
+//! A failing step stops the build with its own error; refused entitlements stop it earlier.
+
+use super::*;
+
+fn assert_step_error<'e>(error: &'e Error, suffix: &str, lines: (usize, usize)) -> &'e Error {
+    match error {
+        Error::Step {
+            step,
+            lines: got,
+            source,
+        } => {
+            assert!(
+                step.ends_with(suffix),
+                "{step:?} should end with {suffix:?}"
+            );
+            assert_eq!(*got, lines, "lines of {step}");
+            source
+        }
+        other => panic!("expected a step error, got {other:?}"),
+    }
+}
+
+#[test]
+fn failing_run_stops_the_build_with_that_steps_error() {
+    let fixture = fixture();
+    let executor = executor();
+    let graph = graph("FROM scratch\nRUN ok\nRUN fail here\nRUN never\n");
+    let (result, recorder) = build(&fixture, &executor, &request(&graph));
+    let error = result.unwrap_err();
+    let source = assert_step_error(&error, "RUN fail here", (3, 3));
+    assert!(
+        matches!(source, Error::CommandFailed { code: 1, argv, .. } if argv.last().map(String::as_str) == Some("fail here")),
+        "{source:?}"
+    );
+    assert_eq!(
+        commands(&executor),
+        ["ok", "fail here"],
+        "later steps never run"
+    );
+    assert!(matches!(
+        recorder.outcome("RUN fail here"),
+        Some(Outcome::Failed(_))
+    ));
+    assert_eq!(recorder.outcome("RUN never"), None);
+}
+
+#[test]
+fn failing_stage_stops_the_build_and_the_steps_that_need_it() {
+    let fixture = fixture();
+    let executor = executor();
+    let graph = graph(
+        "FROM scratch AS good\nRUN good\nFROM scratch AS bad\nRUN fail in bad\n\
+         FROM scratch\nCOPY --from=good /out /good\nCOPY --from=bad /out /bad\nRUN final\n",
+    );
+    let error = build(&fixture, &executor, &request(&graph)).0.unwrap_err();
+    let source = assert_step_error(&error, "RUN fail in bad", (4, 4));
+    assert!(matches!(source, Error::CommandFailed { .. }), "{source:?}");
+    let ran = commands(&executor);
+    assert!(ran.contains(&"fail in bad".to_string()));
+    assert!(!ran.contains(&"final".to_string()), "{ran:?}");
+}
+
+#[test]
+fn failed_step_is_not_cached_and_runs_again_next_build() {
+    let fixture = fixture();
+    let executor = executor();
+    let graph = graph("FROM scratch\nRUN ok\nRUN fail once\n");
+    build(&fixture, &executor, &request(&graph)).0.unwrap_err();
+    let fixed = RecordingExecutor::new(|run, upper| {
+        std::fs::write(upper.join("out"), command(run)).unwrap();
+        Ok(())
+    });
+    let (output, recorder) = build(&fixture, &fixed, &request(&graph));
+    output.unwrap();
+    assert_eq!(commands(&fixed), ["fail once"]);
+    assert_eq!(recorder.outcome("RUN ok"), Some(Outcome::Cached));
+}
+
+#[test]
+fn network_host_without_the_entitlement_is_refused_before_anything_runs() {
+    let fixture = fixture();
+    let executor = executor();
+    let graph = graph("FROM scratch\nRUN first\nRUN --network=host second\n");
+    let (result, recorder) = build(&fixture, &executor, &request(&graph));
+    let error = result.unwrap_err();
+    let source = assert_step_error(&error, "RUN --network=host second", (3, 3));
+    assert!(
+        matches!(
+            source,
+            Error::Entitlement {
+                wanted: "network.host"
+            }
+        ),
+        "{source:?}"
+    );
+    assert!(
+        executor.calls().is_empty(),
+        "not even the step before it ran"
+    );
+    assert!(recorder.outcomes().is_empty());
+}
+
+#[test]
+fn security_insecure_without_the_entitlement_is_refused_before_anything_runs() {
+    let fixture = fixture();
+    let executor = executor();
+    let graph = graph("FROM scratch\nRUN first\nRUN --security=insecure second\n");
+    let error = build(&fixture, &executor, &request(&graph)).0.unwrap_err();
+    let source = assert_step_error(&error, "RUN --security=insecure second", (3, 3));
+    assert!(
+        matches!(
+            source,
+            Error::Entitlement {
+                wanted: "security.insecure"
+            }
+        ),
+        "{source:?}"
+    );
+    assert!(executor.calls().is_empty());
+}

@@ -1,0 +1,66 @@
+//! Which vertices run: merged duplicates once, pruned stages never, independent stages all.
+
+use super::*;
+
+#[test]
+fn identical_vertices_in_two_stages_run_once() {
+    let fixture = fixture();
+    let executor = executor();
+    let graph = graph(
+        "FROM scratch AS a\nRUN same\nFROM scratch AS b\nRUN same\n\
+         FROM scratch\nCOPY --from=a /out /a\nCOPY --from=b /out /b\n",
+    );
+    let output = build(&fixture, &executor, &request(&graph)).0.unwrap();
+    assert_eq!(commands(&executor), ["same"]);
+    assert_eq!(output.ran, 3, "one RUN and two COPYs ran");
+}
+
+#[test]
+fn target_stage_does_not_run_stages_it_does_not_need() {
+    let fixture = fixture();
+    let executor = executor();
+    let text = "FROM scratch AS base\nRUN base\nFROM base AS wanted\nRUN wanted\n\
+                FROM scratch AS later\nRUN later\n";
+    let graph = graph_with(text, &options(Some("wanted"), &[]));
+    let (output, recorder) = build(&fixture, &executor, &request(&graph));
+    output.unwrap();
+    assert_eq!(commands(&executor), ["base", "wanted"]);
+    assert_eq!(recorder.outcome("RUN later"), None, "never even started");
+}
+
+#[test]
+fn default_target_skips_a_stage_nothing_copies_from() {
+    let fixture = fixture();
+    let executor = executor();
+    let graph = graph("FROM scratch AS unused\nRUN unused\nFROM scratch\nRUN last\n");
+    build(&fixture, &executor, &request(&graph)).0.unwrap();
+    assert_eq!(commands(&executor), ["last"]);
+}
+
+#[test]
+fn independent_stages_both_run_before_the_step_that_needs_them() {
+    let fixture = fixture();
+    let executor = executor();
+    let graph = graph(
+        "FROM scratch AS a\nRUN a\nFROM scratch AS b\nRUN b\n\
+         FROM scratch\nCOPY --from=a /out /a\nCOPY --from=b /out /b\nRUN final\n",
+    );
+    build(&fixture, &executor, &request(&graph)).0.unwrap();
+    let mut ran = commands(&executor);
+    assert_eq!(ran.pop().as_deref(), Some("final"));
+    ran.sort();
+    assert_eq!(ran, ["a", "b"], "both stages ran once, in either order");
+}
+
+#[test]
+fn a_step_on_another_stage_sees_that_stages_layers() {
+    let fixture = fixture();
+    let executor = executor();
+    let graph = graph("FROM scratch AS base\nRUN base\nFROM base\nRUN child\n");
+    build(&fixture, &executor, &request(&graph)).0.unwrap();
+    let calls = executor.calls();
+    assert_eq!(commands(&executor), ["base", "child"]);
+    assert_eq!(calls[1].lowers.len(), 1);
+    let below = std::fs::read_to_string(calls[1].lowers[0].join("out")).unwrap();
+    assert_eq!(below, "base");
+}
