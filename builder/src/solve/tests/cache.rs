@@ -114,3 +114,68 @@ fn no_cache_runs_every_step_again_and_still_records_results() {
     assert_eq!((again.ran, again.cached), (0, 2));
     assert_eq!(executor.calls().len(), 4);
 }
+
+/// Needs root: COPY makes its files owned by root (0:0) in the layer.
+#[test]
+fn changed_context_file_reruns_the_copy_and_the_runs_after_it() {
+    if !crate::running_as_root() {
+        return crate::skip_test("COPY chowns its files to root in the layer");
+    }
+    let fixture = fixture();
+    let executor = executor();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("app.c"), "int main;").unwrap();
+    let context = crate::context::BuildContext::open(dir.path(), None).unwrap();
+    let graph = graph("FROM scratch\nRUN before\nCOPY app.c /src/\nRUN cc\n");
+    let with_context = |graph| BuildRequest {
+        context: Some(&context),
+        ..request(graph)
+    };
+    build(&fixture, &executor, &with_context(&graph)).0.unwrap();
+    // Same graph, same vertex digests: only the file's content tells the steps apart.
+    std::fs::write(dir.path().join("app.c"), "int main(void);").unwrap();
+    let (output, recorder) = build(&fixture, &executor, &with_context(&graph));
+    output.unwrap();
+    assert_eq!(commands(&executor), ["before", "cc", "cc"]);
+    assert_eq!(recorder.outcome("RUN before"), Some(Outcome::Cached));
+    assert_eq!(recorder.outcome("COPY app.c /src/"), Some(Outcome::Done));
+    assert_eq!(recorder.outcome("RUN cc"), Some(Outcome::Done));
+}
+
+/// Needs root, as above.
+#[test]
+fn rewritten_context_file_with_the_same_content_still_hits() {
+    if !crate::running_as_root() {
+        return crate::skip_test("COPY chowns its files to root in the layer");
+    }
+    let fixture = fixture();
+    let executor = executor();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("app.c");
+    std::fs::write(&file, "int main;").unwrap();
+    let context = crate::context::BuildContext::open(dir.path(), None).unwrap();
+    let graph = graph("FROM scratch\nCOPY app.c /src/\nRUN cc\n");
+    let request = BuildRequest {
+        context: Some(&context),
+        ..request(&graph)
+    };
+    let first = build(&fixture, &executor, &request).0.unwrap();
+    std::fs::remove_file(&file).unwrap();
+    std::fs::write(&file, "int main;").unwrap();
+    let old = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000);
+    std::fs::File::options()
+        .write(true)
+        .open(&file)
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    let (second, recorder) = build(&fixture, &executor, &request);
+    let second = second.unwrap();
+    assert_eq!(
+        commands(&executor),
+        ["cc"],
+        "the content decides, not the mtime"
+    );
+    assert_eq!(recorder.outcome("COPY app.c /src/"), Some(Outcome::Cached));
+    assert_eq!(second.image.id, first.image.id);
+}

@@ -64,3 +64,30 @@ fn a_step_on_another_stage_sees_that_stages_layers() {
     let below = std::fs::read_to_string(calls[1].lowers[0].join("out")).unwrap();
     assert_eq!(below, "base");
 }
+
+#[test]
+fn a_stage_used_twice_runs_once_even_without_the_cache() {
+    let fixture = fixture();
+    let executor = executor();
+    let graph = graph(
+        "FROM scratch AS a\nRUN a\nFROM scratch\nCOPY --from=a /out /1\nCOPY --from=a /out /2\n",
+    );
+    // With --no-cache nothing can answer the second use but the solver's own memo.
+    let request = BuildRequest {
+        no_cache: true,
+        ..request(&graph)
+    };
+    build(&fixture, &executor, &request).0.unwrap();
+    assert_eq!(commands(&executor), ["a"]);
+}
+
+/// BuildKit checks entitlements on what it solves: a stage the target does not need may ask
+/// for anything (the frontend leaves it out of the graph).
+#[test]
+fn unneeded_stage_asking_for_network_host_is_not_refused() {
+    let fixture = fixture();
+    let executor = executor();
+    let graph = graph("FROM scratch AS unused\nRUN --network=host x\nFROM scratch\nRUN y\n");
+    build(&fixture, &executor, &request(&graph)).0.unwrap();
+    assert_eq!(commands(&executor), ["y"]);
+}
