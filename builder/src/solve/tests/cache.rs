@@ -179,3 +179,37 @@ fn rewritten_context_file_with_the_same_content_still_hits() {
     assert_eq!(recorder.outcome("COPY app.c /src/"), Some(Outcome::Cached));
     assert_eq!(second.image.id, first.image.id);
 }
+
+#[test]
+fn run_that_changes_nothing_makes_no_layer_and_is_still_cached() {
+    let fixture = fixture();
+    let executor = RecordingExecutor::new(|_, _| Ok(()));
+    let graph = graph("FROM scratch\nRUN true\n");
+    let first = build(&fixture, &executor, &request(&graph)).0.unwrap();
+    assert!(
+        first.image.diff_ids.is_empty(),
+        "{:?}",
+        first.image.diff_ids
+    );
+    let (second, recorder) = build(&fixture, &executor, &request(&graph));
+    assert_eq!(second.unwrap().image.id, first.image.id);
+    assert_eq!(recorder.outcome("RUN true"), Some(Outcome::Cached));
+    assert_eq!(executor.calls().len(), 1);
+}
+
+#[test]
+fn cached_step_whose_snapshot_is_gone_runs_again() {
+    let fixture = fixture();
+    let executor = executor();
+    let graph = graph("FROM scratch\nRUN one\nRUN two\n");
+    let first = build(&fixture, &executor, &request(&graph)).0.unwrap();
+    let bottom = fixture.store.snapshots().path(&first.image.diff_ids[0]);
+    std::fs::remove_dir_all(&bottom).unwrap();
+    let (second, recorder) = build(&fixture, &executor, &request(&graph));
+    let second = second.unwrap();
+    assert_eq!(commands(&executor), ["one", "two", "one"]);
+    assert_eq!(recorder.outcome("RUN one"), Some(Outcome::Done));
+    assert_eq!(recorder.outcome("RUN two"), Some(Outcome::Cached));
+    assert!(bottom.is_dir(), "the run made the snapshot again");
+    assert_eq!(second.image.id, first.image.id);
+}

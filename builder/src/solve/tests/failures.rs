@@ -61,6 +61,25 @@ fn failing_stage_stops_the_build_and_the_steps_that_need_it() {
 }
 
 #[test]
+fn failed_step_leaves_no_scratch_dirs_behind() {
+    let fixture = fixture();
+    let executor = RecordingExecutor::new(|run, upper| {
+        // Half of its work done, then the command fails.
+        std::fs::write(upper.join("partial"), "x").unwrap();
+        Err(Error::CommandFailed {
+            argv: run.argv.clone(),
+            code: 2,
+            signal: None,
+        })
+    });
+    let graph = graph("FROM scratch\nRUN make\n");
+    build(&fixture, &executor, &request(&graph)).0.unwrap_err();
+    let tmp = fixture.store.root().join("tmp");
+    let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
 fn failed_step_is_not_cached_and_runs_again_next_build() {
     let fixture = fixture();
     let executor = executor();
