@@ -151,6 +151,9 @@ pub enum Error {
         /// The entitlement (`network.host`, `security.insecure`).
         wanted: &'static str,
     },
+    /// A step not started because another step of the build had failed.
+    #[error("cancelled: another step failed")]
+    Cancelled,
     /// A feature that parses but does not run yet.
     #[error("{what}")]
     Unsupported {

@@ -353,6 +353,16 @@ impl<'a> Builder<'a> {
             }
             _ => (self.parent(run, id).map_err(failed)?, Vec::new()),
         };
+        // Another step has failed: start nothing new, as BuildKit cancels the whole solve at
+        // the first error (steps already running finish; the first error is the build's).
+        if run
+            .errors
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
+        {
+            return Err(Error::Cancelled);
+        }
         let step = run
             .counter
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed)

@@ -61,6 +61,42 @@ fn failing_stage_stops_the_build_and_the_steps_that_need_it() {
 }
 
 #[test]
+fn a_failure_starts_no_new_step_in_a_sibling_stage() {
+    // BuildKit cancels the whole solve at the first error; strata used to let a stage running
+    // beside the failed one carry on to its end (`good 1, fail, good 2, good 3, good 4`).
+    let fixture = fixture();
+    let executor = RecordingExecutor::new(|run, upper| {
+        let text = command(run);
+        if text.starts_with("fail") {
+            return Err(Error::CommandFailed {
+                argv: run.argv.clone(),
+                code: 1,
+                signal: None,
+            });
+        }
+        // Slow enough that the other stage's failure lands while this step runs.
+        std::thread::sleep(std::time::Duration::from_millis(150));
+        std::fs::write(upper.join("out"), text).unwrap();
+        Ok(())
+    });
+    let graph = graph(
+        "FROM scratch AS good\nRUN good 1\nRUN good 2\nRUN good 3\nRUN good 4\n\
+         FROM scratch AS bad\nRUN fail in bad\n\
+         FROM scratch\nCOPY --from=good /out /good\nCOPY --from=bad /out /bad\n",
+    );
+    let (result, recorder) = build(&fixture, &executor, &request(&graph));
+    let error = result.unwrap_err();
+    assert_step_error(&error, "RUN fail in bad", (7, 7));
+    let ran = commands(&executor);
+    assert!(
+        !ran.contains(&"good 3".to_string()) && !ran.contains(&"good 4".to_string()),
+        "steps kept starting after the failure: {ran:?}"
+    );
+    // A step that was not started is not reported as failed.
+    assert_eq!(recorder.outcome("RUN good 4"), None);
+}
+
+#[test]
 fn failed_step_leaves_no_scratch_dirs_behind() {
     let fixture = fixture();
     let executor = RecordingExecutor::new(|run, upper| {
