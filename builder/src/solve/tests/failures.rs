@@ -65,20 +65,8 @@ fn a_failure_starts_no_new_step_in_a_sibling_stage() {
     // BuildKit cancels the whole solve at the first error; strata used to let a stage running
     // beside the failed one carry on to its end (`good 1, fail, good 2, good 3, good 4`).
     let fixture = fixture();
-    let executor = RecordingExecutor::new(|run, upper| {
-        let text = command(run);
-        if text.starts_with("fail") {
-            return Err(Error::CommandFailed {
-                argv: run.argv.clone(),
-                code: 1,
-                signal: None,
-            });
-        }
-        // Slow enough that the other stage's failure lands while this step runs.
-        std::thread::sleep(std::time::Duration::from_millis(150));
-        std::fs::write(upper.join("out"), text).unwrap();
-        Ok(())
-    });
+    // Slow enough that the other stage's failure lands while a step of this one runs.
+    let executor = slow_executor(std::time::Duration::from_millis(150));
     let graph = graph(
         "FROM scratch AS good\nRUN good 1\nRUN good 2\nRUN good 3\nRUN good 4\n\
          FROM scratch AS bad\nRUN fail in bad\n\

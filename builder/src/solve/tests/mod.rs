@@ -73,7 +73,12 @@ fn command(run: &RecordedRun) -> String {
 
 /// Every command writes `/out` holding its command text; a command `fail…` exits 1.
 fn executor() -> RecordingExecutor {
-    RecordingExecutor::new(|run, upper| {
+    slow_executor(std::time::Duration::ZERO)
+}
+
+/// [`executor`], with every command that succeeds taking `delay` first.
+fn slow_executor(delay: std::time::Duration) -> RecordingExecutor {
+    RecordingExecutor::new(move |run, upper| {
         let text = command(run);
         if text.starts_with("fail") {
             return Err(Error::CommandFailed {
@@ -82,6 +87,7 @@ fn executor() -> RecordingExecutor {
                 signal: None,
             });
         }
+        std::thread::sleep(delay);
         std::fs::write(upper.join("out"), text).unwrap();
         Ok(())
     })
