@@ -17,7 +17,7 @@
 //!
 //! Bump the `-v1` when the record's meaning changes (not for an added optional field).
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::Write as _;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
@@ -222,16 +222,8 @@ fn is_id(name: &str) -> bool {
 
 fn lock_running(dir: &Path) -> Result<RunningGuard> {
     let path = dir.join("running");
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| Error::io(&path, e))?;
-    // SAFETY: flock on a valid fd.
-    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-        return Err(Error::io(&path, std::io::Error::last_os_error()));
-    }
+    let file = crate::lock::open_lock_file(&path)?;
+    crate::lock::try_lock_exclusive(&file).map_err(|e| Error::io(&path, e))?;
     Ok(RunningGuard { _file: file })
 }
 

@@ -24,21 +24,13 @@ impl RootLock {
     /// lock turns out to be busy (the CLI prints a line).
     pub fn acquire(root: &Path, timeout: Duration, on_wait: &dyn Fn(&Path)) -> Result<RootLock> {
         let path: PathBuf = root.join("lock");
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| Error::io(&path, e))?;
+        let file = open_lock_file(&path)?;
         let started = Instant::now();
         let mut told = false;
         loop {
-            // SAFETY: a valid open fd; flock has no memory effects.
-            let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-            if rc == 0 {
+            let Err(err) = try_lock_exclusive(&file) else {
                 return Ok(RootLock { _file: file });
-            }
-            let err = std::io::Error::last_os_error();
+            };
             if err.raw_os_error() != Some(libc::EWOULDBLOCK) {
                 return Err(Error::io(&path, err));
             }
@@ -54,6 +46,27 @@ impl RootLock {
             }
             std::thread::sleep(POLL);
         }
+    }
+}
+
+/// Opens (creating it if needed) a file whose `flock` is a lock; its content is never used.
+pub(crate) fn open_lock_file(path: &Path) -> Result<File> {
+    OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(|e| Error::io(path, e))
+}
+
+/// Takes an exclusive `flock` on `file` without waiting (`EWOULDBLOCK` when another holds it);
+/// the kernel drops it when the file is closed or the process exits.
+pub(crate) fn try_lock_exclusive(file: &File) -> std::io::Result<()> {
+    // SAFETY: a valid open fd; flock has no memory effects.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
     }
 }
 
