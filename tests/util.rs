@@ -202,18 +202,21 @@ pub fn env_with_imported_busybox(name: &str, cmd: &str) -> Option<TestEnv> {
     if !make_busybox_rootfs(&rootfs) {
         return None;
     }
-    let tar = env.path("rootfs.tar");
-    tar_dir(&rootfs, &tar);
-    env.ok(&[
-        "import",
-        "--change",
-        "ENV PATH=/bin",
-        "--change",
-        cmd,
-        tar.to_str().unwrap(),
-        name,
-    ]);
+    import_rootfs(&env, &rootfs, name, &[cmd]);
     Some(env)
+}
+
+/// Tars `rootfs` and imports it into `env`'s store as `name`, with `PATH=/bin` and `changes`
+/// (Dockerfile lines, as `strata import --change`).
+pub fn import_rootfs(env: &TestEnv, rootfs: &Path, name: &str, changes: &[&str]) {
+    let tar = env.path("rootfs.tar");
+    tar_dir(rootfs, &tar);
+    let mut args = vec!["import", "--change", "ENV PATH=/bin"];
+    for change in changes {
+        args.extend(["--change", change]);
+    }
+    args.extend([tar.to_str().unwrap(), name]);
+    env.ok(&args);
 }
 
 /// This machine's first non-loopback IPv4 address, if it has one (the "outside" for tests

@@ -72,15 +72,7 @@ fn another_user_cannot_reach_setuid_files_devices_or_caches_in_the_store() {
         .status()
         .unwrap();
     assert!(made.success(), "mknod");
-    let tar = env.path("rootfs.tar");
-    tar_dir(&rootfs, &tar);
-    env.ok(&[
-        "import",
-        "--change",
-        "ENV PATH=/bin",
-        tar.to_str().unwrap(),
-        "hostile:1",
-    ]);
+    import_rootfs(&env, &rootfs, "hostile:1", &[]);
     // A RUN's own setuid file, in a layer and in a cache mount.
     let context = env.write_files(
         "ctx",
