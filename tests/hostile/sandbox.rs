@@ -117,6 +117,23 @@ fn device_nodes_a_run_makes_cannot_be_opened() {
 }
 
 #[test]
+fn device_nodes_made_in_a_run_mount_cannot_be_opened() {
+    // A cache mount or a bind of a host directory is a mount of its own, outside the root's
+    // `nodev`: without being made `nodev` itself it would let a RUN open the host's disks.
+    let Some(attack) = Attack::new() else { return };
+    let log = attack.built(
+        "FROM bb\n\
+         RUN --mount=type=cache,target=/cache --mount=type=bind,target=/ctx,rw \
+             busybox mknod /cache/loop b 7 0 && busybox mknod /ctx/loop b 7 0 && \
+             ( (busybox dd if=/cache/loop of=/dev/null bs=512 count=1) 2>/dev/null && echo cache=opened || echo cache=refused); \
+             ( (busybox dd if=/ctx/loop of=/dev/null bs=512 count=1) 2>/dev/null && echo bind=opened || echo bind=refused)\n",
+        &[],
+    );
+    assert_eq!(answer(&log, "cache"), "refused", "{log}");
+    assert_eq!(answer(&log, "bind"), "refused", "{log}");
+}
+
+#[test]
 fn an_inherited_descriptor_does_not_reach_the_run() {
     let Some(attack) = Attack::new() else { return };
     std::fs::write(
