@@ -14,6 +14,7 @@ pub mod copy;
 pub mod error;
 pub mod fetch;
 pub mod image;
+pub mod image_assembly;
 pub mod layer;
 pub mod progress;
 pub mod registry;

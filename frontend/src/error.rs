@@ -176,6 +176,13 @@ impl Error {
 }
 
 impl Location {
+    /// `message` at this place, as Dockerfile errors print: `FILE:LINE: message`, then the
+    /// line with carets under it when its text is known. For errors found later than the
+    /// frontend (a failed build step) that point at the instruction they come from.
+    pub fn render(&self, message: &str) -> String {
+        render(message, self, None)
+    }
+
     /// The line the caret goes on.
     pub fn caret_line(&self) -> usize {
         if self.caret_line > 0 {

@@ -6,14 +6,14 @@ fn assert_step_error<'e>(error: &'e Error, suffix: &str, lines: (usize, usize)) 
     match error {
         Error::Step {
             step,
-            lines: got,
+            place,
             source,
         } => {
             assert!(
                 step.ends_with(suffix),
                 "{step:?} should end with {suffix:?}"
             );
-            assert_eq!(*got, lines, "lines of {step}");
+            assert_eq!((place.start_line, place.end_line), lines, "lines of {step}");
             source
         }
         other => panic!("expected a step error, got {other:?}"),
