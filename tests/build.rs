@@ -197,7 +197,14 @@ fn a_failing_run_under_dash_f_names_the_file_as_given_with_line_and_caret() {
         )],
     );
     let output = env
-        .strata(&["build", "--progress", "plain", "-f", "build/Dockerfile.ci", "."])
+        .strata(&[
+            "build",
+            "--progress",
+            "plain",
+            "-f",
+            "build/Dockerfile.ci",
+            ".",
+        ])
         .current_dir(&dir)
         .output()
         .unwrap();

@@ -61,6 +61,17 @@ pub enum Error {
         /// Why it cannot be used.
         reason: String,
     },
+    /// ADD could not unpack a local archive (the source is the tar reader's error).
+    #[error("source `{}`: {}{source}", .archive.display(), doing_prefix(.doing))]
+    Unpack {
+        /// The archive on the host.
+        archive: PathBuf,
+        /// What was being done (`unpacking \`etc/passwd\``), empty for reading the archive.
+        doing: String,
+        /// What the tar reader or the filesystem said.
+        #[source]
+        source: std::io::Error,
+    },
     /// `ADD <url>` could not download or verify the file.
     #[error("ADD `{url}`: {reason}")]
     Fetch {
@@ -336,6 +347,14 @@ fn signal_text(signal: Option<i32>) -> String {
             Some((_, name)) => format!(" (killed by signal {signal}, {name})"),
             None => format!(" (killed by signal {signal})"),
         },
+    }
+}
+
+fn doing_prefix(doing: &str) -> String {
+    if doing.is_empty() {
+        String::new()
+    } else {
+        format!("{doing}: ")
     }
 }
 

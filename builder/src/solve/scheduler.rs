@@ -161,13 +161,16 @@ impl Builder<'_> {
         if run.failed() {
             return Err(Error::Cancelled);
         }
-        let step = run.counter.fetch_add(1, Ordering::Relaxed) + 1;
-        let started = Instant::now();
+        let step = Reported {
+            id: run.counter.fetch_add(1, Ordering::Relaxed) + 1,
+            started: Instant::now(),
+        };
         self.progress.event(Event::Started {
-            id: step,
+            id: step.id,
             name: &vertex.name,
         });
-        let result = self.perform(run, id, op.as_mut(), &parent, &inputs, step, started);
+        let result = self.perform(run, id, op.as_mut(), &parent, &inputs, &step);
+        let (step, started) = (step.id, step.started);
         match &result {
             Ok((_, true)) => {
                 run.cached.fetch_add(1, Ordering::Relaxed);
@@ -194,7 +197,6 @@ impl Builder<'_> {
 
     /// Keys the step, answers it from a cache or performs it. Returns the new state and
     /// whether it came from a cache.
-    #[allow(clippy::too_many_arguments)]
     fn perform(
         &self,
         run: &Run<'_>,
@@ -202,8 +204,7 @@ impl Builder<'_> {
         op: &mut (dyn Op + Send + '_),
         parent: &State,
         inputs: &[State],
-        step: usize,
-        started: Instant,
+        step: &Reported,
     ) -> Result<(State, bool)> {
         let vertex = &run.request.graph.vertices[id];
         let snapshots = Snapshots::new(self.store, run.imported);
@@ -233,12 +234,12 @@ impl Builder<'_> {
         let view = snapshots.view(&parent.layers);
         let upper = self.store.snapshots().scratch("upper")?;
         let progress = self.progress;
-        let output = move |stream: Stream, data: &[u8]| {
+        let output = |stream: Stream, data: &[u8]| {
             progress.event(Event::Log {
-                id: step,
+                id: step.id,
                 stream,
                 data,
-                elapsed: started.elapsed(),
+                elapsed: step.started.elapsed(),
             });
         };
         let exec = ExecContext {
@@ -300,6 +301,12 @@ impl Builder<'_> {
         let found = self.imported_step(run, key, now)?;
         Ok(found.map(|found| (found.diff_id, found.created)))
     }
+}
+
+/// A step as progress reports it: its number and when it started.
+struct Reported {
+    id: usize,
+    started: Instant,
 }
 
 /// Where a vertex is in the Dockerfile: the file as the user named it, the instruction's
