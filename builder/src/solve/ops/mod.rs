@@ -22,6 +22,8 @@ mod exec;
 mod mkdir;
 mod mounts;
 mod source;
+#[cfg(test)]
+mod tests;
 
 use std::path::Path;
 

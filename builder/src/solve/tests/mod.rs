@@ -4,6 +4,7 @@
 
 mod cache;
 mod failures;
+mod image;
 mod request;
 mod schedule;
 
