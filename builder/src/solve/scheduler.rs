@@ -39,14 +39,19 @@ type Evaluated = std::result::Result<State, Arc<Error>>;
 
 /// One attempt at a build: what has been evaluated so far.
 pub(super) struct Run<'r> {
+    /// What is being built.
     pub request: &'r BuildRequest<'r>,
     /// The imported caches, unless this attempt runs without them.
     pub imported: Option<&'r ImportedCache>,
     /// Filesystem steps evaluated so far (vertex, key, result).
     pub steps: Mutex<Vec<(VertexId, BuiltStep)>>,
+    /// Each vertex's result, by vertex id, set once.
     states: Vec<OnceLock<Evaluated>>,
+    /// Steps started so far: the next one's progress number.
     counter: AtomicUsize,
+    /// Steps answered from a cache.
     pub cached: AtomicUsize,
+    /// Steps performed.
     pub ran: AtomicUsize,
     /// The build's error: the first step error (later ones are its consequences).
     first_error: Mutex<Option<Arc<Error>>>,

@@ -10,6 +10,7 @@ use std::sync::Mutex;
 
 use strata_cache::Store;
 use strata_frontend::config::ImageConfig;
+use strata_frontend::error::Cause;
 use strata_frontend::BaseImages;
 
 use crate::error::{Error, Result};
@@ -54,8 +55,8 @@ impl BaseImages for StoreImages<'_> {
         &self,
         reference: &str,
         _platform: &str,
-    ) -> std::result::Result<Option<ImageConfig>, String> {
-        stored_config(self.0, reference).map_err(|e| e.to_string())
+    ) -> std::result::Result<Option<ImageConfig>, Cause> {
+        Ok(stored_config(self.0, reference)?)
     }
 }
 
@@ -122,10 +123,9 @@ impl BaseImages for PullingImages<'_> {
         &self,
         reference: &str,
         platform: &str,
-    ) -> std::result::Result<Option<ImageConfig>, String> {
-        self.refresh(reference, platform)
-            .and_then(|()| stored_config(self.store, reference))
-            .map_err(|e| e.to_string())
+    ) -> std::result::Result<Option<ImageConfig>, Cause> {
+        self.refresh(reference, platform)?;
+        Ok(stored_config(self.store, reference)?)
     }
 }
 
