@@ -14,7 +14,7 @@ use strata_builder::image::{
     reference::{normalize, validate_tag},
 };
 use strata_builder::progress::Event;
-use strata_builder::sandbox::NativeSandbox;
+use strata_builder::sandbox::{NativeSandbox, Network};
 use strata_builder::solve::{
     BuildRequest, Builder, Dockerfile, Entitlements, PullingImages, Secrets,
 };
@@ -312,7 +312,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         entitlements.allow(name)?;
     }
     // The operator chose the host's network on the command line: the Dockerfile may use it.
-    entitlements.network_host |= args.network == "host";
+    entitlements.network_host |= Network::parse(&args.network) == Some(Network::Host);
     let sandbox = NativeSandbox::new(store.root().join("tmp")).on_warning(warn);
     let builder = Builder::new(&store, &sandbox, progress.as_ref());
     let request = BuildRequest {
