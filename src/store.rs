@@ -53,7 +53,7 @@ pub fn open(global: &Global) -> anyhow::Result<Store> {
 /// A byte count as docker prints its totals (`docker system df`, `builder prune`: go-units
 /// `HumanSize`, four significant digits, base 1000: `1.235MB`).
 pub fn human_size(bytes: u64) -> String {
-    strata_builder::image::view::human_size_with_precision(bytes, 4)
+    crate::render::view::human_size_with_precision(bytes, 4)
 }
 
 /// Parses sizes as docker's `--keep-storage` does (go-units `RAMInBytes`: `10GB` is 10 GiB,

@@ -18,10 +18,10 @@ use std::io::Seek as _;
 use serde_json::{json, Value};
 use strata_cache::{ContainerRecord, Digest, Store};
 
-use crate::commit::commit_dir;
 use crate::error::{Error, Result};
-use crate::image::{self, config as image_config, StoredImage};
-use crate::layer::{extract_layer, write_layer, LayerOptions};
+use strata_oci::commit::commit_dir;
+use strata_oci::image::{self, config as image_config, StoredImage};
+use strata_oci::layer::{extract_layer, write_layer, LayerOptions};
 
 /// docker's `PATH` for a container whose image sets none (`system.DefaultPathEnv`).
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -290,7 +290,7 @@ pub fn commit(
         };
         layers.push((*d, size));
     }
-    image::store_image(store, &config, &layers)
+    Ok(image::store_image(store, &config, &layers)?)
 }
 
 #[cfg(test)]

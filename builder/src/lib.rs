@@ -5,19 +5,13 @@
 //! layer kept in the store, and assembles the image config and manifest.
 #![deny(missing_docs)]
 
-pub mod archive;
-pub mod cache_exchange;
-pub mod commit;
+pub mod changes;
 pub mod container;
 pub mod context;
 pub mod copy;
 pub mod error;
 pub mod fetch;
-pub mod image;
-pub mod layer;
 pub mod progress;
-pub mod registry;
-pub mod rootfs;
 pub mod sandbox;
 pub mod solve;
 pub mod users;

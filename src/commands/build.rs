@@ -7,16 +7,16 @@ use std::process::ExitCode;
 use std::collections::BTreeMap;
 
 use anyhow::{bail, Context as _};
-use strata_builder::cache_exchange::{export, parse_cache_from, parse_cache_to, ImportedCache};
 use strata_builder::context::BuildContext;
-use strata_builder::image::{
-    self,
-    reference::{normalize, validate_tag},
-};
 use strata_builder::progress::Event;
 use strata_builder::sandbox::NativeSandbox;
 use strata_builder::solve::{BuildRequest, Builder, Entitlements, PullingImages, Secrets};
 use strata_frontend::{compile, parser, BuildOptions};
+use strata_oci::cache_exchange::{export, parse_cache_from, parse_cache_to, ImportedCache};
+use strata_oci::image::{
+    self,
+    reference::{normalize, validate_tag},
+};
 
 use crate::cache;
 use crate::progress;

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use strata_builder::container;
-use strata_builder::image::{
+use strata_oci::image::{
     self,
     reference::{normalize, validate_tag},
 };

@@ -2,9 +2,9 @@
 
 use std::process::ExitCode;
 
-use strata_builder::image::reference::Reference;
-use strata_builder::image::template::{render_rows, Template};
-use strata_builder::image::view::{image_header, image_rows};
+use crate::render::template::{render_rows, Template};
+use crate::render::view::{image_header, image_rows};
+use strata_oci::image::reference::Reference;
 
 use crate::store::open;
 use crate::Global;

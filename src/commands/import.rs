@@ -3,8 +3,9 @@
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use strata_builder::archive::{config_from_changes, import, ImportOptions};
-use strata_builder::image::{
+use strata_builder::changes::config_from_changes;
+use strata_oci::archive::{import, ImportOptions};
+use strata_oci::image::{
     self,
     reference::{normalize, validate_tag},
 };

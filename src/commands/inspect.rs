@@ -2,8 +2,9 @@
 
 use std::process::ExitCode;
 
-use strata_builder::image::template::Template;
-use strata_builder::image::{self, view};
+use crate::render::template::Template;
+use crate::render::view;
+use strata_oci::image;
 
 use crate::Global;
 

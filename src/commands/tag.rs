@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use strata_builder::image::{
+use strata_oci::image::{
     self,
     reference::{normalize, validate_tag},
 };

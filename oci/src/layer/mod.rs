@@ -15,7 +15,7 @@ mod write;
 mod xattr;
 
 pub use compress::{compress, compress_level, Compression};
-pub(crate) use extract::make_special_node;
+pub use extract::make_special_node;
 pub use extract::{extract_layer, ExtractReport};
 pub use write::{write_layer, LayerOptions, LayerSummary};
 

@@ -224,8 +224,6 @@ fn an_image_saved_by_id_loads_untagged_and_is_found_by_id() {
         .unwrap();
     assert_eq!(by_id.id, base.id);
     assert_eq!(image::untagged(&target.store).unwrap(), vec![base.manifest]);
-    let rows = image::view::image_rows(&target.store, 0, false).unwrap();
-    assert_eq!(rows[0]["Repository"], "<none>");
     // Naming it makes it a tagged image.
     image::name(&target.store, "named:1", &base.manifest).unwrap();
     assert!(image::untagged(&target.store).unwrap().is_empty());
@@ -245,42 +243,6 @@ fn references_resolve_as_docker_resolves_them() {
     assert_eq!(found(&format!("base@{}", base.manifest)), Some(base.id));
     assert_eq!(found(&format!("other@{}", base.manifest)), None);
     assert_eq!(found("nothing:here"), None);
-}
-
-#[test]
-fn import_applies_changes_and_rejects_what_docker_rejects() {
-    let changes = |lines: &[&str]| {
-        super::super::config_from_changes(&lines.iter().map(|l| l.to_string()).collect::<Vec<_>>())
-    };
-    let config = changes(&[
-        "ENV A=1 B=two",
-        "CMD [\"sh\", \"-c\", \"echo $A\"]",
-        "WORKDIR /srv",
-        "EXPOSE 80/tcp",
-        "LABEL k=v",
-        "USER app",
-        "VOLUME /data",
-        "STOPSIGNAL SIGTERM",
-        "ENTRYPOINT [\"/init\"]",
-        "ONBUILD RUN make",
-    ])
-    .unwrap();
-    assert_eq!(
-        config.env,
-        vec![("A".into(), "1".into()), ("B".into(), "two".into())]
-    );
-    assert_eq!(config.workdir, "/srv");
-    assert_eq!(config.user, "app");
-    assert!(config.exposed_ports.contains("80/tcp"));
-    assert_eq!(config.onbuild, vec!["RUN make".to_string()]);
-    for bad in ["RUN make", "FROM x", "COPY a b", "ENV", ""] {
-        let error = changes(&[bad]).unwrap_err().to_string();
-        assert!(error.starts_with("--change"), "{bad}: {error}");
-    }
-    assert!(
-        changes(&[]).unwrap().env.is_empty(),
-        "no PATH unless asked for"
-    );
 }
 
 #[test]

@@ -12,7 +12,10 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
-use crate::context::resolve_scoped;
+mod scoped;
+
+pub use scoped::resolve_scoped;
+
 use crate::error::{Error, Result};
 
 /// The xattr overlayfs sets on a directory that hides the lower layers' contents.

@@ -54,7 +54,10 @@ pub(super) fn tar_of(files: &[(&str, &[u8])]) -> Vec<u8> {
 /// A one-layer image imported from `files`, named `name`.
 pub(super) fn imported(store: &Store, name: &str, files: &[(&str, &[u8])]) -> StoredImage {
     let options = ImportOptions {
-        config: super::config_from_changes(&["CMD [\"sh\"]".to_string()]).unwrap(),
+        config: strata_frontend::config::ImageConfig {
+            cmd: Some(vec!["sh".into()]),
+            ..Default::default()
+        },
         message: None,
         source: "test".into(),
     };

@@ -208,7 +208,7 @@ mod tests {
                 if calls < 3 {
                     Err(Failure {
                         transient: true,
-                        error: crate::Error::Unsupported { what: "x".into() },
+                        error: crate::Error::Image { reason: "x".into() },
                     })
                 } else {
                     Ok(calls)
@@ -225,7 +225,7 @@ mod tests {
                 calls += 1;
                 Err(Failure {
                     transient: false,
-                    error: crate::Error::Unsupported { what: "x".into() },
+                    error: crate::Error::Image { reason: "x".into() },
                 })
             },
             &|_, _| {},
@@ -251,7 +251,7 @@ mod tests {
                 std::thread::sleep(Duration::from_millis(30));
                 Err(Failure {
                     transient: true,
-                    error: crate::Error::Unsupported { what: "x".into() },
+                    error: crate::Error::Image { reason: "x".into() },
                 })
             },
             &|_, _| {},

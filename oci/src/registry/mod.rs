@@ -34,8 +34,8 @@
 //!   `Network`, `DigestMismatch`, `Other`) and a message naming the registry.
 //!
 //! ```no_run
-//! # fn main() -> strata_builder::Result<()> {
-//! use strata_builder::registry::{Registry, RegistryOptions, Remote};
+//! # fn main() -> strata_oci::Result<()> {
+//! use strata_oci::registry::{Registry, RegistryOptions, Remote};
 //! let registry = Registry::new(RegistryOptions::default())?;
 //! let remote = Remote::parse("127.0.0.1:5000/app:1")?;
 //! let manifest = registry.get_manifest(&remote)?;

@@ -11,8 +11,8 @@
 //! A cache that cannot be reached or read never fails a build: the caller warns and builds.
 //!
 //! ```no_run
-//! # fn main() -> strata_builder::Result<()> {
-//! use strata_builder::cache_exchange::{parse_cache_from, CacheBackend, ImportedCache, LocalCache};
+//! # fn main() -> strata_oci::Result<()> {
+//! use strata_oci::cache_exchange::{parse_cache_from, CacheBackend, ImportedCache, LocalCache};
 //! let spec = parse_cache_from("type=local,src=/tmp/cache")?;
 //! let backends: Vec<Box<dyn CacheBackend>> = vec![Box::new(LocalCache::new("/tmp/cache"))];
 //! let imported = ImportedCache::open(backends, &|warning| eprintln!("WARNING: {warning}"));
@@ -34,7 +34,7 @@ use strata_cache::Digest;
 
 use crate::error::Result;
 
-pub use export::{export, ExportSummary};
+pub use export::{export, BuiltStep, ExportSummary};
 pub use import::{ImportedCache, ImportedStep};
 pub use local::LocalCache;
 pub use registry::RegistryCache;

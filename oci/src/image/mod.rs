@@ -11,9 +11,9 @@
 //! `rmi` of its ID.
 //!
 //! ```no_run
-//! # fn main() -> strata_builder::Result<()> {
+//! # fn main() -> strata_oci::Result<()> {
 //! let store = strata_cache::Store::open("/var/lib/strata".as_ref(), &Default::default())?;
-//! if let Some(image) = strata_builder::image::find(&store, "busybox")? {
+//! if let Some(image) = strata_oci::image::find(&store, "busybox")? {
 //!     println!("{} has {} layers", image.id, image.diff_ids.len());
 //! }
 //! # Ok(()) }
@@ -22,8 +22,6 @@
 pub mod config;
 pub mod manifest;
 pub mod reference;
-pub mod template;
-pub mod view;
 
 use serde_json::Value;
 use strata_cache::{Digest, Store};

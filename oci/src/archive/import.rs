@@ -1,100 +1,22 @@
 //! `strata import`: a root filesystem tarball becomes a one-layer image, as `docker import`.
 //! The tar is unpacked into a snapshot and the layer regenerated deterministically from it,
-//! so the image's layer is like any layer strata built. `--change` lines are Dockerfile
-//! instructions applied to an empty config, with the frontend's own parser.
+//! so the image's layer is like any layer strata built. Its container config comes ready-made
+//! (the builder turns `--change` lines into one).
 
 use std::io::{BufRead, BufReader, Read};
 
 use strata_cache::Store;
 use strata_frontend::config::ImageConfig;
-use strata_frontend::{compile, parser, BuildOptions, UnknownBaseImages};
 
 use crate::commit::commit_dir;
 use crate::error::{Error, Result};
 use crate::image::{self, config as image_config, StoredImage};
 use crate::layer::{extract_layer, LayerOptions};
 
-/// The instructions `docker import --change` accepts.
-pub const CHANGE_INSTRUCTIONS: [&str; 10] = [
-    "CMD",
-    "ENTRYPOINT",
-    "ENV",
-    "EXPOSE",
-    "LABEL",
-    "ONBUILD",
-    "STOPSIGNAL",
-    "USER",
-    "VOLUME",
-    "WORKDIR",
-];
-
-/// The container config `--change` lines give (in order; later lines see earlier ENVs).
-pub fn config_from_changes(changes: &[String]) -> Result<ImageConfig> {
-    let mut dockerfile = String::from("FROM scratch\n");
-    for change in changes {
-        let change_err = |reason: String| Error::Change {
-            change: change.clone(),
-            reason,
-        };
-        let keyword = change
-            .split_whitespace()
-            .next()
-            .unwrap_or("")
-            .to_uppercase();
-        if !CHANGE_INSTRUCTIONS.contains(&keyword.as_str()) {
-            return Err(change_err(format!(
-                "{} is not allowed (allowed: {})",
-                if keyword.is_empty() {
-                    "an empty line"
-                } else {
-                    &keyword
-                },
-                CHANGE_INSTRUCTIONS.join(", ")
-            )));
-        }
-        if change.contains('\n') {
-            return Err(change_err("one instruction per --change".into()));
-        }
-        // Each line on its own first, so an error names the line it is about.
-        let alone = format!("FROM scratch\n{change}\n");
-        parser::parse(&alone)
-            .and_then(|ast| compile(&ast, &BuildOptions::default(), &UnknownBaseImages))
-            .map_err(|e| change_err(e.message().to_string()))?;
-        dockerfile.push_str(change);
-        dockerfile.push('\n');
-    }
-    let ast = parser::parse(&dockerfile).map_err(|e| Error::Change {
-        change: changes.join("; "),
-        reason: e.message().to_string(),
-    })?;
-    let graph =
-        compile(&ast, &BuildOptions::default(), &UnknownBaseImages).map_err(|e| Error::Change {
-            change: changes.join("; "),
-            reason: e.message().to_string(),
-        })?;
-    let mut config = graph.target_stage().config.clone();
-    // `FROM scratch` gives a default PATH; an import has only what --change says.
-    let sets_path = changes.iter().any(|c| {
-        let upper = c.trim_start().to_uppercase();
-        upper.starts_with("ENV") && c.contains("PATH")
-    });
-    if !sets_path {
-        config.env.retain(|(k, _)| k != "PATH");
-    }
-    // Nor the empty image's WorkingDir "/": `docker import` leaves it unset.
-    let sets_workdir = changes
-        .iter()
-        .any(|c| c.trim_start().to_uppercase().starts_with("WORKDIR"));
-    if !sets_workdir {
-        config.workdir.clear();
-    }
-    Ok(config)
-}
-
 /// What to import.
 #[derive(Debug, Clone, Default)]
 pub struct ImportOptions {
-    /// The container config (see [`config_from_changes`]).
+    /// The container config (`--change` lines, as the builder's `config_from_changes` reads them).
     pub config: ImageConfig,
     /// The history comment and config `comment` (`-m`); `Imported from SOURCE` without one.
     pub message: Option<String>,

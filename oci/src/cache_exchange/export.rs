@@ -15,7 +15,20 @@ use crate::archive::compressed_blob;
 use crate::error::Result;
 use crate::image::manifest::Desc;
 use crate::layer::Compression;
-use crate::solve::BuiltStep;
+
+/// One filesystem step of a finished build, as `--cache-to` exports it. The solver fills
+/// these in as steps finish (a hit or a run); the export picks the ones `mode` selects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuiltStep {
+    /// Its cache key.
+    pub key: Digest,
+    /// The layer it added, if any.
+    pub diff_id: Option<Digest>,
+    /// When it first ran (history `created`).
+    pub created: i64,
+    /// Whether it is in the final image's chain (what `mode=min` exports).
+    pub in_image: bool,
+}
 
 /// What an export wrote.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

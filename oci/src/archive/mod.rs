@@ -7,8 +7,8 @@
 //! configs, layer records, snapshots) and writes new ones into it.
 //!
 //! ```no_run
-//! # fn main() -> strata_builder::Result<()> {
-//! use strata_builder::{archive, image};
+//! # fn main() -> strata_oci::Result<()> {
+//! use strata_oci::{archive, image};
 //! let store = strata_cache::Store::open("/var/lib/strata".as_ref(), &Default::default())?;
 //! let app = image::find(&store, "app:1")?.expect("app:1 is in the store");
 //! let mut out = std::fs::File::create("app.tar").unwrap();
@@ -29,7 +29,7 @@ pub(crate) mod spool;
 mod tests;
 
 pub use export::export;
-pub use import::{config_from_changes, import, ImportOptions, CHANGE_INSTRUCTIONS};
+pub use import::{import, ImportOptions};
 pub use layers::{compressed_blob, uncompressed_layer};
 pub use load::{load, load_file, Loaded};
 pub use save::{save, SaveOptions};

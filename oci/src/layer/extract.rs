@@ -312,7 +312,7 @@ fn mknod(path: &Path, file_type: libc::mode_t, dev: libc::dev_t) -> Result<()> {
 /// Makes a device node or FIFO with its owner, mode and mtime: for layer extraction and for
 /// ADD's archives (the mode is set after the chown, which clears set-id bits, because mknod's
 /// went through the umask).
-pub(crate) fn make_special_node(
+pub fn make_special_node(
     path: &Path,
     file_type: libc::mode_t,
     dev: libc::dev_t,

@@ -6,10 +6,10 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use strata_cache::Store;
 
-use super::config::history_of;
-use super::reference::split_key;
-use super::{names_of, size, untagged, StoredImage};
-use crate::error::Result;
+use strata_oci::image::config::history_of;
+use strata_oci::image::reference::split_key;
+use strata_oci::image::{self, names_of, size, untagged, StoredImage};
+use strata_oci::Result;
 
 /// `docker image inspect`'s object for one image (API 1.41 field order).
 #[derive(Debug, Clone, Serialize)]
@@ -302,13 +302,13 @@ pub fn image_rows(store: &Store, now: i64, no_trunc: bool) -> Result<Vec<Value>>
         entries.push((secs.unwrap_or(0), format!("{repo}:{tag}"), row));
         Ok(())
     };
-    for (key, manifest) in super::names(store)? {
-        let image = super::load(store, &manifest)?;
+    for (key, manifest) in image::names(store)? {
+        let image = image::load(store, &manifest)?;
         let (repo, tag) = split_key(&key);
         add(&image, repo, tag)?;
     }
     for manifest in untagged(store)? {
-        let image = super::load(store, &manifest)?;
+        let image = image::load(store, &manifest)?;
         add(&image, "<none>", "<none>")?;
     }
     entries.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
@@ -456,7 +456,7 @@ pub fn human_duration(secs: i64) -> String {
 
 /// Go's `time.Time.String()` in UTC: `2026-11-24 10:45:55 +0000 UTC`.
 fn go_time(secs: i64) -> String {
-    super::config::rfc3339(secs)
+    strata_oci::image::config::rfc3339(secs)
         .replace('T', " ")
         .replace('Z', " +0000 UTC")
 }
@@ -534,7 +534,7 @@ mod tests {
     fn rfc3339_parses_back() {
         for secs in [0, 1_795_000_000, 951_782_400 /* 2000-02-29 */] {
             assert_eq!(
-                parse_rfc3339(&super::super::config::rfc3339(secs)),
+                parse_rfc3339(&strata_oci::image::config::rfc3339(secs)),
                 Some(secs)
             );
         }
