@@ -33,11 +33,38 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// A layer tar that could not be read: the stream broke, or a header does not parse.
+    #[error("invalid layer: {what}: {source}")]
+    LayerRead {
+        /// What was being read (`reading the layer`, ``entry `etc/passwd`: link target``).
+        what: String,
+        /// What the reader said.
+        #[source]
+        source: std::io::Error,
+    },
     /// An image tarball that is malformed, inconsistent or hostile (`strata load`).
     #[error("invalid image archive: {reason}")]
     Archive {
         /// What is wrong with it.
         reason: String,
+    },
+    /// An image tarball that could not be read: the stream broke, or a header does not parse.
+    #[error("invalid image archive: {what}: {source}")]
+    ArchiveRead {
+        /// What was being read (`reading`, ``reading `blobs/sha256/…` ``).
+        what: String,
+        /// What the reader said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A layer of an image tarball that could not be applied.
+    #[error("invalid image archive: layer {blob}: {source}")]
+    ArchiveLayer {
+        /// The layer's blob in the archive.
+        blob: strata_cache::Digest,
+        /// What was wrong with it.
+        #[source]
+        source: Box<Error>,
     },
     /// A `--cache-to` / `--cache-from` value that cannot be used.
     #[error("invalid {flag} `{value}`: {reason}")]
@@ -57,6 +84,15 @@ pub enum Error {
         /// What went wrong.
         reason: String,
     },
+    /// An exported build cache failed in a lower layer (its registry, the store).
+    #[error("{location}: {source}")]
+    CacheTransfer {
+        /// The cache (`local cache \`DIR\``, `registry cache \`REF\``).
+        location: String,
+        /// What failed underneath.
+        #[source]
+        source: Box<Error>,
+    },
     /// Talking to a registry failed; the message names the registry (and callers add the
     /// reference: `pulling 127.0.0.1:5000/app:1: manifest unknown`).
     #[error("{reason}")]
@@ -66,6 +102,9 @@ pub enum Error {
         /// What went wrong.
         reason: String,
     },
+    /// A reference that does not follow docker's grammar.
+    #[error(transparent)]
+    Reference(#[from] crate::image::reference::InvalidReference),
     /// Too many symlinks while resolving a path inside a root.
     #[error("`{path}`: too many levels of symbolic links")]
     SymlinkLoop {
@@ -91,6 +130,14 @@ pub enum Error {
         /// The path in the layer.
         path: String,
     },
+}
+
+impl Error {
+    /// Whether this is a failure of an exported build cache (`--cache-from`): never a
+    /// build's own failure, since the step can always run instead.
+    pub fn is_cache(&self) -> bool {
+        matches!(self, Error::Cache { .. } | Error::CacheTransfer { .. })
+    }
 }
 
 /// The OCI crate's result type.

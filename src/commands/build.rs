@@ -232,7 +232,7 @@ pub fn resolve_build_args(raw: &[String]) -> anyhow::Result<BTreeMap<String, Str
 /// Runs a build: frontend, scheduler, image into the store, tags.
 pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     for tag in &args.tags {
-        validate_tag(tag).map_err(|e| anyhow::anyhow!(e))?;
+        validate_tag(tag)?;
     }
     let labels = args
         .labels

@@ -41,7 +41,7 @@ const DIGESTS_TABLE: &str =
 /// Runs `strata images`.
 pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     let filter = match &args.reference {
-        Some(text) => Some(Reference::parse(text).map_err(|e| anyhow::anyhow!(e))?),
+        Some(text) => Some(Reference::parse(text)?),
         None => None,
     };
     let store = open(global)?;

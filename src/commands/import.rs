@@ -32,7 +32,7 @@ pub struct Args {
 /// Runs `strata import`.
 pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     if let Some(name) = &args.name {
-        validate_tag(name).map_err(|e| anyhow::anyhow!(e))?;
+        validate_tag(name)?;
     }
     let options = ImportOptions {
         config: config_from_changes(&args.changes)?,

@@ -387,7 +387,7 @@ impl<'a> Builder<'a> {
                 });
             }
             // A cache fetch that failed is not the step's failure: the build starts again.
-            Err(Error::Oci(strata_oci::Error::Cache { .. })) => {}
+            Err(Error::Oci(error)) if error.is_cache() => {}
             Err(error) => self.progress.event(Event::Failed {
                 id: step,
                 message: &error.to_string(),

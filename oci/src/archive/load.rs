@@ -35,6 +35,14 @@ pub(super) fn bad(reason: impl Into<String>) -> Error {
     }
 }
 
+/// A read of the archive that failed, the reader's error kept as the cause.
+pub(super) fn read_failed(what: impl Into<String>) -> impl FnOnce(io::Error) -> Error {
+    move |source| Error::ArchiveRead {
+        what: what.into(),
+        source,
+    }
+}
+
 /// What a load brought in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Loaded {
@@ -287,13 +295,13 @@ fn import_layer(
     let mut file = BufReader::with_capacity(1 << 20, store.blobs().open(blob)?);
     let head = file
         .fill_buf()
-        .map_err(|e| bad(format!("layer {blob}: {e}")))?;
+        .map_err(read_failed(format!("layer {blob}")))?;
     let compression = compression_of(head).unwrap_or("none");
-    let reader = decompress(compression, file).map_err(|e| bad(format!("layer {blob}: {e}")))?;
+    let reader = decompress(compression, file).map_err(read_failed(format!("layer {blob}")))?;
     let report = if store.snapshots().exists(diff_id) {
         let mut hasher = strata_cache::Hasher::new();
         let mut reader = reader;
-        io::copy(&mut reader, &mut hasher).map_err(|e| bad(format!("layer {blob}: {e}")))?;
+        io::copy(&mut reader, &mut hasher).map_err(read_failed(format!("layer {blob}")))?;
         let size = hasher.len();
         ExtractReport {
             diff_id: hasher.finish(),
@@ -301,8 +309,10 @@ fn import_layer(
         }
     } else {
         let scratch = store.snapshots().scratch("load")?;
-        let report =
-            extract_layer(reader, scratch.path()).map_err(|e| bad(format!("layer {blob}: {e}")))?;
+        let report = extract_layer(reader, scratch.path()).map_err(|e| Error::ArchiveLayer {
+            blob: *blob,
+            source: Box::new(e),
+        })?;
         if report.diff_id != *diff_id {
             return Err(mismatch(&report.diff_id));
         }

@@ -16,7 +16,7 @@ use std::path::{Component, Path};
 use strata_cache::{BlobWriter, Digest, ScratchDir, Store};
 
 use super::checks::{Background, FileRange, KnownLayers, Reread};
-use super::load::{bad, Written};
+use super::load::{bad, read_failed, Written};
 use crate::error::Result;
 use crate::layer::{extract_layer, write_layer, ExtractReport, LayerOptions};
 
@@ -70,11 +70,9 @@ pub(crate) fn decompress<'a>(
 /// The outer tarball, decompressed if it is gzip or zstd; and whether it was compressed.
 fn open_archive<'a>(input: impl Read + 'a) -> Result<(Box<dyn Read + 'a>, bool)> {
     let mut buffered = BufReader::with_capacity(1 << 20, input);
-    let head = buffered
-        .fill_buf()
-        .map_err(|e| bad(format!("reading: {e}")))?;
+    let head = buffered.fill_buf().map_err(read_failed("reading"))?;
     let compression = compression_of(head).unwrap_or("none");
-    let reader = decompress(compression, buffered).map_err(|e| bad(format!("reading: {e}")))?;
+    let reader = decompress(compression, buffered).map_err(read_failed("reading"))?;
     Ok((reader, compression != "none"))
 }
 
@@ -134,12 +132,9 @@ pub(super) fn spool(
     let mut files: BTreeSet<String> = BTreeSet::new();
     std::thread::scope(|scope| -> Result<()> {
         let mut hashing = Background::new(scope);
-        for entry in archive
-            .entries()
-            .map_err(|e| bad(format!("reading: {e}")))?
-        {
-            let mut entry = entry.map_err(|e| bad(format!("reading: {e}")))?;
-            let path = clean(&entry.path().map_err(|e| bad(e.to_string()))?)?;
+        for entry in archive.entries().map_err(read_failed("reading"))? {
+            let mut entry = entry.map_err(read_failed("reading"))?;
+            let path = clean(&entry.path().map_err(read_failed("an entry's path"))?)?;
             let kind = entry.header().entry_type();
             if !kind.is_dir()
                 && !path.is_empty()
@@ -164,7 +159,7 @@ pub(super) fn spool(
                         None => again.is_some() && known.sizes.contains(&size),
                     };
                     if check_only {
-                        let reading = |e| bad(format!("reading `{path}`: {e}"));
+                        let reading = read_failed(format!("reading `{path}`"));
                         let check = Check {
                             path: path.clone(),
                             expected,
@@ -190,7 +185,7 @@ pub(super) fn spool(
                 tar::EntryType::Symlink | tar::EntryType::Link => {
                     let target = entry
                         .link_name()
-                        .map_err(|e| bad(e.to_string()))?
+                        .map_err(read_failed(format!("link `{path}`")))?
                         .ok_or_else(|| bad(format!("link `{path}` has no target")))?;
                     let base = if kind == tar::EntryType::Symlink {
                         path.rsplit_once('/').map_or("", |(dir, _)| dir)
@@ -330,7 +325,7 @@ fn spool_file(
         // name it by digest: spool it without unpacking, to unpack it later only if it turns
         // out to be new.
         let mut writer = store.blobs().writer()?.without_writeback();
-        io::copy(entry, &mut writer).map_err(|e| bad(format!("reading `{path}`: {e}")))?;
+        io::copy(entry, &mut writer).map_err(read_failed(format!("reading `{path}`")))?;
         let digest = writer.digest();
         let size = if let Some(layer) = known.get(&digest) {
             spooled.known.insert(digest, layer);
@@ -359,8 +354,8 @@ fn spool_new(
     written: &mut Written,
 ) -> Result<Digest> {
     let writer = store.blobs().writer()?.without_writeback();
-    let (mut writer, prepared, hashed) = spool_and_unpack(store, entry, writer)
-        .map_err(|e| bad(format!("reading `{path}`: {e}")))?;
+    let (mut writer, prepared, hashed) =
+        spool_and_unpack(store, entry, writer).map_err(read_failed(format!("reading `{path}`")))?;
     let digest = match (&prepared, hashed) {
         // An uncompressed layer: its DiffID is the hash of exactly these bytes.
         (Some(prepared), false) => prepared.report.diff_id,

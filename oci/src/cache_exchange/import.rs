@@ -132,12 +132,12 @@ impl ImportedCache {
 
     /// Any failure while fetching from a cache is a cache error (the build falls back).
     fn as_cache_error(&self, layer: &ImportedLayer, error: Error) -> Error {
-        match error {
-            Error::Cache { .. } => error,
-            other => Error::Cache {
-                location: self.backends[layer.backend].location(),
-                reason: other.to_string(),
-            },
+        if error.is_cache() {
+            return error;
+        }
+        Error::CacheTransfer {
+            location: self.backends[layer.backend].location(),
+            source: Box::new(error),
         }
     }
 
@@ -194,18 +194,15 @@ impl ImportedCache {
             return Ok(blob);
         }
         let backend = &self.backends[layer.backend];
-        let failed = |reason: String| Error::Cache {
-            location: backend.location(),
-            reason: format!("layer {diff_id} (blob {}): {reason}", layer.blob),
-        };
+        let failed = |source: Error| layer_failed(backend.as_ref(), diff_id, layer, source);
         let mut writer = store.blobs().writer()?;
         backend
             .get_blob(&layer.blob, &mut Capped::new(&mut writer, layer.blob_size))
-            .map_err(|e| failed(e.to_string()))?;
+            .map_err(failed)?;
         // A wrong blob is refused here and its temp file goes with the writer: nothing stored.
         writer
             .commit(Some(layer.blob))
-            .map_err(|e| failed(e.to_string()))?;
+            .map_err(|e| failed(e.into()))?;
         Ok(blob)
     }
 
@@ -218,10 +215,6 @@ impl ImportedCache {
         blob: &BlobRef,
     ) -> Result<u64> {
         let backend = &self.backends[layer.backend];
-        let failed = |reason: String| Error::Cache {
-            location: backend.location(),
-            reason: format!("layer {diff_id} (blob {}): {reason}", layer.blob),
-        };
         let file = BufReader::with_capacity(1 << 20, store.blobs().open(&blob.digest)?);
         let scratch = store.snapshots().scratch("cache-import")?;
         let result = extract_layer(flate2::bufread::MultiGzDecoder::new(file), scratch.path());
@@ -230,15 +223,38 @@ impl ImportedCache {
             Ok(report) => {
                 // Right blob digest, wrong content: the cache lied; keep nothing of it.
                 let _ = store.blobs().remove(&blob.digest);
-                return Err(failed(format!("unpacks to DiffID {}", report.diff_id)));
+                return Err(Error::Cache {
+                    location: backend.location(),
+                    reason: format!(
+                        "layer {diff_id} (blob {}): unpacks to DiffID {}",
+                        layer.blob, report.diff_id
+                    ),
+                });
             }
             Err(e) => {
                 let _ = store.blobs().remove(&blob.digest);
-                return Err(failed(e.to_string()));
+                return Err(layer_failed(backend.as_ref(), diff_id, layer, e));
             }
         };
         store.snapshots().install(scratch, diff_id)?;
         Ok(report.size)
+    }
+}
+
+/// A failure fetching or unpacking a layer of a cache, its cause kept.
+fn layer_failed(
+    backend: &dyn CacheBackend,
+    diff_id: &Digest,
+    layer: &ImportedLayer,
+    source: Error,
+) -> Error {
+    Error::CacheTransfer {
+        location: format!(
+            "{}: layer {diff_id} (blob {})",
+            backend.location(),
+            layer.blob
+        ),
+        source: Box::new(source),
     }
 }
 

@@ -42,8 +42,14 @@ impl LocalCache {
         }
     }
 
-    fn io(&self, path: &Path, e: io::Error) -> Error {
-        self.error(format!("`{}`: {e}", path.display()))
+    fn io(&self, path: &Path, source: io::Error) -> Error {
+        Error::CacheTransfer {
+            location: self.location(),
+            source: Box::new(Error::Io {
+                path: path.to_path_buf(),
+                source,
+            }),
+        }
     }
 
     /// Writes `path` atomically from `fill` (temp file in the same dir, fsync, rename).

@@ -23,9 +23,9 @@ pub struct RegistryCache {
 impl RegistryCache {
     /// The cache at `reference` (docker's grammar; `latest` when no tag), through `registry`.
     pub fn new(registry: Arc<Registry>, reference: &str) -> Result<Self> {
-        let remote = Remote::parse(reference).map_err(|e| Error::Cache {
+        let remote = Remote::parse(reference).map_err(|e| Error::CacheTransfer {
             location: format!("registry cache `{reference}`"),
-            reason: e.to_string(),
+            source: Box::new(e),
         })?;
         Ok(RegistryCache {
             registry,
@@ -35,9 +35,9 @@ impl RegistryCache {
     }
 
     fn wrap(&self, error: Error) -> Error {
-        Error::Cache {
+        Error::CacheTransfer {
             location: self.location(),
-            reason: error.to_string(),
+            source: Box::new(error),
         }
     }
 }

@@ -101,6 +101,39 @@ pub fn parse_manifest(bytes: &[u8]) -> Result<Manifest> {
     })
 }
 
+/// Why bytes are not a manifest (or index) strata can read.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    /// The bytes do not parse as JSON.
+    #[error("not JSON: {0}")]
+    NotJson(#[source] serde_json::Error),
+    /// Docker's schema 1, which registries stopped serving years ago.
+    #[error("docker schema 1 manifests are not supported")]
+    SchemaOne,
+    /// JSON without a media type, `manifests` or `config`.
+    #[error("neither an image manifest nor an index")]
+    Unrecognised,
+}
+
+/// A manifest's media type: its `mediaType`, else an index when it lists `manifests`, else
+/// an OCI manifest. Schema 1 manifests are refused.
+pub fn media_type_of(bytes: &[u8]) -> std::result::Result<String, ManifestError> {
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(ManifestError::NotJson)?;
+    if value["schemaVersion"].as_i64() == Some(1) {
+        return Err(ManifestError::SchemaOne);
+    }
+    if let Some(media_type) = value["mediaType"].as_str().filter(|m| !m.is_empty()) {
+        return Ok(media_type.to_string());
+    }
+    if value.get("manifests").is_some() {
+        Ok(OCI_INDEX.to_string())
+    } else if value.get("config").is_some() {
+        Ok(OCI_MANIFEST.to_string())
+    } else {
+        Err(ManifestError::Unrecognised)
+    }
+}
+
 /// Parses an image index (OCI or docker manifest list).
 pub fn parse_index(bytes: &[u8]) -> Result<Vec<IndexEntry>> {
     let index = ImageIndex::from_reader(bytes).map_err(|e| bad("index", e))?;
@@ -201,6 +234,24 @@ pub fn build_manifest(config: &Desc, layers: &[Desc]) -> Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn media_types_are_read_or_inferred() {
+        assert_eq!(
+            media_type_of(br#"{"mediaType":"x","config":{}}"#).unwrap(),
+            "x"
+        );
+        assert_eq!(media_type_of(br#"{"manifests":[]}"#).unwrap(), OCI_INDEX);
+        assert_eq!(media_type_of(br#"{"config":{}}"#).unwrap(), OCI_MANIFEST);
+        assert!(matches!(
+            media_type_of(br#"{"schemaVersion":1}"#),
+            Err(ManifestError::SchemaOne)
+        ));
+        assert!(matches!(
+            media_type_of(b"{"),
+            Err(ManifestError::NotJson(_))
+        ));
+    }
 
     #[test]
     fn manifests_round_trip_and_docker_types_read() {

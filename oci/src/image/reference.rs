@@ -8,6 +8,16 @@ use strata_cache::Digest;
 /// Docker Hub's domain as docker writes it in full names.
 const HUB: &str = "docker.io";
 
+/// A reference that does not follow docker's grammar, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid reference format `{text}`: {reason}")]
+pub struct InvalidReference {
+    /// The reference as given.
+    pub text: String,
+    /// What rule it breaks.
+    pub reason: String,
+}
+
 /// A parsed reference, in familiar form.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reference {
@@ -24,8 +34,13 @@ impl Reference {
     /// separated by `.`, `_`, `__` or dashes; a first component with a `.` or `:` (or
     /// `localhost`) is a registry host; tags are at most 128 word characters, dots and dashes;
     /// `docker.io/library/x` and `index.docker.io/x` are `x`.
-    pub fn parse(text: &str) -> Result<Reference, String> {
-        let bad = |why: &str| Err(format!("invalid reference format `{text}`: {why}"));
+    pub fn parse(text: &str) -> Result<Reference, InvalidReference> {
+        let bad = |why: &str| {
+            Err(InvalidReference {
+                text: text.to_string(),
+                reason: why.to_string(),
+            })
+        };
         if text.is_empty() {
             return bad("empty");
         }
@@ -178,12 +193,13 @@ pub fn normalize(reference: &str) -> String {
 
 /// Checks a name given to `-t`, `tag`, `import` as docker does: a valid reference without a
 /// digest.
-pub fn validate_tag(tag: &str) -> Result<(), String> {
+pub fn validate_tag(tag: &str) -> Result<(), InvalidReference> {
     let parsed = Reference::parse(tag)?;
     if parsed.digest.is_some() {
-        return Err(format!(
-            "invalid reference format `{tag}`: a name to tag with cannot have a digest"
-        ));
+        return Err(InvalidReference {
+            text: tag.to_string(),
+            reason: "a name to tag with cannot have a digest".into(),
+        });
     }
     Ok(())
 }

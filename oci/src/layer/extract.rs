@@ -49,6 +49,14 @@ fn bad(what: impl Into<String>) -> Error {
     }
 }
 
+/// A read of the layer that failed, the reader's error kept as the cause.
+fn read_failed(what: impl Into<String>) -> impl FnOnce(io::Error) -> Error {
+    move |source| Error::LayerRead {
+        what: what.into(),
+        source,
+    }
+}
+
 /// Applies the (uncompressed) layer tar read from `input` into `dest`, an empty directory.
 pub fn extract_layer(input: impl Read, dest: &Path) -> Result<ExtractReport> {
     let mut reader = HashingReader {
@@ -62,10 +70,13 @@ pub fn extract_layer(input: impl Read, dest: &Path) -> Result<ExtractReport> {
         let mut archive = tar::Archive::new(&mut reader);
         let entries = archive
             .entries()
-            .map_err(|e| bad(format!("reading the layer: {e}")))?;
+            .map_err(read_failed("reading the layer"))?;
         for entry in entries {
-            let mut entry = entry.map_err(|e| bad(format!("reading the layer: {e}")))?;
-            let raw_path = entry.path().map_err(|e| bad(e.to_string()))?.into_owned();
+            let mut entry = entry.map_err(read_failed("reading the layer"))?;
+            let raw_path = entry
+                .path()
+                .map_err(read_failed("an entry's path"))?
+                .into_owned();
             let rel = safe_relative(&raw_path)?;
             if rel.as_os_str().is_empty() {
                 continue;
@@ -134,14 +145,14 @@ pub fn extract_layer(input: impl Read, dest: &Path) -> Result<ExtractReport> {
                 tar::EntryType::Symlink => {
                     let link = entry
                         .link_name()
-                        .map_err(|e| bad(e.to_string()))?
+                        .map_err(read_failed(format!("symlink `{}`", rel.display())))?
                         .ok_or_else(|| bad(format!("symlink `{}` has no target", rel.display())))?;
                     std::os::unix::fs::symlink(&link, &target).map_err(|e| io(&target, e))?;
                 }
                 tar::EntryType::Link => {
                     let link = entry
                         .link_name()
-                        .map_err(|e| bad(e.to_string()))?
+                        .map_err(read_failed(format!("hard link `{}`", rel.display())))?
                         .ok_or_else(|| {
                             bad(format!("hard link `{}` has no target", rel.display()))
                         })?;
@@ -188,9 +199,10 @@ pub fn extract_layer(input: impl Read, dest: &Path) -> Result<ExtractReport> {
                     )))
                 }
             }
-            if let Some(extensions) = entry.pax_extensions().map_err(|e| bad(e.to_string()))? {
+            let pax = || read_failed(format!("entry `{}`: pax extensions", rel.display()));
+            if let Some(extensions) = entry.pax_extensions().map_err(pax())? {
                 for extension in extensions {
-                    let extension = extension.map_err(|e| bad(e.to_string()))?;
+                    let extension = extension.map_err(pax())?;
                     let name = extension
                         .key()
                         .ok()
@@ -212,7 +224,7 @@ pub fn extract_layer(input: impl Read, dest: &Path) -> Result<ExtractReport> {
     for (dir, _, mode, uid, gid, mtime) in dirs.iter().rev() {
         apply_meta(dir, *mode, *uid, *gid, *mtime, false)?;
     }
-    io::copy(&mut reader, &mut io::sink()).map_err(|e| bad(format!("reading the layer: {e}")))?;
+    io::copy(&mut reader, &mut io::sink()).map_err(read_failed("reading the layer"))?;
     let size = reader.hasher.len();
     Ok(ExtractReport {
         diff_id: reader.hasher.finish(),

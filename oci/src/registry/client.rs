@@ -686,26 +686,6 @@ fn file_stream(
     })
 }
 
-/// A manifest's media type: its `mediaType`, else an index when it lists `manifests`, else
-/// an OCI manifest. Schema 1 manifests are refused.
-pub fn media_type_of(bytes: &[u8]) -> std::result::Result<String, String> {
-    let value: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|e| format!("not JSON: {e}"))?;
-    if value["schemaVersion"].as_i64() == Some(1) {
-        return Err("docker schema 1 manifests are not supported".into());
-    }
-    if let Some(media_type) = value["mediaType"].as_str().filter(|m| !m.is_empty()) {
-        return Ok(media_type.to_string());
-    }
-    if value.get("manifests").is_some() {
-        Ok(OCI_INDEX.to_string())
-    } else if value.get("config").is_some() {
-        Ok(OCI_MANIFEST.to_string())
-    } else {
-        Err("neither an image manifest nor an index".into())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -730,17 +710,6 @@ mod tests {
         for r in ["docker.io", "other:5001", "10.0.0.1:5000", "ghcr.io"] {
             assert!(!registry.is_insecure(r), "{r}");
         }
-    }
-
-    #[test]
-    fn media_types_are_read_or_inferred() {
-        assert_eq!(
-            media_type_of(br#"{"mediaType":"x","config":{}}"#).unwrap(),
-            "x"
-        );
-        assert_eq!(media_type_of(br#"{"manifests":[]}"#).unwrap(), OCI_INDEX);
-        assert_eq!(media_type_of(br#"{"config":{}}"#).unwrap(), OCI_MANIFEST);
-        assert!(media_type_of(br#"{"schemaVersion":1}"#).is_err());
     }
 
     #[test]

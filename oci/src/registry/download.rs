@@ -19,11 +19,12 @@ use oci_client::secrets::RegistryAuth;
 use oci_client::RegistryOperation;
 use strata_cache::{BlobRef, Digest, Hasher, Store};
 
-use super::client::{media_type_of, registry_error, FetchedManifest, Registry, ACCEPTED_MANIFESTS};
+use super::client::{registry_error, FetchedManifest, Registry, ACCEPTED_MANIFESTS};
 use super::remote::Remote;
 use super::retry::{Deadline, Failure};
 use super::ErrorKind;
 use crate::error::{Error, Result};
+use crate::image::manifest::media_type_of;
 
 /// The largest manifest, index or image config strata reads: 4 MiB, docker's
 /// `maxManifestBodySize` (distribution's client). Real ones are a few KiB; anything larger

@@ -57,8 +57,7 @@ mod tls;
 
 pub use auth::{AuthSource, Credentials};
 pub use client::{
-    media_type_of, BlobSource, FetchedManifest, Notify, Registry, RegistryOptions,
-    ACCEPTED_MANIFESTS, UPLOAD_RATE,
+    BlobSource, FetchedManifest, Notify, Registry, RegistryOptions, ACCEPTED_MANIFESTS, UPLOAD_RATE,
 };
 pub use download::MAX_MANIFEST_SIZE;
 pub use pull::{pick_platform, platform_matches, pull, PullOptions, Pulled};

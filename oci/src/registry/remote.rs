@@ -5,7 +5,7 @@
 use strata_cache::Digest;
 use strata_frontend::reference::split_domain;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::image::reference::Reference;
 
 /// Docker Hub's registry name as strata keeps it (`oci-client` talks to `index.docker.io`).
@@ -29,10 +29,7 @@ impl Remote {
     /// `127.0.0.1:5000/team/app@sha256:…`): no host means docker.io, single names get
     /// `library/`, no tag and no digest means `latest`.
     pub fn parse(text: &str) -> Result<Remote> {
-        let reference = Reference::parse(text.trim()).map_err(|reason| Error::Registry {
-            kind: super::ErrorKind::Other,
-            reason,
-        })?;
+        let reference = Reference::parse(text.trim())?;
         Ok(Remote::from_reference(&reference))
     }
 
