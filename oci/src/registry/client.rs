@@ -1,24 +1,22 @@
 //! The synchronous registry facade over `oci-client`: owns a small tokio runtime, one
 //! `oci-client` client per registry (HTTP for insecure ones), credentials per registry, and
-//! retries, timeouts. Downloads (manifests capped in size, blobs checked against their size and
-//! digest) are in `download.rs`.
+//! the timeouts of each request. Its operations live beside it: downloads (manifests capped in
+//! size, blobs checked against their size and digest) in `download.rs`, uploads in `upload.rs`,
+//! retries in `retry.rs`, and the reading of `oci-client`'s errors in `classify.rs`.
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use oci_client::client::{ClientConfig, ClientProtocol};
-use oci_client::errors::{OciDistributionError, OciErrorCode};
 use oci_client::secrets::RegistryAuth;
 use strata_cache::Digest;
 
 use super::auth::{AuthSource, Resolver};
-use super::remote::Remote;
-use super::retry::{retry, Deadline, Failure, GaveUp, RetryPolicy, Timeouts};
+use super::classify::registry_error;
+use super::retry::{Deadline, Failure, RetryPolicy, Timeouts};
 use super::ErrorKind;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::image::manifest::{DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST};
 
 pub(super) const USER_AGENT: &str = concat!("strata/", env!("CARGO_PKG_VERSION"));
@@ -80,10 +78,10 @@ pub struct Registry {
     /// Pull authorizations per repository, for strata's own GETs.
     pub(super) tokens: super::download::Tokens,
     insecure: Vec<String>,
-    auth: Resolver,
-    retry: RetryPolicy,
+    pub(super) auth: Resolver,
+    pub(super) retry: RetryPolicy,
     pub(super) timeouts: Timeouts,
-    notify: Option<Notify>,
+    pub(super) notify: Option<Notify>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -94,48 +92,6 @@ impl std::fmt::Debug for Registry {
             .field("timeouts", &self.timeouts)
             .finish()
     }
-}
-
-pub(crate) fn registry_error(kind: ErrorKind, reason: impl Into<String>) -> Error {
-    Error::Registry {
-        kind,
-        reason: reason.into(),
-    }
-}
-
-/// Whether an error (or one of its causes) is a timeout: reqwest's own, or an I/O one (also
-/// when wrapped in an `io::Error`, whose `source` skips the error it wraps).
-fn is_timeout(error: &(dyn std::error::Error + 'static)) -> bool {
-    let mut current = Some(error);
-    while let Some(e) = current {
-        if e.downcast_ref::<reqwest::Error>()
-            .is_some_and(reqwest::Error::is_timeout)
-        {
-            return true;
-        }
-        if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            if io.kind() == std::io::ErrorKind::TimedOut {
-                return true;
-            }
-            if let Some(inner) = io.get_ref() {
-                if is_timeout(inner) {
-                    return true;
-                }
-            }
-        }
-        current = e.source();
-    }
-    false
-}
-
-/// The innermost cause of an error: "Connection refused (os error 111)" rather than
-/// "error sending request for url …".
-fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut current = error;
-    while let Some(next) = current.source() {
-        current = next;
-    }
-    current.to_string()
 }
 
 /// `host` of `host:port`, `[::1]:5000` → `::1`.
@@ -205,7 +161,7 @@ impl Registry {
 
     /// The client for uploads: reqwest's read timeout also covers sending the request body,
     /// so an upload is bounded by its operation's deadline (extended by its size) instead.
-    fn upload_client(&self, registry: &str) -> oci_client::Client {
+    pub(super) fn upload_client(&self, registry: &str) -> oci_client::Client {
         self.client_for(registry, true)
     }
 
@@ -247,7 +203,7 @@ impl Registry {
     /// oci-client's request methods that take no credentials of their own use those (and
     /// fetch a token only when it has none for the scope). `request` is lazy, so it may be
     /// built before the credentials are stored. It is given up at the deadline.
-    fn with_auth<T>(
+    pub(super) fn with_auth<T>(
         &self,
         registry: &str,
         client: &oci_client::Client,
@@ -279,369 +235,6 @@ impl Registry {
         })
     }
 
-    /// The failure of an operation whose deadline passed.
-    pub(super) fn timed_out(&self, registry: &str) -> Failure {
-        Failure {
-            transient: true,
-            error: registry_error(
-                ErrorKind::Network,
-                format!("registry {registry} timed out: the operation's deadline passed"),
-            ),
-        }
-    }
-
-    /// The failure of an attempt the registry left waiting longer than the attempt timeout.
-    fn attempt_timed_out(&self, registry: &str) -> Failure {
-        Failure {
-            transient: true,
-            error: registry_error(
-                ErrorKind::Network,
-                format!(
-                    "registry {registry} timed out: no answer within {:?} (--registry-timeout)",
-                    self.timeouts.attempt
-                ),
-            ),
-        }
-    }
-
-    /// Turns an `oci-client` error into strata's, deciding whether a retry may help.
-    pub(super) fn classify(&self, registry: &str, error: OciDistributionError) -> Failure {
-        let transient = |reason: String| Failure {
-            transient: true,
-            error: registry_error(ErrorKind::Network, reason),
-        };
-        let fatal = |kind: ErrorKind, reason: String| Failure {
-            transient: false,
-            error: registry_error(kind, reason),
-        };
-        let unauthorized = |detail: &str| {
-            let reason = if self.auth.has_credentials(registry) {
-                format!(
-                    "authentication failed: registry {registry} rejected the credentials{detail}"
-                )
-            } else {
-                format!(
-                    "authentication required: registry {registry} needs credentials{detail} (none found for it; run `strata login {registry}`)"
-                )
-            };
-            fatal(ErrorKind::Auth, reason)
-        };
-        let by_status = |code: u16, message: &str| -> Failure {
-            let message = message.trim();
-            let detail = if message.is_empty() {
-                String::new()
-            } else {
-                format!(": {}", message.chars().take(300).collect::<String>())
-            };
-            match code {
-                401 => unauthorized(&detail),
-                403 => fatal(
-                    ErrorKind::Auth,
-                    format!("registry {registry} denied access (authentication){detail}"),
-                ),
-                404 => fatal(
-                    ErrorKind::NotFound,
-                    format!("not found in registry {registry}{detail}"),
-                ),
-                408 | 429 | 500..=599 => {
-                    transient(format!("registry {registry} answered HTTP {code}{detail}"))
-                }
-                _ => fatal(
-                    ErrorKind::Other,
-                    format!("registry {registry} answered HTTP {code}{detail}"),
-                ),
-            }
-        };
-        match error {
-            OciDistributionError::RegistryError { envelope, .. } => {
-                let first = envelope.errors.first();
-                let kind = match first.map(|e| &e.code) {
-                    Some(
-                        OciErrorCode::ManifestUnknown
-                        | OciErrorCode::BlobUnknown
-                        | OciErrorCode::NameUnknown
-                        | OciErrorCode::NotFound,
-                    ) => ErrorKind::NotFound,
-                    Some(OciErrorCode::Unauthorized) => return unauthorized(""),
-                    Some(OciErrorCode::Denied) => ErrorKind::Auth,
-                    Some(OciErrorCode::Toomanyrequests) => {
-                        return transient(format!("registry {registry}: too many requests"))
-                    }
-                    _ => ErrorKind::Other,
-                };
-                let text = envelope
-                    .errors
-                    .iter()
-                    .map(|e| {
-                        if e.message.is_empty() {
-                            format!("{:?}", e.code).to_lowercase()
-                        } else {
-                            e.message.clone()
-                        }
-                    })
-                    .collect::<Vec<_>>()
-                    .join("; ");
-                let text = if kind == ErrorKind::Auth {
-                    format!("registry {registry} denied access (authentication): {text}")
-                } else {
-                    text
-                };
-                fatal(kind, text)
-            }
-            OciDistributionError::UnauthorizedError { .. } => unauthorized(""),
-            OciDistributionError::AuthenticationFailure(reason) => {
-                unauthorized(&format!(": {}", reason.trim()))
-            }
-            OciDistributionError::ServerError { code, message, .. } => by_status(code, &message),
-            OciDistributionError::RequestError(e) => {
-                if let Some(status) = e.status() {
-                    return by_status(status.as_u16(), "");
-                }
-                if is_timeout(&e) {
-                    return self.attempt_timed_out(registry);
-                }
-                let cause = root_cause(&e);
-                let tls = super::tls::tls_failure(&e);
-                if tls == Some(super::tls::TlsFailure::Untrusted) {
-                    return fatal(
-                        ErrorKind::Network,
-                        format!(
-                            "registry {registry}: its TLS certificate is not trusted: {cause} (add its CA to the system's trust store, or use --insecure-registry {registry} for plain HTTP)"
-                        ),
-                    );
-                }
-                if !self.is_insecure(registry) && tls == Some(super::tls::TlsFailure::NotTls) {
-                    return fatal(
-                        ErrorKind::Network,
-                        format!(
-                            "registry {registry} does not speak HTTPS: {cause} (if it serves plain HTTP, use --insecure-registry {registry})"
-                        ),
-                    );
-                }
-                if e.is_builder() {
-                    fatal(ErrorKind::Other, format!("registry {registry}: {cause}"))
-                } else {
-                    transient(format!("cannot reach registry {registry}: {cause}"))
-                }
-            }
-            OciDistributionError::IoError(e) if is_timeout(&e) => self.attempt_timed_out(registry),
-            OciDistributionError::IoError(e) => {
-                transient(format!("connection to registry {registry}: {e}"))
-            }
-            OciDistributionError::DigestError(e) => fatal(
-                ErrorKind::DigestMismatch,
-                format!("digest mismatch from registry {registry}: {e}"),
-            ),
-            other => fatal(ErrorKind::Other, format!("registry {registry}: {other}")),
-        }
-    }
-
-    /// Runs one operation with retries, within the operation's deadline; the final error says
-    /// how many attempts were made, and that it timed out when the deadline ran out.
-    pub(super) fn with_retry<T>(
-        &self,
-        registry: &str,
-        attempt: impl FnMut(&Deadline) -> std::result::Result<T, Failure>,
-    ) -> Result<T> {
-        self.with_retry_within(registry, &Deadline::new(self.timeouts.total), attempt)
-    }
-
-    /// [`Registry::with_retry`] with a deadline of the caller's.
-    pub(super) fn with_retry_within<T>(
-        &self,
-        registry: &str,
-        deadline: &Deadline,
-        attempt: impl FnMut(&Deadline) -> std::result::Result<T, Failure>,
-    ) -> Result<T> {
-        let notify = |n: u32, error: &Error| {
-            if let Some(notify) = &self.notify {
-                notify(&format!(
-                    "{error}; retrying in {:?} (attempt {} of {})",
-                    self.retry.delay(n),
-                    n + 1,
-                    self.retry.attempts
-                ));
-            }
-        };
-        let gave_up = |GaveUp {
-                           error,
-                           attempts,
-                           deadline: ran_out,
-                       }| {
-            let Error::Registry { kind, reason } = error else {
-                return error;
-            };
-            let reason = if ran_out {
-                // The deadline, not the count of attempts, ended it: say it timed out.
-                let timed_out = if reason.contains("timed out") {
-                    String::new()
-                } else {
-                    format!("registry {registry} timed out; ")
-                };
-                format!(
-                    "{reason} ({timed_out}gave up after {attempts} attempt{} in {:.1}s)",
-                    if attempts == 1 { "" } else { "s" },
-                    deadline.elapsed().as_secs_f64()
-                )
-            } else if attempts > 1 {
-                format!("{reason} (after {attempts} attempts)")
-            } else {
-                reason
-            };
-            Error::Registry { kind, reason }
-        };
-        retry(&self.retry, deadline, attempt, &notify).map_err(gave_up)
-    }
-
-    /// The digest a tag points at now (a HEAD request when the registry answers with
-    /// `Docker-Content-Digest`), `None` when the tag does not exist.
-    pub fn manifest_digest(&self, remote: &Remote) -> Result<Option<Digest>> {
-        let registry = remote.registry.as_str();
-        let client = self.client(registry);
-        let reference = remote.oci();
-        let found = self.with_retry(registry, |deadline| {
-            let auth = self.oci_auth(registry)?;
-            let head = async { Ok(client.fetch_manifest_digest(&reference, &auth).await) };
-            match self.block_on(registry, deadline, head)? {
-                Ok(digest) => Ok(Some(digest)),
-                Err(e) => {
-                    let failure = self.classify(registry, e);
-                    match &failure.error {
-                        Error::Registry {
-                            kind: ErrorKind::NotFound,
-                            ..
-                        } => Ok(None),
-                        _ => Err(failure),
-                    }
-                }
-            }
-        })?;
-        found
-            .map(|d| {
-                d.parse::<Digest>().map_err(|e| {
-                    registry_error(
-                        ErrorKind::Other,
-                        format!("registry {registry}: digest {d}: {e}"),
-                    )
-                })
-            })
-            .transpose()
-    }
-
-    /// Stores a manifest (or index) under the reference's tag (or digest); returns its digest.
-    pub fn put_manifest(&self, remote: &Remote, bytes: &[u8], media_type: &str) -> Result<Digest> {
-        let registry = remote.registry.as_str();
-        let client = self.client(registry);
-        let reference = remote.oci();
-        let content_type = reqwest::header::HeaderValue::from_str(media_type).map_err(|e| {
-            registry_error(ErrorKind::Other, format!("media type `{media_type}`: {e}"))
-        })?;
-        let body = bytes::Bytes::copy_from_slice(bytes);
-        self.with_retry(registry, |deadline| {
-            let push = client.push_manifest_raw(&reference, body.clone(), content_type.clone());
-            self.with_auth(registry, &client, &reference, deadline, async {
-                push.await.map_err(|e| self.classify(registry, e))
-            })
-        })?;
-        Ok(Digest::of(bytes))
-    }
-
-    /// Whether the repository has a blob (a HEAD request).
-    pub fn has_blob(&self, remote: &Remote, digest: &Digest) -> Result<bool> {
-        let registry = remote.registry.as_str();
-        let client = self.client(registry);
-        let reference = remote.oci();
-        let digest = digest.to_string();
-        self.with_retry(registry, |deadline| {
-            self.with_auth(registry, &client, &reference, deadline, async {
-                client
-                    .blob_exists(&reference, &digest)
-                    .await
-                    .map_err(|e| self.classify(registry, e))
-            })
-        })
-    }
-
-    /// Uploads a blob to the repository (monolithic upload; files are streamed). The upload
-    /// has the operation's deadline plus a second per [`UPLOAD_RATE`] bytes.
-    pub fn put_blob(&self, remote: &Remote, digest: &Digest, source: &BlobSource) -> Result<()> {
-        let registry = remote.registry.as_str();
-        let client = self.upload_client(registry);
-        let reference = remote.oci();
-        let digest_text = digest.to_string();
-        let bytes = match source {
-            BlobSource::Bytes(bytes) => Some(bytes::Bytes::copy_from_slice(bytes)),
-            BlobSource::File(_) => None,
-        };
-        let size = match source {
-            BlobSource::Bytes(bytes) => bytes.len() as u64,
-            BlobSource::File(path) => std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
-        };
-        let deadline = Deadline::new(self.timeouts.total);
-        deadline.extend(Duration::from_secs(size / UPLOAD_RATE));
-        self.with_retry_within(registry, &deadline, |deadline| {
-            let stream = match source {
-                BlobSource::File(path) => {
-                    let file = std::fs::File::open(path).map_err(|source| Failure {
-                        transient: false,
-                        error: Error::Io {
-                            path: path.clone(),
-                            source,
-                        },
-                    })?;
-                    let size = file.metadata().map(|m| m.len()).ok();
-                    Some((file_stream(file), size))
-                }
-                BlobSource::Bytes(_) => None,
-            };
-            self.with_auth(registry, &client, &reference, deadline, async {
-                match (stream, &bytes) {
-                    (Some((stream, size)), _) => {
-                        client
-                            .push_blob_stream(&reference, stream, &digest_text, size)
-                            .await
-                    }
-                    (None, Some(bytes)) => {
-                        client
-                            .push_blob(&reference, bytes.clone(), &digest_text)
-                            .await
-                    }
-                    (None, None) => unreachable!("a blob source is bytes or a file"),
-                }
-                .map_err(|e| self.classify(registry, e))
-            })
-        })?;
-        Ok(())
-    }
-
-    /// Asks the registry to link a blob from another repository of the same registry into
-    /// this one (no upload); `false` when it would not (the caller uploads instead).
-    pub fn mount_blob(&self, remote: &Remote, from: &Remote, digest: &Digest) -> Result<bool> {
-        if remote.registry != from.registry {
-            return Ok(false);
-        }
-        let registry = remote.registry.as_str();
-        let client = self.client(registry);
-        let reference = remote.oci();
-        let source = from.oci();
-        let digest_text = digest.to_string();
-        self.with_retry(registry, |deadline| {
-            self.with_auth(registry, &client, &reference, deadline, async {
-                match client.mount_blob(&reference, &source, &digest_text).await {
-                    Ok(()) => Ok(true),
-                    Err(e) => {
-                        let failure = self.classify(registry, e);
-                        if failure.transient {
-                            Err(failure)
-                        } else {
-                            Ok(false)
-                        }
-                    }
-                }
-            })
-        })
-    }
-
     /// A plain HTTP client with the attempt timeout (for requests oci-client does not make:
     /// the login check, capped manifest downloads).
     pub(super) fn http_client(&self) -> Result<reqwest::Client> {
@@ -660,35 +253,12 @@ impl Registry {
     }
 }
 
-/// A file as a stream of 1 MiB chunks.
-fn file_stream(
-    file: std::fs::File,
-) -> impl futures_util::Stream<Item = std::result::Result<bytes::Bytes, OciDistributionError>>
-       + Send
-       + 'static {
-    futures_util::stream::unfold(Some(file), |state| async move {
-        let mut file = state?;
-        let mut buffer = vec![0u8; 1 << 20];
-        let mut filled = 0;
-        while filled < buffer.len() {
-            match file.read(&mut buffer[filled..]) {
-                Ok(0) => break,
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Some((Err(OciDistributionError::IoError(e)), None)),
-            }
-        }
-        if filled == 0 {
-            return None;
-        }
-        buffer.truncate(filled);
-        Some((Ok(bytes::Bytes::from(buffer)), Some(file)))
-    })
-}
-
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
+    use crate::registry::Remote;
 
     #[test]
     fn loopback_and_named_registries_are_insecure() {

@@ -19,7 +19,8 @@ use oci_client::secrets::RegistryAuth;
 use oci_client::RegistryOperation;
 use strata_cache::{BlobRef, Digest, Hasher, Store};
 
-use super::client::{registry_error, FetchedManifest, Registry, ACCEPTED_MANIFESTS};
+use super::classify::registry_error;
+use super::client::{FetchedManifest, Registry, ACCEPTED_MANIFESTS};
 use super::remote::Remote;
 use super::retry::{Deadline, Failure};
 use super::ErrorKind;
@@ -128,6 +129,41 @@ impl Registry {
             digest,
             media_type,
         })
+    }
+
+    /// The digest a tag points at now (a HEAD request when the registry answers with
+    /// `Docker-Content-Digest`), `None` when the tag does not exist.
+    pub fn manifest_digest(&self, remote: &Remote) -> Result<Option<Digest>> {
+        let registry = remote.registry.as_str();
+        let client = self.client(registry);
+        let reference = remote.oci();
+        let found = self.with_retry(registry, |deadline| {
+            let auth = self.oci_auth(registry)?;
+            let head = async { Ok(client.fetch_manifest_digest(&reference, &auth).await) };
+            match self.block_on(registry, deadline, head)? {
+                Ok(digest) => Ok(Some(digest)),
+                Err(e) => {
+                    let failure = self.classify(registry, e);
+                    match &failure.error {
+                        Error::Registry {
+                            kind: ErrorKind::NotFound,
+                            ..
+                        } => Ok(None),
+                        _ => Err(failure),
+                    }
+                }
+            }
+        })?;
+        found
+            .map(|d| {
+                d.parse::<Digest>().map_err(|e| {
+                    registry_error(
+                        ErrorKind::Other,
+                        format!("registry {registry}: digest {d}: {e}"),
+                    )
+                })
+            })
+            .transpose()
     }
 
     /// The `Authorization` for pulls from a repository: reused for [`TOKEN_REUSE`] unless

@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use oci_client::errors::OciDistributionError;
 
 use super::auth::Credentials;
-use super::client::{registry_error, Registry};
+use super::classify::registry_error;
+use super::client::Registry;
 use super::remote::DOCKER_HUB;
 use super::retry::Failure;
 use super::ErrorKind;

@@ -44,6 +44,7 @@
 //! ```
 
 pub mod auth;
+mod classify;
 mod client;
 mod download;
 mod jobs;
@@ -54,6 +55,7 @@ mod remote;
 mod retry;
 mod sources;
 mod tls;
+mod upload;
 
 pub use auth::{AuthSource, Credentials};
 pub use client::{

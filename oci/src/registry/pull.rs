@@ -11,7 +11,7 @@ use std::io::{BufRead, BufReader};
 
 use strata_cache::{Digest, Store};
 
-use super::client::registry_error;
+use super::classify::registry_error;
 use super::{ErrorKind, Registry, Remote, MAX_MANIFEST_SIZE};
 use crate::archive::load::{store_plan, Written};
 use crate::archive::plan::ImagePlan;

@@ -7,6 +7,9 @@
 use std::cell::Cell;
 use std::time::{Duration, Instant};
 
+use super::client::Registry;
+use crate::error::{Error, Result};
+
 /// How often and how patiently to retry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
@@ -176,6 +179,65 @@ pub(crate) fn retry<T>(
                 n += 1;
             }
         }
+    }
+}
+
+impl Registry {
+    /// Runs one operation with retries, within the operation's deadline; the final error says
+    /// how many attempts were made, and that it timed out when the deadline ran out.
+    pub(super) fn with_retry<T>(
+        &self,
+        registry: &str,
+        attempt: impl FnMut(&Deadline) -> std::result::Result<T, Failure>,
+    ) -> Result<T> {
+        self.with_retry_within(registry, &Deadline::new(self.timeouts.total), attempt)
+    }
+
+    /// [`Registry::with_retry`] with a deadline of the caller's.
+    pub(super) fn with_retry_within<T>(
+        &self,
+        registry: &str,
+        deadline: &Deadline,
+        attempt: impl FnMut(&Deadline) -> std::result::Result<T, Failure>,
+    ) -> Result<T> {
+        let notify = |n: u32, error: &Error| {
+            if let Some(notify) = &self.notify {
+                notify(&format!(
+                    "{error}; retrying in {:?} (attempt {} of {})",
+                    self.retry.delay(n),
+                    n + 1,
+                    self.retry.attempts
+                ));
+            }
+        };
+        let gave_up = |GaveUp {
+                           error,
+                           attempts,
+                           deadline: ran_out,
+                       }| {
+            let Error::Registry { kind, reason } = error else {
+                return error;
+            };
+            let reason = if ran_out {
+                // The deadline, not the count of attempts, ended it: say it timed out.
+                let timed_out = if reason.contains("timed out") {
+                    String::new()
+                } else {
+                    format!("registry {registry} timed out; ")
+                };
+                format!(
+                    "{reason} ({timed_out}gave up after {attempts} attempt{} in {:.1}s)",
+                    if attempts == 1 { "" } else { "s" },
+                    deadline.elapsed().as_secs_f64()
+                )
+            } else if attempts > 1 {
+                format!("{reason} (after {attempts} attempts)")
+            } else {
+                reason
+            };
+            Error::Registry { kind, reason }
+        };
+        retry(&self.retry, deadline, attempt, &notify).map_err(gave_up)
     }
 }
 
