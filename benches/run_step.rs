@@ -12,8 +12,8 @@ use strata_builder::sandbox::{
     sandbox_available, Executor, NativeSandbox, Network, RunRequest, Security,
 };
 use strata_cache::{OpenOptions, Store};
-use strata_oci::commit::commit_dir;
-use strata_oci::layer::LayerOptions;
+use strata_oci::commit_dir;
+use strata_oci::LayerOptions;
 
 fn base_layers(store: &Store) -> Vec<std::path::PathBuf> {
     let options = LayerOptions::default();

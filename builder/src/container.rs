@@ -19,9 +19,9 @@ use serde_json::{json, Value};
 use strata_cache::{ContainerRecord, Digest, Store};
 
 use crate::error::{Error, Result};
-use strata_oci::commit::commit_dir;
+use strata_oci::commit_dir;
 use strata_oci::image::{self, config as image_config, StoredImage};
-use strata_oci::layer::{extract_layer, write_layer, LayerOptions};
+use strata_oci::{extract_layer, write_layer, LayerOptions};
 
 /// docker's `PATH` for a container whose image sets none (`system.DefaultPathEnv`).
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";

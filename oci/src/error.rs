@@ -111,7 +111,7 @@ pub enum Error {
         /// Where the loop was detected.
         path: PathBuf,
     },
-    /// A directory tree nested deeper than [`crate::layer::MAX_DEPTH`] levels (a context, a
+    /// A directory tree nested deeper than [`crate::MAX_DEPTH`] levels (a context, a
     /// stage's files, a layer being written or read).
     #[error(
         "`{}`: more than {max} directory levels deep; strata refuses deeper trees",

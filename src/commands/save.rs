@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use strata_cache::Store;
 use strata_oci::archive::{save, SaveOptions};
 use strata_oci::image::{self, reference::Reference, StoredImage};
-use strata_oci::layer::Compression;
+use strata_oci::Compression;
 
 use crate::Global;
 

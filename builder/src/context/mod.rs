@@ -17,7 +17,7 @@ pub use meta::EntryMeta;
 pub use patterns::{PatternError, PatternSet};
 use scoped::link_target;
 pub use scoped::resolve_in_root;
-use strata_oci::rootfs::resolve_scoped;
+use strata_oci::resolve_scoped;
 pub use walk::{EntryKind, SourceEntry};
 
 use crate::error::{Error, Result};

@@ -10,7 +10,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use strata_oci::rootfs::resolve_scoped;
+use strata_oci::resolve_scoped;
 
 use crate::error::{Error, Result};
 

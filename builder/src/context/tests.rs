@@ -318,7 +318,7 @@ fn deep_trees_are_walked_in_order_past_the_parallel_depth() {
 
 #[test]
 fn a_context_deeper_than_the_limit_is_refused_naming_the_path() {
-    let (_dir, ctx) = deep_context(strata_oci::layer::MAX_DEPTH + 5, None);
+    let (_dir, ctx) = deep_context(strata_oci::MAX_DEPTH + 5, None);
     let found = ctx.resolve_source("top").unwrap().remove(0);
     let err = std::thread::Builder::new()
         .stack_size(512 << 10)

@@ -10,7 +10,7 @@ use super::dir::OpenDir;
 use super::meta::EntryMeta;
 use super::{join_rel, BuildContext, PatternSet, SourceMatch};
 use crate::error::{Error, Result};
-use strata_oci::layer::MAX_DEPTH;
+use strata_oci::MAX_DEPTH;
 
 /// The kinds of entries a copy carries.
 #[derive(Debug, Clone, PartialEq, Eq)]

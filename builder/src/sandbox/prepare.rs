@@ -13,7 +13,7 @@ use super::stubs::{MountPoints, Stub, ETC_FILES};
 use super::{MountFrom, Network, RunRequest, Security};
 use crate::error::{Error, Result};
 use crate::users::{Identity, UserDb};
-use strata_oci::rootfs::LayerStack;
+use strata_oci::LayerStack;
 
 /// The hostname RUN sees (BuildKit's).
 pub const HOSTNAME: &str = "buildkitsandbox";

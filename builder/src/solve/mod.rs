@@ -37,11 +37,11 @@ use crate::progress::{Event, Progress};
 use crate::sandbox::{Executor, Network, RunRequest, Security};
 use crate::users::UserDb;
 use strata_oci::cache_exchange::ImportedCache;
-use strata_oci::commit::commit_dir;
+use strata_oci::commit_dir;
 use strata_oci::image::{self, config as image_config, StoredImage};
-use strata_oci::layer::LayerOptions;
 use strata_oci::registry::{pull, PullOptions, Registry, Remote};
-use strata_oci::rootfs::LayerStack;
+use strata_oci::LayerOptions;
+use strata_oci::LayerStack;
 
 pub use entitlements::Entitlements;
 pub use imported::BuiltStep;

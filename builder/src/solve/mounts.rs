@@ -29,7 +29,7 @@ use crate::context::SourceEntry;
 use crate::context::{BuildContext, ContentDigester, EntryKind, PatternSet};
 use crate::error::{Error, Result};
 use crate::sandbox::{ExtraMount, MountFrom};
-use strata_oci::rootfs::LayerStack;
+use strata_oci::LayerStack;
 
 /// Secrets passed with `--secret`: id → content.
 pub type Secrets = BTreeMap<String, Vec<u8>>;

@@ -19,8 +19,8 @@ use crate::context::{
 use crate::copy::CopySource;
 use crate::error::{Error, Result};
 use crate::fetch::fetch;
-use strata_oci::layer::MAX_DEPTH;
-use strata_oci::rootfs::LayerStack;
+use strata_oci::LayerStack;
+use strata_oci::MAX_DEPTH;
 
 /// The store's file-hash index as the context digester's cache.
 pub struct IndexHashCache<'a>(pub &'a Store);
@@ -292,7 +292,7 @@ fn view_source(
     rel: &str,
     written: &str,
     place: &str,
-) -> Result<(String, strata_oci::rootfs::Found)> {
+) -> Result<(String, strata_oci::Found)> {
     let unresolved = format!("/{rel}");
     let resolved = view.resolve(&unresolved)?;
     match view.lookup(&resolved)? {
@@ -381,7 +381,7 @@ fn walk_view(
     view: &LayerStack,
     path: &str,
     rel: &str,
-    found: strata_oci::rootfs::Found,
+    found: strata_oci::Found,
     excludes: &PatternSet,
     out: &mut Vec<SourceEntry>,
 ) -> Result<()> {

@@ -28,7 +28,7 @@ pub(super) struct KnownLayers {
 }
 
 impl KnownLayers {
-    pub fn of(store: &Store) -> Result<KnownLayers> {
+    pub(super) fn of(store: &Store) -> Result<KnownLayers> {
         let mut known = KnownLayers {
             by_digest: BTreeMap::new(),
             sizes: BTreeSet::new(),
@@ -47,7 +47,7 @@ impl KnownLayers {
         Ok(known)
     }
 
-    pub fn get(&self, digest: &Digest) -> Option<Digest> {
+    pub(super) fn get(&self, digest: &Digest) -> Option<Digest> {
         self.by_digest.get(digest).copied()
     }
 }
@@ -115,7 +115,7 @@ pub(super) struct Background<'scope, 'env, T> {
 }
 
 impl<'scope, 'env, T> Background<'scope, 'env, T> {
-    pub fn new(scope: &'scope Scope<'scope, 'env>) -> Self {
+    pub(super) fn new(scope: &'scope Scope<'scope, 'env>) -> Self {
         let (give_back, spare) = channel();
         Background {
             scope,
@@ -128,7 +128,11 @@ impl<'scope, 'env, T> Background<'scope, 'env, T> {
 
     /// Reads `entry` to its end and hashes it on another thread, `then` to be handed back with
     /// its digest and length; returns the oldest one, finished, once too many are in flight.
-    pub fn hash(&mut self, entry: &mut impl Read, then: T) -> io::Result<Option<(T, Digest, u64)>> {
+    pub(super) fn hash(
+        &mut self,
+        entry: &mut impl Read,
+        then: T,
+    ) -> io::Result<Option<(T, Digest, u64)>> {
         let (chunks, hashed) = sync_channel::<Vec<u8>>(4);
         let give_back = self.give_back.clone();
         let hashing = self.scope.spawn(move || {
@@ -163,7 +167,7 @@ impl<'scope, 'env, T> Background<'scope, 'env, T> {
     }
 
     /// The oldest entry in flight, once hashed.
-    pub fn next(&mut self) -> Option<(T, Digest, u64)> {
+    pub(super) fn next(&mut self) -> Option<(T, Digest, u64)> {
         let (then, hashing) = self.in_flight.pop_front()?;
         let (digest, len) = hashing
             .join()

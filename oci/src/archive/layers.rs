@@ -10,7 +10,11 @@ use crate::error::{Error, Result};
 use crate::layer::{compress, write_layer, Compression, LayerOptions};
 
 /// Writes the uncompressed tar of a layer into `out`, checking its DiffID.
-pub fn uncompressed_layer(store: &Store, record: &LayerRecord, out: &mut dyn Write) -> Result<()> {
+pub(super) fn uncompressed_layer(
+    store: &Store,
+    record: &LayerRecord,
+    out: &mut dyn Write,
+) -> Result<()> {
     let mut checking = Checking {
         inner: out,
         hasher: strata_cache::Hasher::new(),
@@ -62,7 +66,7 @@ fn verify(record: &LayerRecord, actual: strata_cache::Digest, size: u64) -> Resu
 }
 
 /// The compressed blob of a layer, made and remembered on first use.
-pub fn compressed_blob(
+pub(crate) fn compressed_blob(
     store: &Store,
     diff_id: &Digest,
     compression: Compression,

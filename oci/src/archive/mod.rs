@@ -30,6 +30,6 @@ mod tests;
 
 pub use export::export;
 pub use import::{import, ImportOptions};
-pub use layers::{compressed_blob, uncompressed_layer};
+pub(crate) use layers::compressed_blob;
 pub use load::{load, load_file, Loaded};
 pub use save::{save, SaveOptions};

@@ -22,14 +22,14 @@ use crate::image::manifest::{self, Desc, OCI_MANIFEST};
 use crate::layer::Compression;
 
 /// The cache config's media type.
-pub const CACHE_CONFIG_MEDIA_TYPE: &str = "application/vnd.strata.cache.config.v1+json";
+pub(super) const CACHE_CONFIG_MEDIA_TYPE: &str = "application/vnd.strata.cache.config.v1+json";
 
 /// The cache-key scheme these records were computed with (the builder's key prefix).
-pub const KEY_SCHEME: &str = "strata-cachekey-v1";
+pub(super) const KEY_SCHEME: &str = "strata-cachekey-v1";
 
 /// The config blob: what each cached step produced.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CacheConfig {
+pub(super) struct CacheConfig {
     /// The cache-key scheme ([`KEY_SCHEME`]).
     pub keys: String,
     /// The layers, in the manifest's layer order.
@@ -40,7 +40,7 @@ pub struct CacheConfig {
 
 /// One layer of the cache: the manifest's layer at the same index holds its gzip blob.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CacheLayer {
+pub(super) struct CacheLayer {
     /// sha256 of the uncompressed tar.
     pub diff_id: Digest,
     /// Size of the uncompressed tar.
@@ -49,7 +49,7 @@ pub struct CacheLayer {
 
 /// One cached step.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CacheStep {
+pub(super) struct CacheStep {
     /// The step's cache key.
     pub key: Digest,
     /// Index into `layers` of the layer it added; `None` for a step that changed no file.
@@ -61,7 +61,7 @@ pub struct CacheStep {
 
 /// A parsed, checked cache: config plus the blob of each layer.
 #[derive(Debug, Clone)]
-pub struct CacheContents {
+pub(super) struct CacheContents {
     /// The config.
     pub config: CacheConfig,
     /// The gzip blob of `config.layers[i]`.
@@ -69,7 +69,7 @@ pub struct CacheContents {
 }
 
 /// The manifest bytes for a config blob and layer blobs (deterministic: fields in a fixed order).
-pub fn manifest_bytes(config: &Desc, layers: &[Desc]) -> Vec<u8> {
+pub(super) fn manifest_bytes(config: &Desc, layers: &[Desc]) -> Vec<u8> {
     #[derive(Serialize)]
     #[serde(rename_all = "camelCase")]
     struct Descriptor<'a> {
@@ -108,13 +108,13 @@ pub fn manifest_bytes(config: &Desc, layers: &[Desc]) -> Vec<u8> {
 }
 
 /// The config blob's bytes.
-pub fn config_bytes(config: &CacheConfig) -> Vec<u8> {
+pub(super) fn config_bytes(config: &CacheConfig) -> Vec<u8> {
     serde_json::to_vec(config).expect("cache configs serialise")
 }
 
 /// Reads a cache manifest: checks it is one of strata's, returns the config's descriptor and
 /// the layer blobs.
-pub fn parse_manifest(bytes: &[u8]) -> std::result::Result<(Desc, Vec<Desc>), String> {
+pub(super) fn parse_manifest(bytes: &[u8]) -> std::result::Result<(Desc, Vec<Desc>), String> {
     let parsed = manifest::parse_manifest(bytes).map_err(|e| e.to_string())?;
     if parsed.config.media_type != CACHE_CONFIG_MEDIA_TYPE {
         return Err(format!(
@@ -135,7 +135,7 @@ pub fn parse_manifest(bytes: &[u8]) -> std::result::Result<(Desc, Vec<Desc>), St
 
 /// Reads the config blob (already digest-checked) against the manifest's layers. `Ok(None)`
 /// when the records use another key scheme (they could never match).
-pub fn parse_config(
+pub(super) fn parse_config(
     bytes: &[u8],
     blobs: Vec<Desc>,
 ) -> std::result::Result<Option<CacheContents>, String> {

@@ -21,7 +21,7 @@
 //! ```
 
 mod export;
-pub mod format;
+mod format;
 mod import;
 mod local;
 mod registry;

@@ -203,7 +203,7 @@ pub fn history_of(root: &Value) -> Vec<History> {
 }
 
 /// The DiffIDs of an image config JSON.
-pub fn diff_ids_of(root: &Value) -> Vec<Digest> {
+pub(crate) fn diff_ids_of(root: &Value) -> Vec<Digest> {
     root["rootfs"]["diff_ids"]
         .as_array()
         .into_iter()

@@ -16,17 +16,17 @@ use crate::error::{Error, Result};
 use crate::layer::Compression;
 
 /// The OCI manifest media type.
-pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub(crate) const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 /// The OCI index media type.
-pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+pub(crate) const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 /// Docker's schema 2 manifest media type.
-pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+pub(crate) const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
 /// Docker's manifest list media type.
-pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+pub(crate) const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
 
 /// One descriptor, with the digest in strata's type.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Desc {
+pub(crate) struct Desc {
     /// The media type as written.
     pub media_type: String,
     /// The content's digest.
@@ -37,7 +37,7 @@ pub struct Desc {
 
 /// A manifest's parts strata uses.
 #[derive(Debug, Clone)]
-pub struct Manifest {
+pub(crate) struct Manifest {
     /// The manifest's own media type (OCI when it does not say).
     pub media_type: String,
     /// The config blob.
@@ -48,7 +48,7 @@ pub struct Manifest {
 
 /// One entry of an image index.
 #[derive(Debug, Clone)]
-pub struct IndexEntry {
+pub(crate) struct IndexEntry {
     /// What it points at.
     pub desc: Desc,
     /// `os/architecture[/variant]`, when the entry says.
@@ -77,12 +77,12 @@ fn desc_of(what: &str, d: &oci_spec::image::Descriptor) -> Result<Desc> {
 }
 
 /// True for the media types of an image index or docker manifest list.
-pub fn is_index(media_type: &str) -> bool {
+pub(crate) fn is_index(media_type: &str) -> bool {
     media_type == OCI_INDEX || media_type == DOCKER_LIST
 }
 
 /// Parses a manifest (OCI or docker schema 2).
-pub fn parse_manifest(bytes: &[u8]) -> Result<Manifest> {
+pub(crate) fn parse_manifest(bytes: &[u8]) -> Result<Manifest> {
     let manifest = ImageManifest::from_reader(bytes).map_err(|e| bad("manifest", e))?;
     if manifest.schema_version() != 2 {
         return Err(bad("manifest", "schema version is not 2"));
@@ -103,7 +103,7 @@ pub fn parse_manifest(bytes: &[u8]) -> Result<Manifest> {
 
 /// Why bytes are not a manifest (or index) strata can read.
 #[derive(Debug, thiserror::Error)]
-pub enum ManifestError {
+pub(crate) enum ManifestError {
     /// The bytes do not parse as JSON.
     #[error("not JSON: {0}")]
     NotJson(#[source] serde_json::Error),
@@ -117,7 +117,7 @@ pub enum ManifestError {
 
 /// A manifest's media type: its `mediaType`, else an index when it lists `manifests`, else
 /// an OCI manifest. Schema 1 manifests are refused.
-pub fn media_type_of(bytes: &[u8]) -> std::result::Result<String, ManifestError> {
+pub(crate) fn media_type_of(bytes: &[u8]) -> std::result::Result<String, ManifestError> {
     let value: serde_json::Value = serde_json::from_slice(bytes).map_err(ManifestError::NotJson)?;
     if value["schemaVersion"].as_i64() == Some(1) {
         return Err(ManifestError::SchemaOne);
@@ -135,7 +135,7 @@ pub fn media_type_of(bytes: &[u8]) -> std::result::Result<String, ManifestError>
 }
 
 /// Parses an image index (OCI or docker manifest list).
-pub fn parse_index(bytes: &[u8]) -> Result<Vec<IndexEntry>> {
+pub(crate) fn parse_index(bytes: &[u8]) -> Result<Vec<IndexEntry>> {
     let index = ImageIndex::from_reader(bytes).map_err(|e| bad("index", e))?;
     index
         .manifests()
@@ -165,7 +165,7 @@ pub fn parse_index(bytes: &[u8]) -> Result<Vec<IndexEntry>> {
 
 /// The layer compression a media type says: `Some(None)` for a plain tar, `None` when the
 /// type is not a layer type strata knows.
-pub fn layer_compression(media_type: &str) -> Option<Option<Compression>> {
+pub(crate) fn layer_compression(media_type: &str) -> Option<Option<Compression>> {
     if media_type.ends_with("+gzip") || media_type.ends_with(".tar.gzip") {
         Some(Some(Compression::Gzip))
     } else if media_type.ends_with("+zstd") || media_type.ends_with(".tar.zstd") {
@@ -178,7 +178,7 @@ pub fn layer_compression(media_type: &str) -> Option<Option<Compression>> {
 }
 
 /// The OCI layer media type for a compression.
-pub fn layer_media_type(compression: Option<Compression>) -> &'static str {
+pub(crate) fn layer_media_type(compression: Option<Compression>) -> &'static str {
     match compression {
         None => "application/vnd.oci.image.layer.v1.tar",
         Some(Compression::Gzip) => "application/vnd.oci.image.layer.v1.tar+gzip",
@@ -187,7 +187,7 @@ pub fn layer_media_type(compression: Option<Compression>) -> &'static str {
 }
 
 /// The platform this machine runs, as `os/architecture` in Go's names.
-pub fn host_platform() -> String {
+pub(crate) fn host_platform() -> String {
     let arch = match std::env::consts::ARCH {
         "x86_64" => "amd64",
         "aarch64" => "arm64",
@@ -212,7 +212,7 @@ fn oci_descriptor(media_type: MediaType, desc: &Desc) -> Result<oci_spec::image:
 }
 
 /// The bytes of an OCI manifest for a config and layers (deterministic: no maps inside).
-pub fn build_manifest(config: &Desc, layers: &[Desc]) -> Result<Vec<u8>> {
+pub(crate) fn build_manifest(config: &Desc, layers: &[Desc]) -> Result<Vec<u8>> {
     let manifest = ImageManifestBuilder::default()
         .schema_version(2u32)
         .media_type(MediaType::ImageManifest)

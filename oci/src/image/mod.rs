@@ -20,7 +20,7 @@
 //! ```
 
 pub mod config;
-pub mod manifest;
+pub(crate) mod manifest;
 pub mod reference;
 
 use serde_json::Value;
@@ -31,7 +31,7 @@ use manifest::Desc;
 use reference::Reference;
 
 /// The prefix of the index keys that keep untagged images.
-pub const UNTAGGED_PREFIX: &str = "<none>@";
+pub(crate) const UNTAGGED_PREFIX: &str = "<none>@";
 
 /// An image the store holds.
 #[derive(Debug, Clone)]
@@ -219,7 +219,7 @@ pub fn store_image(store: &Store, config: &Value, layers: &[(Digest, u64)]) -> R
 
 /// Stores an image whose config bytes must be kept exactly (a loaded image keeps its ID),
 /// with a manifest of uncompressed layers (digest = DiffID).
-pub fn store_image_raw(
+pub(crate) fn store_image_raw(
     store: &Store,
     config_bytes: &[u8],
     layers: &[(Digest, u64)],
@@ -240,7 +240,7 @@ pub fn store_image_raw(
 
 /// The manifest strata writes for a config and uncompressed layers (DiffID, size): the
 /// layers' descriptors are their DiffIDs, since the tars are regenerated from snapshots.
-pub fn uncompressed_manifest(
+pub(crate) fn uncompressed_manifest(
     config: &Digest,
     config_size: u64,
     layers: &[(Digest, u64)],

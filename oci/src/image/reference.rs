@@ -214,7 +214,7 @@ pub fn split_key(key: &str) -> (&str, &str) {
 }
 
 /// `app:1` → `docker.io/library/app:1`, as containerd names images.
-pub fn full_name(key: &str) -> String {
+pub(crate) fn full_name(key: &str) -> String {
     Reference::parse(key)
         .map(|r| r.full())
         .unwrap_or_else(|_| key.to_string())

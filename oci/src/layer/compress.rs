@@ -24,7 +24,7 @@ impl Compression {
 
 /// Compresses `input` into `output` at the default level (gzip 6, zstd 3: what docker and
 /// BuildKit use); returns the uncompressed byte count.
-pub fn compress(
+pub(crate) fn compress(
     compression: Compression,
     input: &mut dyn Read,
     output: &mut dyn Write,
@@ -35,7 +35,7 @@ pub fn compress(
 /// [`compress`] at a chosen level (gzip 0–9, zstd 1–22; `None` for the default). The same
 /// input and level always give the same bytes: no timestamp or name in the gzip header, and
 /// zstd single-threaded with no dictionary.
-pub fn compress_level(
+pub(super) fn compress_level(
     compression: Compression,
     level: Option<i32>,
     input: &mut dyn Read,

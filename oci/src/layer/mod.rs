@@ -14,20 +14,21 @@ pub(crate) mod tar_format;
 mod write;
 mod xattr;
 
-pub use compress::{compress, compress_level, Compression};
+pub(crate) use compress::compress;
+pub use compress::Compression;
 pub use extract::make_special_node;
 pub use extract::{extract_layer, ExtractReport};
 pub use write::{write_layer, LayerOptions, LayerSummary};
 
 /// OCI's whiteout prefix: `.wh.NAME` deletes `NAME` from lower layers.
-pub const WHITEOUT_PREFIX: &str = ".wh.";
+pub(crate) const WHITEOUT_PREFIX: &str = ".wh.";
 /// The deepest path strata writes or reads, in components (`a/b/c` is 3): contexts, stages'
 /// files and layers alike. Real trees stay far below it (a path this deep is over a kilobyte
 /// long); what goes deeper is refused with [`crate::error::Error::TooDeep`] rather than
 /// exhausting a stack, the open file limit or `PATH_MAX` somewhere further on.
 pub const MAX_DEPTH: usize = 512;
 /// OCI's opaque marker: `DIR/.wh..wh..opq` hides everything lower layers had in `DIR`.
-pub const OPAQUE_MARKER: &str = ".wh..wh..opq";
+pub(crate) const OPAQUE_MARKER: &str = ".wh..wh..opq";
 
 #[cfg(test)]
 mod tests;

@@ -6,7 +6,7 @@ use std::io::{self, Write};
 
 /// What kind of entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EntryType {
+pub(crate) enum EntryType {
     /// A regular file (`0`).
     File,
     /// A hard link to an earlier entry (`1`).
@@ -39,7 +39,7 @@ impl EntryType {
 
 /// One entry's header fields.
 #[derive(Debug, Clone)]
-pub struct Entry {
+pub(crate) struct Entry {
     /// Path inside the layer, no leading `/`; directories end with `/`.
     pub path: String,
     /// Kind.
@@ -120,14 +120,14 @@ fn header_block(
 }
 
 /// Writes an entry's header(s); the caller writes the content and then [`pad`].
-pub fn write_header(out: &mut (impl Write + ?Sized), entry: &Entry) -> io::Result<()> {
+pub(crate) fn write_header(out: &mut (impl Write + ?Sized), entry: &Entry) -> io::Result<()> {
     write_header_bytes(out, entry, entry.path.as_bytes(), entry.link.as_bytes())
 }
 
 /// [`write_header`] with the path and link target given as raw bytes (`entry.path` and
 /// `entry.link` are ignored): Linux names need not be UTF-8, and a layer must carry them
 /// unchanged, as Go's archive/tar (docker, BuildKit) does.
-pub fn write_header_bytes(
+pub(crate) fn write_header_bytes(
     out: &mut (impl Write + ?Sized),
     entry: &Entry,
     name: &[u8],
@@ -208,12 +208,12 @@ fn short_name(path: &[u8]) -> &[u8] {
 }
 
 /// Pads content of `size` bytes to the 512-byte block boundary.
-pub fn pad(out: &mut (impl Write + ?Sized), size: u64) -> io::Result<()> {
+pub(crate) fn pad(out: &mut (impl Write + ?Sized), size: u64) -> io::Result<()> {
     let rest = (512 - (size % 512) as usize) % 512;
     out.write_all(&[0u8; 512][..rest])
 }
 
 /// The end-of-archive marker: two zero blocks (as Go's archive/tar writes).
-pub fn finish(out: &mut (impl Write + ?Sized)) -> io::Result<()> {
+pub(crate) fn finish(out: &mut (impl Write + ?Sized)) -> io::Result<()> {
     out.write_all(&[0u8; 1024])
 }

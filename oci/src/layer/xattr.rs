@@ -10,7 +10,7 @@ fn cpath(path: &Path) -> std::io::Result<CString> {
 }
 
 /// All xattrs of `path` (name, value), sorted by name.
-pub fn list(path: &Path) -> std::io::Result<Vec<(String, Vec<u8>)>> {
+pub(super) fn list(path: &Path) -> std::io::Result<Vec<(String, Vec<u8>)>> {
     let c = cpath(path)?;
     // SAFETY: a NUL-terminated path; a null buffer asks for the size.
     let size = unsafe { libc::llistxattr(c.as_ptr(), std::ptr::null_mut(), 0) };
@@ -43,7 +43,7 @@ pub fn list(path: &Path) -> std::io::Result<Vec<(String, Vec<u8>)>> {
 }
 
 /// One xattr's value, `None` if absent.
-pub fn get(path: &Path, name: &str) -> std::io::Result<Option<Vec<u8>>> {
+pub(super) fn get(path: &Path, name: &str) -> std::io::Result<Option<Vec<u8>>> {
     let c = cpath(path)?;
     let n = CString::new(name).map_err(|_| std::io::Error::other("NUL in xattr name"))?;
     // SAFETY: NUL-terminated strings; a null buffer asks for the size.
@@ -73,7 +73,7 @@ pub fn get(path: &Path, name: &str) -> std::io::Result<Option<Vec<u8>>> {
 }
 
 /// Sets an xattr on `path` (not following a final symlink).
-pub fn set(path: &Path, name: &str, value: &[u8]) -> std::io::Result<()> {
+pub(super) fn set(path: &Path, name: &str, value: &[u8]) -> std::io::Result<()> {
     let c = cpath(path)?;
     let n = CString::new(name).map_err(|_| std::io::Error::other("NUL in xattr name"))?;
     // SAFETY: NUL-terminated strings and a value buffer of the given length.

@@ -17,7 +17,7 @@ use super::ErrorKind;
 use crate::error::{Error, Result};
 
 /// The key docker files Docker Hub's credentials under.
-pub const DOCKER_HUB_KEY: &str = "https://index.docker.io/v1/";
+pub(crate) const DOCKER_HUB_KEY: &str = "https://index.docker.io/v1/";
 
 /// Where credentials come from.
 #[derive(Debug, Clone, Default)]
@@ -240,7 +240,7 @@ fn decode_entry(key: &str, entry: &Value) -> Result<Option<Credentials>> {
 
 /// The credentials docker would use for `registry` (`127.0.0.1:5000`, `docker.io`), read
 /// from the config in `dir` (or through the helper it names); `None` when there are none.
-pub fn lookup(dir: &Path, registry: &str) -> Result<Option<Credentials>> {
+pub(crate) fn lookup(dir: &Path, registry: &str) -> Result<Option<Credentials>> {
     let config = read_config(dir)?;
     if let Some(helper) = helper_for(&config, registry) {
         if let Some(found) = helper_get(&helper, &config_key(registry))? {

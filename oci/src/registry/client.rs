@@ -22,7 +22,8 @@ use crate::image::manifest::{DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFE
 pub(super) const USER_AGENT: &str = concat!("strata/", env!("CARGO_PKG_VERSION"));
 
 /// The manifest media types strata asks for.
-pub const ACCEPTED_MANIFESTS: [&str; 4] = [OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST];
+pub(super) const ACCEPTED_MANIFESTS: [&str; 4] =
+    [OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST];
 
 /// The slowest upload rate strata waits for, in bytes per second: an upload's deadline is
 /// extended by its size at this rate (a registry that keeps up with less than this on average

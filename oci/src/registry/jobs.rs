@@ -7,10 +7,10 @@ use std::sync::Mutex;
 use crate::error::Result;
 
 /// How many transfers run at once unless the caller says otherwise.
-pub const DEFAULT_PARALLEL: usize = 3;
+pub(super) const DEFAULT_PARALLEL: usize = 3;
 
 /// `requested`, or [`DEFAULT_PARALLEL`] for 0.
-pub fn parallelism(requested: usize) -> usize {
+pub(super) fn parallelism(requested: usize) -> usize {
     if requested == 0 {
         DEFAULT_PARALLEL
     } else {
@@ -21,7 +21,7 @@ pub fn parallelism(requested: usize) -> usize {
 /// Runs `job` on every item with up to `threads` threads. Once a job fails no new one starts;
 /// the ones already running finish. Returns each item's result in item order, `None` for the
 /// items never started.
-pub fn run<T: Sync, R: Send>(
+pub(super) fn run<T: Sync, R: Send>(
     items: &[T],
     threads: usize,
     job: impl Fn(&T) -> Result<R> + Sync,
@@ -51,7 +51,7 @@ pub fn run<T: Sync, R: Send>(
 }
 
 /// The first error among `results`, if any.
-pub fn first_error<R>(results: Vec<Option<Result<R>>>) -> Result<()> {
+pub(super) fn first_error<R>(results: Vec<Option<Result<R>>>) -> Result<()> {
     match results.into_iter().flatten().find_map(|r| r.err()) {
         Some(error) => Err(error),
         None => Ok(()),

@@ -58,15 +58,12 @@ mod tls;
 mod upload;
 
 pub use auth::{AuthSource, Credentials};
-pub use client::{
-    BlobSource, FetchedManifest, Notify, Registry, RegistryOptions, ACCEPTED_MANIFESTS, UPLOAD_RATE,
-};
+pub use client::{BlobSource, FetchedManifest, Notify, Registry, RegistryOptions, UPLOAD_RATE};
 pub use download::MAX_MANIFEST_SIZE;
-pub use pull::{pick_platform, platform_matches, pull, PullOptions, Pulled};
-pub use push::{push, push_image, PushOptions, Pushed};
+pub use pull::{pull, PullOptions, Pulled};
+pub use push::{push, PushOptions, Pushed};
 pub use remote::{Remote, DOCKER_HUB};
 pub use retry::{RetryPolicy, Timeouts};
-pub use sources::BlobSources;
 
 /// What kind of registry failure an [`crate::Error::Registry`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -51,7 +51,7 @@ fn short(digest: &Digest) -> String {
 
 /// Whether an index entry's `os/arch[/variant]` is what `wanted` asks for (`arm64` with no
 /// variant is `arm64/v8`).
-pub fn platform_matches(entry: &str, wanted: &str) -> bool {
+pub(super) fn platform_matches(entry: &str, wanted: &str) -> bool {
     let split = |p: &str| {
         let mut parts = p.split('/').map(str::to_ascii_lowercase);
         let os = parts.next().unwrap_or_default();
@@ -70,7 +70,7 @@ pub fn platform_matches(entry: &str, wanted: &str) -> bool {
 
 /// The entry of an index for a platform: an exact variant match first, else the first entry
 /// of that os/arch. Attestations (`unknown/unknown`) never match.
-pub fn pick_platform<'a>(entries: &'a [IndexEntry], wanted: &str) -> Option<&'a IndexEntry> {
+pub(super) fn pick_platform<'a>(entries: &'a [IndexEntry], wanted: &str) -> Option<&'a IndexEntry> {
     let candidates: Vec<&IndexEntry> = entries
         .iter()
         .filter(|e| {

@@ -81,7 +81,7 @@ pub fn push(
 }
 
 /// Pushes a stored image to `remote` (its tag).
-pub fn push_image(
+pub(super) fn push_image(
     store: &Store,
     registry: &Registry,
     image: &StoredImage,

@@ -13,7 +13,7 @@ const KEEP: usize = 8;
 
 /// The remembered locations.
 #[derive(Debug, Default)]
-pub struct BlobSources {
+pub(super) struct BlobSources {
     path: PathBuf,
     map: BTreeMap<String, Vec<String>>,
     dirty: bool,
@@ -21,7 +21,7 @@ pub struct BlobSources {
 
 impl BlobSources {
     /// Reads the store's record.
-    pub fn open(store: &Store) -> BlobSources {
+    pub(super) fn open(store: &Store) -> BlobSources {
         let path = store.root().join("registry").join("blob-sources.json");
         let map = std::fs::read(&path)
             .ok()
@@ -35,12 +35,12 @@ impl BlobSources {
     }
 
     /// Locations (`registry/repository`) a blob was seen at, most recent first.
-    pub fn locations(&self, digest: &Digest) -> &[String] {
+    pub(super) fn locations(&self, digest: &Digest) -> &[String] {
         self.map.get(&digest.to_string()).map_or(&[], Vec::as_slice)
     }
 
     /// Notes that a blob is at a location.
-    pub fn add(&mut self, digest: &Digest, location: &str) {
+    pub(super) fn add(&mut self, digest: &Digest, location: &str) {
         let list = self.map.entry(digest.to_string()).or_default();
         if list.first().map(String::as_str) == Some(location) {
             return;
@@ -52,7 +52,7 @@ impl BlobSources {
     }
 
     /// Writes the record back (temp file + rename); errors are ignored.
-    pub fn save(&mut self) {
+    pub(super) fn save(&mut self) {
         if !self.dirty {
             return;
         }

@@ -19,7 +19,7 @@ pub use scoped::resolve_scoped;
 use crate::error::{Error, Result};
 
 /// The xattr overlayfs sets on a directory that hides the lower layers' contents.
-pub const OPAQUE_XATTR: &str = "trusted.overlay.opaque";
+pub(crate) const OPAQUE_XATTR: &str = "trusted.overlay.opaque";
 
 /// An entry found in the view.
 #[derive(Debug)]

@@ -2,6 +2,7 @@ use std::fs;
 use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
 use std::path::Path;
 
+use super::compress::compress_level;
 use super::*;
 use crate::error::Error;
 use crate::rootfs::{is_opaque, is_whiteout, OPAQUE_XATTR};
