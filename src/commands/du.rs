@@ -4,7 +4,8 @@ use std::process::ExitCode;
 
 use strata_cache::gc::usage;
 
-use crate::store::{human_size, open};
+use crate::render::units::human_size;
+use crate::store::open;
 use crate::Global;
 
 /// What `du --help` says after the options: how to read the table.

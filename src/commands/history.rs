@@ -2,8 +2,8 @@
 
 use std::process::ExitCode;
 
+use crate::render::tables::{history_header, history_rows, HistoryOptions};
 use crate::render::template::{render_rows, Template};
-use crate::render::view::{history_header, history_rows, HistoryOptions};
 use strata_oci::image;
 
 use crate::Global;

@@ -2,8 +2,8 @@
 
 use std::process::ExitCode;
 
+use crate::render::tables::{image_header, image_rows};
 use crate::render::template::{render_rows, Template};
-use crate::render::view::{image_header, image_rows};
 use strata_oci::image::reference::Reference;
 
 use crate::store::open;

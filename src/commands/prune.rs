@@ -5,7 +5,8 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use strata_cache::gc::{prune, PruneOptions};
 
-use crate::store::{human_size, open, parse_size};
+use crate::render::units::human_size;
+use crate::store::{open, parse_size};
 use crate::Global;
 
 /// What `prune --help` says after the options: the semantics, as `docker builder prune`.
