@@ -248,8 +248,8 @@ pub fn commit(
 ) -> Result<StoredImage> {
     // The upper dir stays the container's: its tar goes through a temp file into a fresh
     // snapshot (whiteouts and opaque dirs converted both ways by the layer code).
-    let mut tar = tempfile::tempfile_in(store.root().join("tmp")).map_err(|e| Error::Io {
-        path: store.root().join("tmp"),
+    let mut tar = tempfile::tempfile_in(store.tmp_dir()).map_err(|e| Error::Io {
+        path: store.tmp_dir(),
         source: e,
     })?;
     let io = |source| Error::Io {

@@ -311,7 +311,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     }
     // The operator chose the host's network on the command line: the Dockerfile may use it.
     entitlements.network_host |= args.network == "host";
-    let sandbox = NativeSandbox::new(store.root().join("tmp")).on_warning(warn);
+    let sandbox = NativeSandbox::new(store.tmp_dir()).on_warning(warn);
     let builder = Builder::new(&store, &sandbox, progress.as_ref());
     let request = BuildRequest {
         graph: &graph,

@@ -1,5 +1,5 @@
-//! Where blobs were seen in registries (`registry/repository`), kept in
-//! `<root>/registry/blob-sources.json`: a push mounts a blob from another repository of the
+//! Where blobs were seen in registries (`registry/repository`), kept where the store says
+//! (`Store::blob_sources_path`, `<root>/registry/blob-sources.json`): a push mounts a blob from another repository of the
 //! same registry instead of uploading it again. Best effort: a missing or broken file is
 //! simply empty.
 
@@ -22,7 +22,7 @@ pub(super) struct BlobSources {
 impl BlobSources {
     /// Reads the store's record.
     pub(super) fn open(store: &Store) -> BlobSources {
-        let path = store.root().join("registry").join("blob-sources.json");
+        let path = store.blob_sources_path();
         let map = std::fs::read(&path)
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
