@@ -10,7 +10,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let root = args.next().ok_or("usage: sbom DIR [NAME]")?;
     let name = args.next().unwrap_or_else(|| root.clone());
-    let epoch = std::env::var("SOURCE_DATE_EPOCH").ok().map(|v| v.parse()).transpose()?;
+    let epoch = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .map(|v| v.parse())
+        .transpose()?;
     let scan = sbom::scan(root.as_ref())?;
     for skipped in &scan.skipped {
         eprintln!("skipped {}: {}", skipped.path, skipped.reason);
