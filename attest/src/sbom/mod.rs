@@ -3,7 +3,8 @@
 //!
 //! [`scan`] reads the package managers' own records — dpkg's status database (and the
 //! `status.d/` files distroless images carry), apk's installed database, Python's
-//! `*.dist-info/METADATA` and `*.egg-info`, npm's `node_modules/*/package.json` — from a
+//! `*.dist-info/METADATA` and `*.egg-info`, npm's `node_modules/*/package.json`, the build
+//! info Go writes into its binaries — from a
 //! directory holding the image's flattened filesystem. The directory is untrusted: files are
 //! read through [`rootfs`] (symlinks resolved inside the image, sizes capped, FIFOs never
 //! opened) and parsers skip what they cannot read instead of failing.
@@ -12,6 +13,7 @@
 mod apk;
 mod control;
 mod dpkg;
+mod gobinary;
 mod npm;
 mod osrelease;
 mod python;
@@ -44,6 +46,8 @@ pub enum Ecosystem {
     Python,
     /// npm packages under `node_modules` (`pkg:npm/…`).
     Npm,
+    /// Go modules compiled into a binary (`pkg:golang/…`).
+    Go,
 }
 
 impl Ecosystem {
@@ -54,6 +58,7 @@ impl Ecosystem {
             Ecosystem::Apk => "apk",
             Ecosystem::Python => "python",
             Ecosystem::Npm => "npm",
+            Ecosystem::Go => "go",
         }
     }
 }
@@ -165,7 +170,7 @@ const NOT_SCANNED: [&str; 3] = ["proc", "sys", "dev"];
 
 /// One walk over the whole tree (symlinks not followed) for the language ecosystems, whose
 /// packages may sit anywhere: `/usr/lib/python3/dist-packages`, `/opt/venv/…/site-packages`,
-/// `/app/node_modules`.
+/// `/app/node_modules`, a Go binary in `/usr/local/bin`.
 fn walk(fs: &RootFs, found: &mut Found) {
     let walker = walkdir::WalkDir::new(fs.host_root())
         .follow_links(false)
@@ -196,8 +201,19 @@ fn walk(fs: &RootFs, found: &mut Found) {
         } else if file_type.is_file() && name == "package.json" && npm::is_package_root(&image_path)
         {
             npm::read(fs, &image_path, found);
+        } else if file_type.is_file() && is_executable_binary(&entry) {
+            gobinary::read(entry.path(), &image_path, found);
         }
     }
+}
+
+/// An executable regular file large enough to be an ELF binary (the walk found it without
+/// following symlinks, so the path is the file itself).
+fn is_executable_binary(entry: &walkdir::DirEntry) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    entry
+        .metadata()
+        .is_ok_and(|m| m.permissions().mode() & 0o111 != 0 && m.len() >= 64)
 }
 
 /// Keeps a record's optional text field when it says something.

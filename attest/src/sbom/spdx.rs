@@ -217,6 +217,7 @@ fn source_kind(package: &Package) -> &'static str {
         super::Ecosystem::Apk => "the apk database",
         super::Ecosystem::Python => "installed Python package metadata",
         super::Ecosystem::Npm => "an installed npm package manifest",
+        super::Ecosystem::Go => "Go module information in a binary",
     }
 }
 

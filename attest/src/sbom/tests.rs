@@ -63,6 +63,17 @@ fn image_tree() -> tempfile::TempDir {
         "app/node_modules/express/node_modules/debug/package.json",
         r#"{"name": "debug", "version": "2.6.9"}"#,
     );
+    let modinfo = b"path\texample.com/cmd\nmod\texample.com/cmd\t(devel)\t\ndep\tgithub.com/pkg/errors\tv0.9.1\th1:x=\n";
+    let binary = root.join("usr/local/bin/cmd");
+    fs::create_dir_all(binary.parent().unwrap()).unwrap();
+    fs::write(&binary, gobinary::elf_with_buildinfo(modinfo)).unwrap();
+    fs::set_permissions(&binary, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    // The same bytes without the executable bit are not a program: not read.
+    fs::write(
+        root.join("usr/local/bin/data"),
+        gobinary::elf_with_buildinfo(b"mod\tx.io/y\tv1\t\n"),
+    )
+    .unwrap();
     dir
 }
 
@@ -75,6 +86,8 @@ fn a_tree_with_every_ecosystem_lists_each_package_once() {
         purls,
         [
             "pkg:deb/debian/zlib1g@1:1.2.13.dfsg-1?arch=amd64&distro=debian-12&upstream=zlib",
+            "pkg:golang/example.com/cmd@%28devel%29",
+            "pkg:golang/github.com/pkg/errors@v0.9.1",
             "pkg:npm/%40types/node@20.10.0",
             "pkg:npm/debug@2.6.9",
             "pkg:npm/express@4.18.2",
@@ -227,7 +240,7 @@ fn the_spdx_document_has_every_required_field_and_consistent_references() {
         format!("Tool: strata-{}", env!("CARGO_PKG_VERSION"))
     );
     let packages = doc["packages"].as_array().unwrap();
-    assert_eq!(packages.len(), 8, "the image itself and its 7 packages");
+    assert_eq!(packages.len(), 10, "the image itself and its 9 packages");
     let mut ids = BTreeSet::new();
     for package in packages {
         for required in ["name", "SPDXID", "downloadLocation"] {
@@ -276,7 +289,7 @@ fn the_spdx_document_has_every_required_field_and_consistent_references() {
     }
     assert_eq!(
         relationships.len(),
-        8,
+        10,
         "DESCRIBES + one CONTAINS per package"
     );
 }
