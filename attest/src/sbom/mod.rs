@@ -133,6 +133,25 @@ impl Found {
     }
 }
 
+/// Parses a `--sbom` value as buildx does: `true`/`false` (`1`/`0`), or `disabled=BOOL`.
+/// buildx's `generator=IMAGE` (a scanner image to run) is refused: strata scans by itself.
+pub fn parse_flag(value: &str) -> Result<bool> {
+    let invalid = |reason: &str| Error::Option {
+        flag: "--sbom",
+        value: value.to_string(),
+        reason: reason.to_string(),
+    };
+    match value.trim() {
+        "" | "true" | "1" => Ok(true),
+        "false" | "0" | "disabled=true" | "disabled=1" => Ok(false),
+        "disabled=false" | "disabled=0" => Ok(true),
+        other if other.starts_with("generator=") => Err(invalid(
+            "strata scans the image itself; a generator image is not supported",
+        )),
+        _ => Err(invalid("expected true or false")),
+    }
+}
+
 /// Scans the image filesystem in `root` for installed packages.
 ///
 /// Only a `root` that cannot be read is an error; anything inside it that is malformed,

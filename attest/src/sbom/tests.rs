@@ -310,3 +310,13 @@ fn the_same_tree_gives_the_same_bytes() {
     );
     assert_ne!(doc(second.path())["documentNamespace"], before);
 }
+
+#[test]
+fn sbom_flag_values_parse_as_buildx() {
+    assert!(parse_flag("true").unwrap());
+    assert!(parse_flag("").unwrap());
+    assert!(!parse_flag("false").unwrap());
+    assert!(!parse_flag("disabled=true").unwrap());
+    assert!(parse_flag("generator=docker/buildkit-syft-scanner").is_err());
+    assert!(parse_flag("yes please").is_err());
+}
