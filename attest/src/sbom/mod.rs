@@ -6,7 +6,7 @@
 //! `*.dist-info/METADATA` and `*.egg-info`, npm's `node_modules/*/package.json`, the build
 //! info Go writes into its binaries — from a
 //! directory holding the image's flattened filesystem. The directory is untrusted: files are
-//! read through [`rootfs`] (symlinks resolved inside the image, sizes capped, FIFOs never
+//! read through `rootfs` (symlinks resolved inside the image, sizes capped, FIFOs never
 //! opened) and parsers skip what they cannot read instead of failing.
 //! [`spdx::document`] turns the result into SPDX JSON.
 
