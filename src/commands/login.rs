@@ -4,7 +4,7 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
-use strata_builder::registry::{auth, Credentials, DOCKER_HUB};
+use strata_oci::registry::{auth, Credentials, DOCKER_HUB};
 
 use crate::Global;
 

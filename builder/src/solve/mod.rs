@@ -30,18 +30,18 @@ use strata_frontend::config::ImageConfig;
 use strata_frontend::graph::{CopyFrom, Graph, Op, VertexId};
 use strata_frontend::BaseImages;
 
-use crate::cache_exchange::ImportedCache;
-use crate::commit::commit_dir;
 use crate::context::BuildContext;
 use crate::copy::{archive, copy_into_layer_reusing, CopyOptions};
 use crate::error::{Error, Result};
-use crate::image::{self, config as image_config, StoredImage};
-use crate::layer::LayerOptions;
 use crate::progress::{Event, Progress};
-use crate::registry::{pull, PullOptions, Registry, Remote};
-use crate::rootfs::LayerStack;
 use crate::sandbox::{Executor, Network, RunRequest, Security};
 use crate::users::UserDb;
+use strata_oci::cache_exchange::ImportedCache;
+use strata_oci::commit_dir;
+use strata_oci::image::{self, config as image_config, StoredImage};
+use strata_oci::registry::{pull, PullOptions, Registry, Remote};
+use strata_oci::LayerOptions;
+use strata_oci::LayerStack;
 
 pub use entitlements::Entitlements;
 pub use imported::BuiltStep;
@@ -387,7 +387,7 @@ impl<'a> Builder<'a> {
                 });
             }
             // A cache fetch that failed is not the step's failure: the build starts again.
-            Err(Error::Cache { .. }) => {}
+            Err(Error::Oci(error)) if error.is_cache() => {}
             Err(error) => self.progress.event(Event::Failed {
                 id: step,
                 message: &error.to_string(),
@@ -780,7 +780,7 @@ impl<'a> Builder<'a> {
                 })?;
             layers.push((*diff_id, record.size));
         }
-        image::store_image(self.store, &json, &layers)
+        Ok(image::store_image(self.store, &json, &layers)?)
     }
 }
 

@@ -28,8 +28,8 @@ use super::sources::ContextHashCache;
 use crate::context::SourceEntry;
 use crate::context::{BuildContext, ContentDigester, EntryKind, PatternSet};
 use crate::error::{Error, Result};
-use crate::rootfs::LayerStack;
 use crate::sandbox::{ExtraMount, MountFrom};
+use strata_oci::LayerStack;
 
 /// Secrets passed with `--secret`: id → content.
 pub type Secrets = BTreeMap<String, Vec<u8>>;
