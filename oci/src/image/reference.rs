@@ -138,18 +138,12 @@ impl Reference {
     }
 }
 
-/// Splits `host[:port]/rest` into the host and the rest, as docker does: the first component
-/// is a host when it has a `.` or `:`, is `localhost`, or has upper-case letters.
+/// docker's registry-host rule, shared with the frontend (`strata_frontend::reference`), as
+/// `(host, path)` with the whole name as the path when there is no host.
 fn split_domain(name: &str) -> (Option<&str>, &str) {
-    match name.split_once('/') {
-        Some((first, rest))
-            if first.contains(['.', ':'])
-                || first == "localhost"
-                || first.chars().any(|c| c.is_ascii_uppercase()) =>
-        {
-            (Some(first), rest)
-        }
-        _ => (None, name),
+    match strata_frontend::reference::split_domain(name) {
+        Some((host, path)) => (Some(host), path),
+        None => (None, name),
     }
 }
 
