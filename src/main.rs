@@ -6,6 +6,7 @@ mod commands;
 mod exit;
 mod progress;
 mod registry;
+mod render;
 mod store;
 
 use std::path::PathBuf;

@@ -219,6 +219,33 @@ pub fn import_rootfs(env: &TestEnv, rootfs: &Path, name: &str, changes: &[&str])
     env.ok(&args);
 }
 
+/// A minimal Debian bookworm root filesystem tarball (mmdebstrap `minbase`, with apt and dpkg),
+/// made once per machine and kept at `/var/tmp/strata-test-debian-bookworm.tar`: the base for
+/// the real-world `apt-get install` builds. None (after `skip`) when mmdebstrap is missing.
+pub fn debian_rootfs_tar() -> Option<PathBuf> {
+    let tar = PathBuf::from("/var/tmp/strata-test-debian-bookworm.tar");
+    if tar.is_file() {
+        return Some(tar);
+    }
+    if skip_unless(
+        have_tool("mmdebstrap") && is_root(),
+        "needs root and mmdebstrap (apt-get install mmdebstrap) to make a Debian base",
+    ) {
+        return None;
+    }
+    // Parallel tests may race to make it: each writes its own file and renames it into place.
+    let partial = tar.with_extension(format!("tar.{}.partial", std::process::id()));
+    let status = Command::new("mmdebstrap")
+        .args(["--variant=minbase", "--mode=root", "--quiet", "bookworm"])
+        .arg(&partial)
+        .arg("http://deb.debian.org/debian")
+        .status()
+        .expect("running mmdebstrap");
+    assert!(status.success(), "mmdebstrap failed");
+    fs::rename(&partial, &tar).unwrap();
+    Some(tar)
+}
+
 /// This machine's first non-loopback IPv4 address, if it has one (the "outside" for tests
 /// that must not use loopback).
 pub fn external_address() -> Option<String> {

@@ -96,12 +96,6 @@ pub enum Error {
         /// Why it cannot be used.
         reason: String,
     },
-    /// A layer tar that is malformed or hostile.
-    #[error("invalid layer: {reason}")]
-    BadLayer {
-        /// What is wrong with it.
-        reason: String,
-    },
     /// A RUN command exited with a non-zero status or was killed by a signal.
     #[error("process {argv:?} did not complete successfully: exit code: {code}{}", signal_text(*.signal))]
     CommandFailed {
@@ -139,6 +133,9 @@ pub enum Error {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] strata_cache::Error),
+    /// Reading, writing or moving an image failed (layers, archives, registries, caches).
+    #[error(transparent)]
+    Oci(#[from] strata_oci::Error),
     /// An image in the store that cannot be used.
     #[error("image: {reason}")]
     Image {
@@ -197,7 +194,7 @@ pub enum Error {
         had_local: bool,
         /// Why the pull failed.
         #[source]
-        source: Box<Error>,
+        source: strata_oci::Error,
     },
     /// A RUN asks for what the build did not allow (`--allow`).
     #[error("granting entitlement {wanted} is not allowed: build with `--allow {wanted}` if this Dockerfile is trusted")]
@@ -213,45 +210,6 @@ pub enum Error {
     Unsupported {
         /// What is not supported.
         what: String,
-    },
-    /// Too many symlinks while resolving a path inside a root.
-    #[error("`{path}`: too many levels of symbolic links")]
-    SymlinkLoop {
-        /// Where the loop was detected.
-        path: PathBuf,
-    },
-    /// An image tarball that is malformed, inconsistent or hostile (`strata load`).
-    #[error("invalid image archive: {reason}")]
-    Archive {
-        /// What is wrong with it.
-        reason: String,
-    },
-    /// A `--cache-to` / `--cache-from` value that cannot be used.
-    #[error("invalid {flag} `{value}`: {reason}")]
-    CacheSpec {
-        /// The flag.
-        flag: String,
-        /// The value as given.
-        value: String,
-        /// What is wrong with it.
-        reason: String,
-    },
-    /// Reading or writing an exported build cache failed.
-    #[error("{location}: {reason}")]
-    Cache {
-        /// The cache (`local cache \`DIR\``, `registry cache \`REF\``).
-        location: String,
-        /// What went wrong.
-        reason: String,
-    },
-    /// Talking to a registry failed; the message names the registry (and callers add the
-    /// reference: `pulling 127.0.0.1:5000/app:1: manifest unknown`).
-    #[error("{reason}")]
-    Registry {
-        /// What kind of failure.
-        kind: crate::registry::ErrorKind,
-        /// What went wrong.
-        reason: String,
     },
     /// A `--change` instruction that cannot be applied (`strata import`).
     #[error("--change `{change}`: {reason}")]
@@ -272,58 +230,6 @@ pub enum Error {
         /// The ignore file that excludes it.
         ignored_by: PathBuf,
     },
-    /// A directory tree nested deeper than [`crate::layer::MAX_DEPTH`] levels (a context, a
-    /// stage's files, a layer being written or read).
-    #[error(
-        "`{}`: more than {max} directory levels deep; strata refuses deeper trees",
-        abbreviate(path)
-    )]
-    TooDeep {
-        /// The first path found below the limit.
-        path: String,
-        /// The limit.
-        max: usize,
-    },
-    /// A file that would be written into a layer under a name starting with `.wh.`: in a layer
-    /// that name is a whiteout, so the file would delete another one where it is unpacked.
-    #[error("`{path}`: file names starting with `.wh.` are reserved for whiteouts in image layers (unpacked, it would delete `{}` instead); rename it", whiteout_victim(path))]
-    WhiteoutName {
-        /// The path in the layer.
-        path: String,
-    },
-}
-
-/// A path cut to its first and last parts when it is too long to read in a message.
-fn abbreviate(path: &str) -> String {
-    const HEAD: usize = 80;
-    const TAIL: usize = 40;
-    if path.len() <= HEAD + TAIL + 10 {
-        return path.to_string();
-    }
-    let head_end = (0..=HEAD)
-        .rev()
-        .find(|&i| path.is_char_boundary(i))
-        .unwrap_or(0);
-    let tail_start = (path.len() - TAIL..path.len())
-        .find(|&i| path.is_char_boundary(i))
-        .unwrap_or(path.len());
-    format!(
-        "{}…({} bytes)…{}",
-        &path[..head_end],
-        tail_start - head_end,
-        &path[tail_start..]
-    )
-}
-
-/// What a `.wh.NAME` entry deletes: `NAME` in the same directory.
-fn whiteout_victim(path: &str) -> String {
-    let (dir, name) = path.rsplit_once('/').unwrap_or(("", path));
-    let victim = name.strip_prefix(".wh.").unwrap_or(name);
-    if dir.is_empty() {
-        victim.to_string()
-    } else {
-        format!("{dir}/{victim}")
-    }
 }
 
 fn signal_text(signal: Option<i32>) -> String {
@@ -358,7 +264,7 @@ fn doing_prefix(doing: &str) -> String {
     }
 }
 
-fn base_pull_message(reference: &str, had_local: bool, source: &Error) -> String {
+fn base_pull_message(reference: &str, had_local: bool, source: &strata_oci::Error) -> String {
     if had_local {
         format!("checking for a newer `{reference}` (--pull): {source}")
     } else {

@@ -11,7 +11,7 @@ use strata_cache::{Digest, Store};
 use strata_frontend::graph::{Graph, Op, VertexId};
 
 use crate::error::{Error, Result};
-use crate::image::{self, config as image_config, StoredImage};
+use strata_oci::image::{self, config as image_config, StoredImage};
 
 /// What the solver knows of the built target.
 pub struct Built<'a> {
@@ -95,7 +95,7 @@ pub fn assemble(store: &Store, built: &Built<'_>) -> Result<StoredImage> {
             .ok_or(Error::LayerRecordMissing { diff_id: *diff_id })?;
         layers.push((*diff_id, record.size));
     }
-    image::store_image(store, &json, &layers)
+    Ok(image::store_image(store, &json, &layers)?)
 }
 
 /// The target stage and the stages it is built `FROM`, target first: the image's history is

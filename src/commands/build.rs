@@ -7,18 +7,18 @@ use std::process::ExitCode;
 use std::collections::BTreeMap;
 
 use anyhow::{bail, Context as _};
-use strata_builder::cache_exchange::{export, parse_cache_from, parse_cache_to, ImportedCache};
 use strata_builder::context::BuildContext;
-use strata_builder::image::{
-    self,
-    reference::{normalize, validate_tag},
-};
 use strata_builder::progress::Event;
 use strata_builder::sandbox::{NativeSandbox, Network};
 use strata_builder::solve::{
     BuildRequest, Builder, Dockerfile, Entitlements, PullingImages, Secrets,
 };
 use strata_frontend::{compile, parser, BuildOptions};
+use strata_oci::cache_exchange::{export, parse_cache_from, parse_cache_to, ImportedCache};
+use strata_oci::image::{
+    self,
+    reference::{normalize, validate_tag},
+};
 
 use crate::cache;
 use crate::progress;
@@ -234,7 +234,7 @@ pub fn resolve_build_args(raw: &[String]) -> anyhow::Result<BTreeMap<String, Str
 /// Runs a build: frontend, scheduler, image into the store, tags.
 pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     for tag in &args.tags {
-        validate_tag(tag).map_err(|e| anyhow::anyhow!(e))?;
+        validate_tag(tag)?;
     }
     let labels = args
         .labels
@@ -313,7 +313,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     }
     // The operator chose the host's network on the command line: the Dockerfile may use it.
     entitlements.network_host |= Network::parse(&args.network) == Some(Network::Host);
-    let sandbox = NativeSandbox::new(store.root().join("tmp")).on_warning(warn);
+    let sandbox = NativeSandbox::new(store.tmp_dir()).on_warning(warn);
     let builder = Builder::new(&store, &sandbox, progress.as_ref());
     let request = BuildRequest {
         graph: &graph,

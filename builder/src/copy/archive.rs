@@ -152,14 +152,14 @@ impl SpecialNode {
     fn make(&self, path: &Path, chown: Option<(u32, u32)>) -> Result<()> {
         std::fs::remove_file(path).map_err(|source| io(path, source))?;
         let (uid, gid) = chown.unwrap_or(self.owner);
-        crate::layer::make_special_node(
+        Ok(strata_oci::make_special_node(
             path,
             self.file_type,
             self.dev,
             self.mode,
             (uid, gid),
             self.mtime,
-        )
+        )?)
     }
 }
 

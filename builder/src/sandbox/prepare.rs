@@ -12,8 +12,8 @@ use super::seccomp::{self, Profile};
 use super::stubs::{MountPoints, Stub, ETC_FILES};
 use super::{MountFrom, Network, RunRequest, Security};
 use crate::error::{Error, Result};
-use crate::rootfs::LayerStack;
 use crate::users::{Identity, UserDb};
+use strata_oci::LayerStack;
 
 /// The hostname RUN sees (BuildKit's).
 pub const HOSTNAME: &str = "buildkitsandbox";

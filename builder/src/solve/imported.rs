@@ -14,21 +14,11 @@ use strata_frontend::graph::VertexId;
 use super::scheduler::Run;
 use super::state::State;
 use super::Builder;
-use crate::cache_exchange::ImportedStep;
 use crate::error::Result;
+use strata_oci::cache_exchange::ImportedStep;
 
-/// One filesystem step of a finished build, as `--cache-to` exports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BuiltStep {
-    /// Its cache key.
-    pub key: Digest,
-    /// The layer it added, if any.
-    pub diff_id: Option<Digest>,
-    /// When it first ran (history `created`).
-    pub created: i64,
-    /// Whether it is in the final image's chain (what `mode=min` exports).
-    pub in_image: bool,
-}
+/// One filesystem step of a finished build; the cache exchange owns the type it exports.
+pub use strata_oci::cache_exchange::BuiltStep;
 
 impl Run<'_> {
     pub(super) fn record_step(

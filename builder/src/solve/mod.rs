@@ -36,15 +36,15 @@ mod tests;
 use strata_cache::Store;
 use strata_frontend::graph::Graph;
 
-use crate::cache_exchange::ImportedCache;
 use crate::context::BuildContext;
 use crate::error::Result;
-use crate::image::StoredImage;
 use crate::image_assembly::{assemble, Built};
 use crate::progress::{Event, Progress};
 use crate::sandbox::Executor;
 use scheduler::Run;
 use snapshots::Snapshots;
+use strata_oci::cache_exchange::ImportedCache;
+use strata_oci::image::StoredImage;
 
 pub use entitlements::Entitlements;
 pub use hash_cache::{ContextHashCache, IndexHashCache};

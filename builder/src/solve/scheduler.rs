@@ -25,11 +25,10 @@ use super::ops::{self, ExecContext, Node, Op, OpContext};
 use super::snapshots::Snapshots;
 use super::state::{cache_key, State};
 use super::{BuildRequest, Builder};
-use crate::cache_exchange::ImportedCache;
-use crate::commit::commit_dir;
 use crate::error::{Error, Result};
-use crate::layer::LayerOptions;
 use crate::progress::{Event, Stream};
+use strata_oci::cache_exchange::ImportedCache;
+use strata_oci::{commit_dir, LayerOptions};
 
 /// How stale a cache entry's `last_used` may get before a hit rewrites it.
 const LAST_USED_GRANULARITY_SECS: i64 = 60;
@@ -189,7 +188,7 @@ impl Builder<'_> {
                 });
             }
             // A cache fetch that failed is not the step's failure: the build starts again.
-            Err(Error::Cache { .. }) => {}
+            Err(Error::Oci(error)) if error.is_cache() => {}
             Err(error) => self.progress.event(Event::Failed {
                 id: step,
                 message: &error.to_string(),

@@ -5,9 +5,9 @@
 
 use strata_cache::{Digest, Store};
 
-use crate::cache_exchange::ImportedCache;
 use crate::error::{Error, Result};
-use crate::rootfs::LayerStack;
+use strata_oci::cache_exchange::ImportedCache;
+use strata_oci::LayerStack;
 
 /// Snapshot dirs of one build attempt: the store's, and the imported caches' when the attempt
 /// uses them.

@@ -18,8 +18,8 @@ use crate::context::{
 use crate::copy::CopySource;
 use crate::error::{Error, Result};
 use crate::fetch::fetch;
-use crate::layer::MAX_DEPTH;
-use crate::rootfs::LayerStack;
+use strata_oci::LayerStack;
+use strata_oci::MAX_DEPTH;
 
 /// Where a copy reads from, resolved.
 pub enum Origin<'a> {
@@ -164,7 +164,7 @@ fn view_source(
     rel: &str,
     written: &str,
     place: &str,
-) -> Result<(String, crate::rootfs::Found)> {
+) -> Result<(String, strata_oci::Found)> {
     let unresolved = format!("/{rel}");
     let resolved = view.resolve(&unresolved)?;
     match view.lookup(&resolved)? {
@@ -253,7 +253,7 @@ fn walk_view(
     view: &LayerStack,
     path: &str,
     rel: &str,
-    found: crate::rootfs::Found,
+    found: strata_oci::Found,
     excludes: &PatternSet,
     out: &mut Vec<SourceEntry>,
 ) -> Result<()> {
@@ -289,10 +289,11 @@ fn walk_view(
         let children = view.read_dir(&path)?;
         if depth >= MAX_DEPTH {
             if let Some((name, _)) = children.first() {
-                return Err(Error::TooDeep {
+                return Err(strata_oci::Error::TooDeep {
                     path: format!("{}/{name}", path.trim_end_matches('/')),
                     max: MAX_DEPTH,
-                });
+                }
+                .into());
             }
         }
         // Pushed in reverse, so they come off the stack in name order.
@@ -478,7 +479,10 @@ mod tests {
 
         let (_dir, view) = deep_view(MAX_DEPTH + 1);
         let err = walk(&view).unwrap_err();
-        assert!(matches!(err, Error::TooDeep { .. }), "{err}");
+        assert!(
+            matches!(err, Error::Oci(strata_oci::Error::TooDeep { .. })),
+            "{err}"
+        );
         assert!(err.to_string().starts_with("`/top/d/d/"), "{err}");
     }
 }

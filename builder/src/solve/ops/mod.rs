@@ -34,8 +34,8 @@ use super::snapshots::Snapshots;
 use super::state::State;
 use super::BuildRequest;
 use crate::error::Result;
-use crate::rootfs::LayerStack;
 use crate::sandbox::{Executor, OutputSink};
+use strata_oci::LayerStack;
 
 pub(crate) use exec::modes;
 pub use mounts::Secrets;

@@ -27,9 +27,9 @@ use strata_frontend::instructions::{MountKind, Sharing};
 use crate::context::SourceEntry;
 use crate::context::{BuildContext, ContentDigester, EntryKind, PatternSet};
 use crate::error::{Error, Result};
-use crate::rootfs::LayerStack;
 use crate::sandbox::{ExtraMount, MountFrom};
 use crate::solve::hash_cache::ContextHashCache;
+use strata_oci::LayerStack;
 
 /// Secrets passed with `--secret`: id → content.
 pub type Secrets = BTreeMap<String, Vec<u8>>;

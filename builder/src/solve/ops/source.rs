@@ -14,9 +14,9 @@ use strata_frontend::error::Cause;
 use strata_frontend::BaseImages;
 
 use crate::error::{Error, Result};
-use crate::image::{self, config as image_config};
-use crate::registry::{pull, PullOptions, Registry, Remote};
 use crate::solve::state::{cache_key, State};
+use strata_oci::image::{self, config as image_config};
+use strata_oci::registry::{pull, PullOptions, Registry, Remote};
 
 /// `FROM scratch`: no layers.
 pub(super) fn scratch() -> State {
@@ -111,7 +111,7 @@ impl<'a> PullingImages<'a> {
             Error::BasePull {
                 reference: reference.to_string(),
                 had_local: local.is_some(),
-                source: Box::new(source),
+                source,
             }
         })?;
         Ok(())

@@ -11,14 +11,12 @@ use super::copy::CopyOp;
 use super::exec::RunOp;
 use super::mkdir::MkdirOp;
 use super::{source, ExecContext, Op, OpContext};
-use crate::commit::commit_dir;
 use crate::error::Error;
-use crate::layer::LayerOptions;
-use crate::rootfs::LayerStack;
 use crate::sandbox::{Network, RecordingExecutor, Security};
 use crate::solve::snapshots::Snapshots;
 use crate::solve::state::{cache_key, State};
 use crate::solve::{BuildRequest, Dockerfile, Entitlements};
+use strata_oci::{commit_dir, LayerOptions, LayerStack};
 
 struct Fixture {
     store: Store,

@@ -3,7 +3,7 @@
 //! `SOURCE_DATE_EPOCH`, the request's labels in the config.
 
 use super::*;
-use crate::image::config::history_of;
+use strata_oci::image::config::history_of;
 
 /// Commands starting with `quiet` change nothing (no layer); the others write `/out`.
 fn quiet_or_writing() -> RecordingExecutor {
