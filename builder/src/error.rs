@@ -61,6 +61,17 @@ pub enum Error {
         /// Why it cannot be used.
         reason: String,
     },
+    /// ADD could not unpack a local archive (the source is the tar reader's error).
+    #[error("source `{}`: {}{source}", .archive.display(), doing_prefix(.doing))]
+    Unpack {
+        /// The archive on the host.
+        archive: PathBuf,
+        /// What was being done (`unpacking \`etc/passwd\``), empty for reading the archive.
+        doing: String,
+        /// What the tar reader or the filesystem said.
+        #[source]
+        source: std::io::Error,
+    },
     /// `ADD <url>` could not download or verify the file.
     #[error("ADD `{url}`: {reason}")]
     Fetch {
@@ -131,16 +142,59 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
-    /// A build step failed; names the step and its Dockerfile lines.
-    #[error("{step} (Dockerfile line {}): {source}", lines_text(*.lines))]
+    /// A build step failed: names the step and where it is in the Dockerfile (the file as
+    /// the user named it, its lines), and shows its first line with carets under it.
+    #[error("{}", .place.render(&format!("{step}: {source}")))]
     Step {
         /// The step's progress name (`[build 2/5] RUN make`).
         step: String,
-        /// Its Dockerfile lines.
-        lines: (usize, usize),
+        /// Where it is: file, lines and the text of its first line.
+        place: Box<strata_frontend::error::Location>,
         /// What went wrong.
         #[source]
         source: Box<Error>,
+    },
+    /// An error that several waiters share: every step that needs a failed step fails with
+    /// that step's error, kept whole (the solver memoizes errors without turning them into
+    /// text).
+    #[error(transparent)]
+    Shared(#[from] std::sync::Arc<Error>),
+    /// An image the store does not have.
+    #[error("image `{reference}` is not in the local store\nhint: load it with `strata load -i image.tar` (e.g. from `docker save {reference}`), or build it first")]
+    ImageNotFound {
+        /// The reference as written.
+        reference: String,
+    },
+    /// An image in the store whose layer snapshot is gone.
+    #[error("image `{reference}` is missing the snapshot of layer {diff_id}; load it again")]
+    ImageIncomplete {
+        /// The reference as written.
+        reference: String,
+        /// The layer whose snapshot is missing.
+        diff_id: strata_cache::Digest,
+    },
+    /// A layer a build needs whose snapshot is neither in the store nor in an imported cache.
+    #[error("the snapshot of layer {diff_id} is missing from the store")]
+    SnapshotMissing {
+        /// The layer.
+        diff_id: strata_cache::Digest,
+    },
+    /// A layer of a built image that the index has no record of.
+    #[error("layer {diff_id} has no record in the store")]
+    LayerRecordMissing {
+        /// The layer.
+        diff_id: strata_cache::Digest,
+    },
+    /// Pulling a base image failed (`FROM` of an image the store lacks, or `build --pull`).
+    #[error("{}", base_pull_message(.reference, *.had_local, .source))]
+    BasePull {
+        /// The reference as written.
+        reference: String,
+        /// The store had the image (`--pull` asked for a newer one).
+        had_local: bool,
+        /// Why the pull failed.
+        #[source]
+        source: strata_oci::Error,
     },
     /// A RUN asks for what the build did not allow (`--allow`).
     #[error("granting entitlement {wanted} is not allowed: build with `--allow {wanted}` if this Dockerfile is trusted")]
@@ -202,11 +256,19 @@ fn signal_text(signal: Option<i32>) -> String {
     }
 }
 
-fn lines_text(lines: (usize, usize)) -> String {
-    if lines.1 > lines.0 {
-        format!("{}-{}", lines.0, lines.1)
+fn doing_prefix(doing: &str) -> String {
+    if doing.is_empty() {
+        String::new()
     } else {
-        lines.0.to_string()
+        format!("{doing}: ")
+    }
+}
+
+fn base_pull_message(reference: &str, had_local: bool, source: &strata_oci::Error) -> String {
+    if had_local {
+        format!("checking for a newer `{reference}` (--pull): {source}")
+    } else {
+        format!("image `{reference}` is not in the local store, and pulling it failed: {source}\nhint: check the name and the registry, log in with `strata login`, or load it with `strata load -i image.tar`")
     }
 }
 

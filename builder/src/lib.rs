@@ -14,6 +14,7 @@ pub mod context;
 pub mod copy;
 pub mod error;
 pub mod fetch;
+pub mod image_assembly;
 pub mod progress;
 pub mod sandbox;
 pub mod solve;

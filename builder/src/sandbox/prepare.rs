@@ -526,3 +526,7 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
         source,
     }
 }
+
+#[cfg(test)]
+#[path = "prepare_tests.rs"]
+mod tests;

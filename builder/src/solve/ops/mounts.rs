@@ -24,11 +24,11 @@ use strata_cache::Store;
 use strata_frontend::graph::{ExecOp, MountSource, RunMount};
 use strata_frontend::instructions::{MountKind, Sharing};
 
-use super::sources::ContextHashCache;
 use crate::context::SourceEntry;
 use crate::context::{BuildContext, ContentDigester, EntryKind, PatternSet};
 use crate::error::{Error, Result};
 use crate::sandbox::{ExtraMount, MountFrom};
+use crate::solve::hash_cache::ContextHashCache;
 use strata_oci::LayerStack;
 
 /// Secrets passed with `--secret`: id → content.
