@@ -67,6 +67,5 @@ pub(crate) fn skip_test(reason: &str) {
 /// True when the tests run as root (whiteouts, device nodes and the sandbox need it).
 #[cfg(test)]
 pub(crate) fn running_as_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
+    rustix::process::geteuid().is_root()
 }

@@ -65,8 +65,7 @@ pub fn open(root: &Path, timeout: Duration) -> strata_cache::Result<Store> {
 
 /// True when running as root (mounting, mknod, setuid).
 pub fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
+    rustix::process::geteuid().is_root()
 }
 
 /// Entries left in the store's `tmp/`.

@@ -13,6 +13,8 @@ const NOBODY: u32 = 65534;
 #[test]
 fn read_only_snapshots_are_deleted_by_a_user_without_root() {
     if let Some((_, root)) = child_role() {
+        // Raw libc: rustix's set_thread_* change one thread only, and the ids must hold for
+        // every thread of the process, as glibc's setuid and friends make them.
         // SAFETY: plain syscalls; glibc applies the new ids to every thread of the process.
         unsafe {
             assert_eq!(libc::setgroups(0, std::ptr::null()), 0);
