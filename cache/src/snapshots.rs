@@ -231,18 +231,16 @@ mod tests {
         assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
     }
 
-    fn is_root() -> bool {
-        rustix::process::geteuid().is_root()
-    }
-
     const OPAQUE: &str = "trusted.overlay.opaque";
 
     #[test]
     fn install_keeps_overlay_whiteouts_and_opaque_xattrs() {
         use rustix::fs::{FileType, Mode, XattrFlags, CWD};
         use std::os::unix::fs::{FileTypeExt, MetadataExt};
-        if !is_root() {
-            eprintln!("skipping: whiteout devices and trusted.* xattrs need root");
+        if strata_testkit::skip_unless(
+            strata_testkit::is_root(),
+            "whiteout devices and trusted.* xattrs need root",
+        ) {
             return;
         }
         let dir = tempfile::tempdir().unwrap();
@@ -255,7 +253,7 @@ mod tests {
         let opaque = upper.path().join("opaque");
         let set = rustix::fs::lsetxattr(&opaque, OPAQUE, b"y", XattrFlags::empty());
         if let Err(e) = set {
-            eprintln!("skipping: this filesystem refuses trusted xattrs: {e}");
+            strata_testkit::skip(&format!("this filesystem refuses trusted xattrs: {e}"));
             return;
         }
         let diff_id = Digest::of(b"overlay upper");

@@ -8,15 +8,14 @@ use std::time::Duration;
 
 use strata_cache::{Digest, Error, StepRecord, Store};
 
-use crate::helpers::{is_root, open, tmp_entries};
+use crate::helpers::{is_root, open, skip, skip_unless, tmp_entries};
 
 const ENOSPC: i32 = rustix::io::Errno::NOSPC.raw_os_error();
 
 /// Runs `test` on a fresh tmpfs of `size` (e.g. `2m`), unmounting it afterwards whatever
 /// happens. Returns without running it (and says why) when a tmpfs cannot be mounted.
 fn on_small_tmpfs(size: &str, test: impl FnOnce(&Path) + std::panic::UnwindSafe) {
-    if !is_root() {
-        eprintln!("skipping: mounting a small tmpfs needs root");
+    if skip_unless(is_root(), "mounting a small tmpfs needs root") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -29,7 +28,7 @@ fn on_small_tmpfs(size: &str, test: impl FnOnce(&Path) + std::panic::UnwindSafe)
         .map(|s| s.success())
         .unwrap_or(false);
     if !mounted {
-        eprintln!("skipping: could not mount a tmpfs (mount -t tmpfs failed)");
+        skip("could not mount a tmpfs (mount -t tmpfs failed)");
         return;
     }
     let result = std::panic::catch_unwind(|| test(&mount));

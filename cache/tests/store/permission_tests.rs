@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use strata_cache::Digest;
 
-use crate::helpers::{child_role, is_root, open, spawn_child, tmp_entries};
+use crate::helpers::{child_role, is_root, open, skip_unless, spawn_child, tmp_entries};
 
 const NOBODY: u32 = 65534;
 
@@ -50,8 +50,7 @@ fn read_only_snapshots_are_deleted_by_a_user_without_root() {
         println!("child done");
         std::process::exit(0);
     }
-    if !is_root() {
-        eprintln!("skipping: switching to an unprivileged user needs root");
+    if skip_unless(is_root(), "switching to an unprivileged user needs root") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
