@@ -1,4 +1,5 @@
 use super::*;
+use std::collections::BTreeSet;
 
 fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
     pairs
