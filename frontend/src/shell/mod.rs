@@ -71,5 +71,16 @@ impl<F: Fn(&str) -> Option<String>> Vars for F {
     }
 }
 
+/// No variables at all (BuildKit's `emptyEnvs`). With [`Lexer::skip_unset`] every reference
+/// comes back as written, so the lexer only splits and unquotes: what heredoc detection needs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NoVars;
+
+impl Vars for NoVars {
+    fn lookup(&self, _name: &str) -> Option<String> {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests;

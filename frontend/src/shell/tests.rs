@@ -257,6 +257,20 @@ fn any_vars_source_works() {
 }
 
 #[test]
+fn no_vars_with_skip_unset_only_splits_and_unquotes() {
+    // How BuildKit's parser finds heredoc words: an empty environment, nothing expanded.
+    let l = Lexer::default().skip_unset(true);
+    assert_eq!(
+        l.expand_words(r#"$A "${B:-x y}" 'c d' e\ f"#, &NoVars)
+            .unwrap(),
+        ["$A", "${B:-x y}", "c d", "e f"]
+    );
+    let used = l.process("$A ${B}", &NoVars).unwrap();
+    assert!(used.matched.is_empty());
+    assert_eq!(used.unmatched.into_iter().collect::<Vec<_>>(), ["A", "B"]);
+}
+
+#[test]
 fn unicode_names_and_values() {
     let env = vars(&[("이름", "값"), ("K", "한국어")]);
     let l = Lexer::default();
