@@ -8,6 +8,9 @@
 //! Patterns are BuildKit's, not bash's: `*` and `?` are wildcards, `\*`, `\?`, `\\` escape
 //! them, and `[`, `]` are plain characters.
 //!
+//! It is the frontend's one lexer, as BuildKit has one: instructions expand words with it, and
+//! the parser finds heredoc markers with it ([`NoVars`], unset references kept as written).
+//!
 //! This is not a shell: there is no command substitution, arithmetic or file globbing.
 //! Positional and special parameters (`$1`, `$@`, `$#`, …) are looked up like any name, and
 //! a Dockerfile never sets them.
