@@ -2,15 +2,35 @@
 //! BuildKit does: the line is split into shell words with quotes and escapes kept, and each
 //! word is matched against `^(\d*)<<(-?)([^<]*)$`; the rest must lex to exactly one word, the
 //! delimiter. Bodies are read by the caller.
+//!
+//! The words come from the shell lexer that expands instructions ([`crate::shell`]), set up as
+//! BuildKit's parser sets up its one lexer here: `\` as the escape character whatever
+//! `# escape=` says, no variables, and unset references kept as written, so nothing is
+//! expanded.
 
-use super::shellwords;
 use crate::ast::Heredoc;
+use crate::shell::{Lexer, NoVars};
+
+/// The lexer for heredoc words; `raw_quotes`/`raw_escapes` say whether quote and escape
+/// characters stay in the words.
+fn heredoc_lexer(raw_quotes: bool, raw_escapes: bool) -> Lexer {
+    Lexer::new('\\')
+        .raw_quotes(raw_quotes)
+        .raw_escapes(raw_escapes)
+        .skip_unset(true)
+}
+
+/// Splits `text` into words with `lexer`; `None` when the text does not lex (an unterminated
+/// quote or `${`), in which case BuildKit finds no heredocs in it.
+fn split(text: &str, lexer: Lexer) -> Option<Vec<String>> {
+    lexer.expand_words(text, &NoVars).ok()
+}
 
 /// The here-documents a line announces, in order, each with the word as written (to point at
 /// it in errors) and an empty body. A line that does not lex announces none.
 pub fn heredocs_in(line: &str) -> Result<Vec<(Heredoc, String)>, String> {
     let mut docs = Vec::new();
-    for word in shellwords::split(line, true, true).unwrap_or_default() {
+    for word in split(line, heredoc_lexer(true, true)).unwrap_or_default() {
         if let Some(doc) = parse_heredoc_word(&word)? {
             docs.push((doc, word));
         }
@@ -33,11 +53,11 @@ pub fn parse_heredoc_word(word: &str) -> Result<Option<Heredoc>, String> {
         return Ok(None);
     }
     let invalid = || format!("invalid heredoc delimiter {rest:?}");
-    let plain = shellwords::split(rest, false, false).ok_or_else(invalid)?;
+    let plain = split(rest, heredoc_lexer(false, false)).ok_or_else(invalid)?;
     let [name] = plain.as_slice() else {
         return Ok(None);
     };
-    let raw = shellwords::split(rest, true, false).ok_or_else(invalid)?;
+    let raw = split(rest, heredoc_lexer(true, false)).ok_or_else(invalid)?;
     let [raw_name] = raw.as_slice() else {
         return Err(format!(
             "internal lexing of heredoc produced inconsistent results: {rest}"
@@ -55,10 +75,9 @@ pub fn parse_heredoc_word(word: &str) -> Result<Option<Heredoc>, String> {
 }
 
 /// Splits a line into shell words with quotes and escapes kept (the words BuildKit matches
-/// heredoc markers against); empty when the line does not lex. The stage resolver uses it to
-/// tell a lone `RUN <<EOF` from a command that reads heredocs.
+/// heredoc markers against); empty when the line does not lex.
 pub fn heredoc_words(line: &str) -> Vec<String> {
-    shellwords::split(line, true, true).unwrap_or_default()
+    split(line, heredoc_lexer(true, true)).unwrap_or_default()
 }
 
 /// Removes leading tabs from every line, for `<<-` (BuildKit's `ChompHeredocContent`).
@@ -93,15 +112,57 @@ mod tests {
         assert_eq!(doc("<<EOF>f"), Some(("EOF>f".into(), true, false, 0)));
     }
 
+    fn names(line: &str) -> Vec<String> {
+        heredocs_in(line)
+            .unwrap()
+            .into_iter()
+            .map(|(d, _)| d.name)
+            .collect()
+    }
+
+    fn raw(text: &str) -> Vec<String> {
+        split(text, heredoc_lexer(true, true)).unwrap()
+    }
+
+    #[test]
+    fn raw_words_keep_quotes_and_escapes() {
+        assert_eq!(
+            raw(r#"RUN cat <<"EOF" 'a b' c\ d $X ${Y:-z}"#),
+            ["RUN", "cat", "<<\"EOF\"", "'a b'", "c\\ d", "$X", "${Y:-z}"]
+        );
+        assert_eq!(raw(r#"a"b\"c"d"#), [r#"a"b\"c"d"#]);
+        assert_eq!(heredoc_words("RUN <<EOF $A"), ["RUN", "<<EOF", "$A"]);
+    }
+
+    #[test]
+    fn cooked_words_lose_them_and_errors_give_none() {
+        let cooked = heredoc_lexer(false, false);
+        assert_eq!(split(r#""E O"F"#, cooked).unwrap(), ["E OF"]);
+        assert_eq!(split(r"\EOF", cooked).unwrap(), ["EOF"]);
+        assert_eq!(split(r#""""#, cooked).unwrap(), Vec::<String>::new());
+        assert_eq!(split("echo 'open", heredoc_lexer(true, true)), None);
+        assert_eq!(split("echo ${", heredoc_lexer(true, true)), None);
+    }
+
+    /// Where BuildKit's lexer (`shell/lex.go`) is odd, its heredoc detection is odd with it,
+    /// being the same lexer; so is ours.
+    #[test]
+    fn raw_words_are_what_buildkits_lexer_gives() {
+        // In double quotes a kept escape before an ordinary character is written twice (once
+        // as the kept escape, once as the character it fails to escape)…
+        assert_eq!(raw(r#"<<"E\OF""#), [r#"<<"E\\OF""#]);
+        // …and the delimiter still reads as the shell reads it.
+        assert_eq!(names(r#"RUN cat <<"E\OF""#), [r"E\OF"]);
+        // Only pattern words keep their escapes; `${A//p/r}` comes back with one slash.
+        assert_eq!(raw(r"${A:-\x} ${A%\x}"), [r"${A:-x}", r"${A%\x}"]);
+        assert_eq!(raw("${A//p/r}"), ["${A/p/r}"]);
+        // `${A/p}` lacks its second slash: the line does not lex and announces no heredocs.
+        assert_eq!(names("RUN cat <<EOF ${A/p}"), Vec::<String>::new());
+        assert_eq!(names("RUN cat <<EOF ${A/p/}"), ["EOF"]);
+    }
+
     #[test]
     fn lines_announce_heredocs_outside_quotes_only() {
-        let names = |line: &str| -> Vec<String> {
-            heredocs_in(line)
-                .unwrap()
-                .into_iter()
-                .map(|(d, _)| d.name)
-                .collect()
-        };
         assert_eq!(names("RUN <<A <<B"), ["A", "B"]);
         assert_eq!(names("RUN cat <<EOF > f"), ["EOF"]);
         assert_eq!(names("RUN echo \"<<EOF\" '<<X'"), Vec::<String>::new());

@@ -9,7 +9,6 @@
 mod directives;
 mod dispatch;
 mod heredoc;
-mod shellwords;
 pub(crate) mod words;
 
 use crate::ast::{Args, Ast, Node, Segment};

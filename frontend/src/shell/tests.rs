@@ -1,4 +1,5 @@
 use super::*;
+use std::collections::BTreeSet;
 
 fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
     pairs
@@ -253,6 +254,20 @@ fn any_vars_source_works() {
     assert_eq!(l.expand("$A$B", &f).unwrap(), "f");
     let pairs = vars(&[("A", "old"), ("A", "new")]);
     assert_eq!(l.expand("$A", &pairs).unwrap(), "new", "the last pair wins");
+}
+
+#[test]
+fn no_vars_with_skip_unset_only_splits_and_unquotes() {
+    // How BuildKit's parser finds heredoc words: an empty environment, nothing expanded.
+    let l = Lexer::default().skip_unset(true);
+    assert_eq!(
+        l.expand_words(r#"$A "${B:-x y}" 'c d' e\ f"#, &NoVars)
+            .unwrap(),
+        ["$A", "${B:-x y}", "c d", "e f"]
+    );
+    let used = l.process("$A ${B}", &NoVars).unwrap();
+    assert!(used.matched.is_empty());
+    assert_eq!(used.unmatched.into_iter().collect::<Vec<_>>(), ["A", "B"]);
 }
 
 #[test]
