@@ -5,6 +5,10 @@
 //! destination path; `--chown` and `USER` need the image's `/etc/passwd`. Snapshots carry
 //! overlay's own markers (a 0/0 character device is a whiteout, `trusted.overlay.opaque=y`
 //! hides everything below a directory), so the view applies overlay's rules.
+//!
+//! Inside a user namespace (rootless mode) overlayfs is mounted with `userxattr` and its
+//! markers live under `user.overlay.*`, since only the host's root may write `trusted.*`:
+//! [`opaque_xattr`] names the one this process's overlays read and write.
 
 use std::ffi::CString;
 use std::fs;
@@ -15,8 +19,50 @@ use std::path::{Path, PathBuf};
 use crate::context::resolve_scoped;
 use crate::error::{Error, Result};
 
-/// The xattr overlayfs sets on a directory that hides the lower layers' contents.
+/// The xattr overlayfs sets on a directory that hides the lower layers' contents, as
+/// mounted by the host's root.
 pub const OPAQUE_XATTR: &str = "trusted.overlay.opaque";
+
+/// The same marker as overlayfs mounted inside a user namespace (`userxattr`) keeps it.
+pub const USER_OPAQUE_XATTR: &str = "user.overlay.opaque";
+
+/// The opaque marker this process's overlays use: [`USER_OPAQUE_XATTR`] inside a user
+/// namespace, else [`OPAQUE_XATTR`].
+pub fn opaque_xattr() -> &'static str {
+    if in_user_namespace() {
+        USER_OPAQUE_XATTR
+    } else {
+        OPAQUE_XATTR
+    }
+}
+
+/// True for overlayfs's own xattrs (opaque, redirect, origin…) under either prefix: they say
+/// how overlay sees a directory, never belong in a layer, and a tar must not forge them.
+pub fn is_overlay_xattr(name: &str) -> bool {
+    name.starts_with("trusted.overlay.") || name.starts_with("user.overlay.")
+}
+
+/// True when this process runs in a user namespace other than the host's (rootless mode, or
+/// a container of a rootless engine): its overlays need `userxattr`, it cannot make device
+/// nodes, and `trusted.*` xattrs are out of reach. Decided on first use (strata enters its
+/// user namespace before anything asks) from `/proc/self/uid_map`, which in the initial
+/// namespace maps every id to itself.
+pub fn in_user_namespace() -> bool {
+    static IN_USERNS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *IN_USERNS.get_or_init(|| {
+        fs::read_to_string("/proc/self/uid_map").is_ok_and(|map| !is_identity_map(&map))
+    })
+}
+
+/// Whether a `uid_map` is the initial namespace's: all 2³² − 1 ids mapped to themselves.
+fn is_identity_map(map: &str) -> bool {
+    let lines: Vec<Vec<&str>> = map
+        .lines()
+        .map(|line| line.split_whitespace().collect())
+        .filter(|fields: &Vec<&str>| !fields.is_empty())
+        .collect();
+    matches!(lines.as_slice(), [fields] if fields.as_slice() == ["0", "0", "4294967295"])
+}
 
 /// An entry found in the view.
 #[derive(Debug)]
@@ -195,7 +241,7 @@ pub fn is_opaque(dir: &Path) -> bool {
     let Ok(path) = CString::new(dir.as_os_str().as_bytes()) else {
         return false;
     };
-    let name = CString::new(OPAQUE_XATTR).expect("constant has no NUL");
+    let name = CString::new(opaque_xattr()).expect("constant has no NUL");
     let mut value = [0u8; 4];
     // SAFETY: both strings are NUL-terminated and `value` outlives the call with its length.
     let len = unsafe {
@@ -229,9 +275,24 @@ mod tests {
 
     fn set_opaque(dir: &Path) -> bool {
         let c = CString::new(dir.as_os_str().as_bytes()).unwrap();
-        let name = CString::new(OPAQUE_XATTR).unwrap();
+        let name = CString::new(opaque_xattr()).unwrap();
         // SAFETY: valid NUL-terminated strings and a 1-byte value buffer.
         unsafe { libc::lsetxattr(c.as_ptr(), name.as_ptr(), b"y".as_ptr().cast(), 1, 0) == 0 }
+    }
+
+    #[test]
+    fn only_the_full_identity_map_is_the_initial_user_namespace() {
+        assert!(is_identity_map("         0          0 4294967295\n"));
+        assert!(!is_identity_map("         0       1001          1\n"));
+        assert!(!is_identity_map(
+            "         0       1001          1\n         1     100000      65536\n"
+        ));
+        assert!(!is_identity_map("         0          0      65536\n"));
+        assert!(!is_identity_map(""));
+        assert!(is_overlay_xattr("trusted.overlay.opaque"));
+        assert!(is_overlay_xattr("user.overlay.redirect"));
+        assert!(!is_overlay_xattr("user.mime_type"));
+        assert!(!is_overlay_xattr("security.capability"));
     }
 
     #[test]
