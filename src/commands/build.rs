@@ -14,7 +14,6 @@ use strata_builder::image::{
     reference::{normalize, validate_tag},
 };
 use strata_builder::progress::Event;
-use strata_builder::sandbox::NativeSandbox;
 use strata_builder::solve::{BuildRequest, Builder, Entitlements, PullingImages, Secrets};
 use strata_frontend::{compile, parser, BuildOptions};
 
@@ -311,7 +310,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     }
     // The operator chose the host's network on the command line: the Dockerfile may use it.
     entitlements.network_host |= args.network == "host";
-    let sandbox = NativeSandbox::new(store.root().join("tmp")).on_warning(warn);
+    let sandbox = crate::isolation::sandbox(global, store.root().join("tmp"))?.on_warning(warn);
     let builder = Builder::new(&store, &sandbox, progress.as_ref());
     let request = BuildRequest {
         graph: &graph,

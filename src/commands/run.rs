@@ -12,9 +12,7 @@ use std::process::{ExitCode, Stdio};
 use anyhow::Context as _;
 use strata_builder::container::{self, expand_env, parse_env_file, RunOptions};
 use strata_builder::image;
-use strata_builder::sandbox::{
-    ExtraMount, MountFrom, NativeSandbox, Network, RunRequest, Security, Session,
-};
+use strata_builder::sandbox::{ExtraMount, MountFrom, Network, RunRequest, Security, Session};
 use strata_cache::ContainerRecord;
 
 use super::run_tty::{self, Pty, RawMode};
@@ -117,7 +115,7 @@ fn run_container(global: &Global, args: &Args) -> anyhow::Result<i32> {
     }
     if !strata_builder::sandbox::sandbox_available() {
         anyhow::bail!(
-            "strata run needs root and overlayfs: its one isolation mode is the RUN sandbox's (root namespaces)"
+            "strata run needs overlayfs and root, or a user namespace (rootless mode): see `strata info`"
         );
     }
     let stdin_tty = is_tty(0);
@@ -238,7 +236,8 @@ fn run_container(global: &Global, args: &Args) -> anyhow::Result<i32> {
         work: &work,
         mounts: &mounts,
     };
-    let sandbox = NativeSandbox::new(dir.join("run")).on_warning(|w| eprintln!("warning: {w}"));
+    let sandbox = crate::isolation::sandbox(global, dir.join("run"))?
+        .on_warning(|w| eprintln!("warning: {w}"));
     let (out_tty, err_tty) = (!args.tty && is_tty(1), !args.tty && is_tty(2));
     let stdio = if args.tty {
         [Stdio::null(), Stdio::null(), Stdio::null()]
