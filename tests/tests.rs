@@ -10,6 +10,7 @@ mod frontend_graph;
 mod frontend_parser;
 mod hostile;
 mod registry;
+mod rootless;
 mod run;
 mod run_mount;
 mod store;
