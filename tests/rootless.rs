@@ -302,6 +302,14 @@ fn a_debian_apt_get_install_gives_the_same_image_rootless() {
     let Some(tar) = debian_rootfs_tar() else {
         return;
     };
+    let tun_mode = fs::metadata("/dev/net/tun").map_or(0, |m| m.permissions().mode());
+    if skip_unless(
+        tun_mode & 0o006 == 0o006,
+        "a rootless RUN reaches the network through /dev/net/tun: chmod 0666 /dev/net/tun \
+         (udev's mode; scripts/test sets it)",
+    ) {
+        return;
+    }
     let Some(user) = TestUser::create("apt", true) else {
         return;
     };
@@ -397,4 +405,36 @@ fn without_subordinate_ids_root_alone_is_mapped_and_the_build_warns() {
     let info = user.ok(&["info"]);
     assert!(info.contains("rootless: available, with limits"), "{info}");
     assert!(info.contains("subordinate uids: none"), "{info}");
+}
+
+#[test]
+fn rootless_runs_keep_the_sandbox_hardening() {
+    let Some(user) = TestUser::create("harden", true) else {
+        return;
+    };
+    let scratch = TestEnv::new();
+    let base = user.give(&busybox_base_context(scratch.dir.path()), "base");
+    user.build_ok(&base, &["-t", "strata-busybox"]);
+    let probe = scratch.write_files(
+        "probe",
+        &[(
+            "Dockerfile",
+            "FROM strata-busybox\nRUN grep -E '^(Seccomp|NoNewPrivs|CapBnd):' /proc/self/status \\\n              && (mknod /tmp/disk b 8 0 && echo mknod-allowed || echo mknod-refused) \\\n              && (echo x > /proc/sys/kernel/hostname && echo sysctl-written || echo sysctl-refused) \\\n              && head -n1 /proc/self/uid_map\n",
+        )],
+    );
+    let (log, _) = user.build_ok(&user.give(&probe, "probe"), &["--no-cache"]);
+    for expected in [
+        "Seccomp:\t2",
+        "NoNewPrivs:\t1",
+        // docker's default capability set, as in root mode.
+        "CapBnd:\t00000000a80425fb",
+        "mknod-refused",
+        "sysctl-refused",
+    ] {
+        assert!(log.contains(expected), "{expected:?} missing:\n{log}");
+    }
+    // Root in the sandbox is the user on the host.
+    let mapping = format!(" 0 {} 1", user.uid);
+    let squeezed: String = log.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(squeezed.contains(&mapping), "{log}");
 }
