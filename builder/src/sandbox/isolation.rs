@@ -265,16 +265,22 @@ impl Environment {
              (the line `{name}:100000:65536` in /etc/subuid and /etc/subgid)"
         );
         let mut limits = Vec::new();
-        for (ranges, file) in [
+        let missing: Vec<&str> = [
             (&self.subuids, rootless::SUBUID_FILE),
             (&self.subgids, rootless::SUBGID_FILE),
-        ] {
-            if ranges.is_empty() {
-                limits.push(problem(
-                    format!("no subordinate ids for `{name}` in {file}"),
-                    add.clone(),
-                ));
-            }
+        ]
+        .into_iter()
+        .filter(|(ranges, _)| ranges.is_empty())
+        .map(|(_, file)| file)
+        .collect();
+        if !missing.is_empty() {
+            limits.push(problem(
+                format!(
+                    "no subordinate ids for `{name}` in {}",
+                    missing.join(" and ")
+                ),
+                add,
+            ));
         }
         if let Err(why) = &self.helpers {
             limits.push(problem(
