@@ -54,6 +54,7 @@ rootless_user="${STRATA_ROOTLESS_USER:-}"
 if [ -n "$rootless_user" ]; then
   # The user reads the contexts and the base from $work and keeps its store there.
   chmod 755 "$work"
+  chmod 644 "$work/base.tar"
   mkdir -p "$work/root-rootless"
   chown "$rootless_user": "$work/root-rootless"
   rootless_home=$(getent passwd "$rootless_user" | cut -d: -f6)
