@@ -8,12 +8,12 @@ use std::os::unix::fs::symlink;
 use std::path::Path;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use strata_builder::commit::commit_dir;
-use strata_builder::layer::LayerOptions;
 use strata_builder::sandbox::{
     sandbox_available, Executor, NativeSandbox, Network, RunRequest, Security,
 };
 use strata_cache::{OpenOptions, Store};
+use strata_oci::commit_dir;
+use strata_oci::LayerOptions;
 
 fn base_layers(store: &Store) -> Vec<std::path::PathBuf> {
     let options = LayerOptions::default();

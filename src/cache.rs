@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use strata_builder::cache_exchange::{CacheBackend, CacheLocation, LocalCache, RegistryCache};
-use strata_builder::registry::Registry;
+use strata_oci::cache_exchange::{CacheBackend, CacheLocation, LocalCache, RegistryCache};
+use strata_oci::registry::Registry;
 
 /// Makes backends for one build.
 pub struct Backends {
@@ -18,10 +18,7 @@ impl Backends {
     }
 
     /// The backend for a cache location.
-    pub fn backend(
-        &self,
-        location: &CacheLocation,
-    ) -> strata_builder::Result<Box<dyn CacheBackend>> {
+    pub fn backend(&self, location: &CacheLocation) -> strata_oci::Result<Box<dyn CacheBackend>> {
         match location {
             CacheLocation::Local(dir) => Ok(Box::new(LocalCache::new(dir))),
             CacheLocation::Registry(reference) => Ok(Box::new(RegistryCache::new(

@@ -7,6 +7,7 @@ mod exit;
 mod isolation;
 mod progress;
 mod registry;
+mod render;
 mod store;
 
 use std::path::PathBuf;

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use strata_builder::registry::{AuthSource, Registry, RegistryOptions, Timeouts};
+use strata_oci::registry::{AuthSource, Registry, RegistryOptions, Timeouts};
 
 use crate::Global;
 

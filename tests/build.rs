@@ -183,6 +183,43 @@ fn a_failing_run_names_the_step_and_line_and_exits_non_zero() {
     );
 }
 
+/// Issue 13's acceptance: under `-f build/Dockerfile.ci`, given relative to the working
+/// directory, a failed RUN names that path (not `Dockerfile`) with its line, and shows the line
+/// with carets under it.
+#[test]
+fn a_failing_run_under_dash_f_names_the_file_as_given_with_line_and_caret() {
+    let Some(env) = env_with_base() else { return };
+    let dir = env.write_files(
+        "app",
+        &[(
+            "build/Dockerfile.ci",
+            "FROM base:1\n# setup\nRUN true\n\nENV A=1\n\nRUN exit 3\n",
+        )],
+    );
+    let output = env
+        .strata(&[
+            "build",
+            "--progress",
+            "plain",
+            "-f",
+            "build/Dockerfile.ci",
+            ".",
+        ])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("error: build/Dockerfile.ci:7: [3/3] RUN exit 3: process"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("\n   |\n 7 | RUN exit 3\n   | ^^^^^^^^^^\n"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn an_ignored_copy_source_gets_a_hint() {
     let Some(env) = env_with_base() else { return };

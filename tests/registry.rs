@@ -12,7 +12,7 @@ use std::process::{Output, Stdio};
 
 use serde_json::{json, Value};
 use server::{Fault, FlakyProxy, Registry};
-use strata_builder::registry::{self as client, AuthSource, RegistryOptions, Remote};
+use strata_oci::registry::{self as client, AuthSource, RegistryOptions, Remote};
 
 use crate::exchange::docker;
 use crate::util::{docker_available, env_with_imported_busybox, skip_unless, TestEnv};

@@ -265,13 +265,15 @@ fn the_espy_example_builds_rootless_to_the_same_image_as_root() {
         })
         .unwrap();
     // Inside, id N > 0 is the N-th subordinate id: 1000 is first_subuid + 999 on the host.
-    let data_owner = walkdir::WalkDir::new(store.join("snapshots"))
-        .into_iter()
-        .filter_map(Result::ok)
-        .find(|entry| {
-            entry.file_name() == "data" && entry.path().parent().is_some_and(|p| p.ends_with("app"))
-        })
-        .map(|entry| entry.metadata().unwrap().uid());
+    let found = Command::new("find")
+        .arg(store.join("snapshots"))
+        .args(["-path", "*/app/data", "-printf", "%U\\n"])
+        .output()
+        .unwrap();
+    let data_owner = String::from_utf8_lossy(&found.stdout)
+        .lines()
+        .next()
+        .and_then(|uid| uid.parse::<u32>().ok());
     assert_eq!(data_owner, Some(first_subuid + 999));
 }
 

@@ -9,6 +9,7 @@ mod frontend;
 mod frontend_graph;
 mod frontend_parser;
 mod hostile;
+mod rawjson;
 mod registry;
 mod rootless;
 mod run;

@@ -18,10 +18,10 @@ use std::io::Seek as _;
 use serde_json::{json, Value};
 use strata_cache::{ContainerRecord, Digest, Store};
 
-use crate::commit::commit_dir;
 use crate::error::{Error, Result};
-use crate::image::{self, config as image_config, StoredImage};
-use crate::layer::{extract_layer, write_layer, LayerOptions};
+use strata_oci::commit_dir;
+use strata_oci::image::{self, config as image_config, StoredImage};
+use strata_oci::{extract_layer, write_layer, LayerOptions};
 
 /// docker's `PATH` for a container whose image sets none (`system.DefaultPathEnv`).
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -248,8 +248,8 @@ pub fn commit(
 ) -> Result<StoredImage> {
     // The upper dir stays the container's: its tar goes through a temp file into a fresh
     // snapshot (whiteouts and opaque dirs converted both ways by the layer code).
-    let mut tar = tempfile::tempfile_in(store.root().join("tmp")).map_err(|e| Error::Io {
-        path: store.root().join("tmp"),
+    let mut tar = tempfile::tempfile_in(store.tmp_dir()).map_err(|e| Error::Io {
+        path: store.tmp_dir(),
         source: e,
     })?;
     let io = |source| Error::Io {
@@ -290,7 +290,7 @@ pub fn commit(
         };
         layers.push((*d, size));
     }
-    image::store_image(store, &config, &layers)
+    Ok(image::store_image(store, &config, &layers)?)
 }
 
 #[cfg(test)]

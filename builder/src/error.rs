@@ -61,6 +61,17 @@ pub enum Error {
         /// Why it cannot be used.
         reason: String,
     },
+    /// ADD could not unpack a local archive (the source is the tar reader's error).
+    #[error("source `{}`: {}{source}", .archive.display(), doing_prefix(.doing))]
+    Unpack {
+        /// The archive on the host.
+        archive: PathBuf,
+        /// What was being done (`unpacking \`etc/passwd\``), empty for reading the archive.
+        doing: String,
+        /// What the tar reader or the filesystem said.
+        #[source]
+        source: std::io::Error,
+    },
     /// `ADD <url>` could not download or verify the file.
     #[error("ADD `{url}`: {reason}")]
     Fetch {
@@ -83,12 +94,6 @@ pub enum Error {
         /// The destination as written.
         dest: String,
         /// Why it cannot be used.
-        reason: String,
-    },
-    /// A layer tar that is malformed or hostile.
-    #[error("invalid layer: {reason}")]
-    BadLayer {
-        /// What is wrong with it.
         reason: String,
     },
     /// A RUN command exited with a non-zero status or was killed by a signal.
@@ -136,22 +141,68 @@ pub enum Error {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] strata_cache::Error),
+    /// Reading, writing or moving an image failed (layers, archives, registries, caches).
+    #[error(transparent)]
+    Oci(#[from] strata_oci::Error),
     /// An image in the store that cannot be used.
     #[error("image: {reason}")]
     Image {
         /// What is wrong.
         reason: String,
     },
-    /// A build step failed; names the step and its Dockerfile lines.
-    #[error("{step} (Dockerfile line {}): {source}", lines_text(*.lines))]
+    /// A build step failed: names the step and where it is in the Dockerfile (the file as
+    /// the user named it, its lines), and shows its first line with carets under it.
+    #[error("{}", .place.render(&format!("{step}: {source}")))]
     Step {
         /// The step's progress name (`[build 2/5] RUN make`).
         step: String,
-        /// Its Dockerfile lines.
-        lines: (usize, usize),
+        /// Where it is: file, lines and the text of its first line.
+        place: Box<strata_frontend::error::Location>,
         /// What went wrong.
         #[source]
         source: Box<Error>,
+    },
+    /// An error that several waiters share: every step that needs a failed step fails with
+    /// that step's error, kept whole (the solver memoizes errors without turning them into
+    /// text).
+    #[error(transparent)]
+    Shared(#[from] std::sync::Arc<Error>),
+    /// An image the store does not have.
+    #[error("image `{reference}` is not in the local store\nhint: load it with `strata load -i image.tar` (e.g. from `docker save {reference}`), or build it first")]
+    ImageNotFound {
+        /// The reference as written.
+        reference: String,
+    },
+    /// An image in the store whose layer snapshot is gone.
+    #[error("image `{reference}` is missing the snapshot of layer {diff_id}; load it again")]
+    ImageIncomplete {
+        /// The reference as written.
+        reference: String,
+        /// The layer whose snapshot is missing.
+        diff_id: strata_cache::Digest,
+    },
+    /// A layer a build needs whose snapshot is neither in the store nor in an imported cache.
+    #[error("the snapshot of layer {diff_id} is missing from the store")]
+    SnapshotMissing {
+        /// The layer.
+        diff_id: strata_cache::Digest,
+    },
+    /// A layer of a built image that the index has no record of.
+    #[error("layer {diff_id} has no record in the store")]
+    LayerRecordMissing {
+        /// The layer.
+        diff_id: strata_cache::Digest,
+    },
+    /// Pulling a base image failed (`FROM` of an image the store lacks, or `build --pull`).
+    #[error("{}", base_pull_message(.reference, *.had_local, .source))]
+    BasePull {
+        /// The reference as written.
+        reference: String,
+        /// The store had the image (`--pull` asked for a newer one).
+        had_local: bool,
+        /// Why the pull failed.
+        #[source]
+        source: strata_oci::Error,
     },
     /// A RUN asks for what the build did not allow (`--allow`).
     #[error("granting entitlement {wanted} is not allowed: build with `--allow {wanted}` if this Dockerfile is trusted")]
@@ -167,45 +218,6 @@ pub enum Error {
     Unsupported {
         /// What is not supported.
         what: String,
-    },
-    /// Too many symlinks while resolving a path inside a root.
-    #[error("`{path}`: too many levels of symbolic links")]
-    SymlinkLoop {
-        /// Where the loop was detected.
-        path: PathBuf,
-    },
-    /// An image tarball that is malformed, inconsistent or hostile (`strata load`).
-    #[error("invalid image archive: {reason}")]
-    Archive {
-        /// What is wrong with it.
-        reason: String,
-    },
-    /// A `--cache-to` / `--cache-from` value that cannot be used.
-    #[error("invalid {flag} `{value}`: {reason}")]
-    CacheSpec {
-        /// The flag.
-        flag: String,
-        /// The value as given.
-        value: String,
-        /// What is wrong with it.
-        reason: String,
-    },
-    /// Reading or writing an exported build cache failed.
-    #[error("{location}: {reason}")]
-    Cache {
-        /// The cache (`local cache \`DIR\``, `registry cache \`REF\``).
-        location: String,
-        /// What went wrong.
-        reason: String,
-    },
-    /// Talking to a registry failed; the message names the registry (and callers add the
-    /// reference: `pulling 127.0.0.1:5000/app:1: manifest unknown`).
-    #[error("{reason}")]
-    Registry {
-        /// What kind of failure.
-        kind: crate::registry::ErrorKind,
-        /// What went wrong.
-        reason: String,
     },
     /// A `--change` instruction that cannot be applied (`strata import`).
     #[error("--change `{change}`: {reason}")]
@@ -226,58 +238,6 @@ pub enum Error {
         /// The ignore file that excludes it.
         ignored_by: PathBuf,
     },
-    /// A directory tree nested deeper than [`crate::layer::MAX_DEPTH`] levels (a context, a
-    /// stage's files, a layer being written or read).
-    #[error(
-        "`{}`: more than {max} directory levels deep; strata refuses deeper trees",
-        abbreviate(path)
-    )]
-    TooDeep {
-        /// The first path found below the limit.
-        path: String,
-        /// The limit.
-        max: usize,
-    },
-    /// A file that would be written into a layer under a name starting with `.wh.`: in a layer
-    /// that name is a whiteout, so the file would delete another one where it is unpacked.
-    #[error("`{path}`: file names starting with `.wh.` are reserved for whiteouts in image layers (unpacked, it would delete `{}` instead); rename it", whiteout_victim(path))]
-    WhiteoutName {
-        /// The path in the layer.
-        path: String,
-    },
-}
-
-/// A path cut to its first and last parts when it is too long to read in a message.
-fn abbreviate(path: &str) -> String {
-    const HEAD: usize = 80;
-    const TAIL: usize = 40;
-    if path.len() <= HEAD + TAIL + 10 {
-        return path.to_string();
-    }
-    let head_end = (0..=HEAD)
-        .rev()
-        .find(|&i| path.is_char_boundary(i))
-        .unwrap_or(0);
-    let tail_start = (path.len() - TAIL..path.len())
-        .find(|&i| path.is_char_boundary(i))
-        .unwrap_or(path.len());
-    format!(
-        "{}…({} bytes)…{}",
-        &path[..head_end],
-        tail_start - head_end,
-        &path[tail_start..]
-    )
-}
-
-/// What a `.wh.NAME` entry deletes: `NAME` in the same directory.
-fn whiteout_victim(path: &str) -> String {
-    let (dir, name) = path.rsplit_once('/').unwrap_or(("", path));
-    let victim = name.strip_prefix(".wh.").unwrap_or(name);
-    if dir.is_empty() {
-        victim.to_string()
-    } else {
-        format!("{dir}/{victim}")
-    }
 }
 
 fn signal_text(signal: Option<i32>) -> String {
@@ -304,11 +264,19 @@ fn signal_text(signal: Option<i32>) -> String {
     }
 }
 
-fn lines_text(lines: (usize, usize)) -> String {
-    if lines.1 > lines.0 {
-        format!("{}-{}", lines.0, lines.1)
+fn doing_prefix(doing: &str) -> String {
+    if doing.is_empty() {
+        String::new()
     } else {
-        lines.0.to_string()
+        format!("{doing}: ")
+    }
+}
+
+fn base_pull_message(reference: &str, had_local: bool, source: &strata_oci::Error) -> String {
+    if had_local {
+        format!("checking for a newer `{reference}` (--pull): {source}")
+    } else {
+        format!("image `{reference}` is not in the local store, and pulling it failed: {source}\nhint: check the name and the registry, log in with `strata login`, or load it with `strata load -i image.tar`")
     }
 }
 

@@ -33,7 +33,7 @@ impl Blobs {
         crate::private::create_private_dir(&dir)?;
         Ok(Blobs {
             dir,
-            tmp: root.join("tmp"),
+            tmp: root.join(crate::store::TMP_DIR),
         })
     }
 

@@ -43,8 +43,8 @@ use crate::store::Store;
 /// What `prune` may remove.
 #[derive(Debug, Clone, Default)]
 pub struct PruneOptions {
-    /// Also drop cache entries of layers tagged images use, the file-hash index and stale
-    /// index trees.
+    /// Also drop cache entries of layers tagged images use, the file-hash index, stale index
+    /// trees, the `RUN --mount=type=cache` directories and the registry's blob-source record.
     pub all: bool,
     /// Keep this many bytes of cache-only storage (least recently used entries go first).
     pub keep_storage: Option<u64>,
@@ -61,10 +61,12 @@ pub struct PruneReport {
     pub snapshots: usize,
     /// Blobs deleted.
     pub blobs: usize,
-    /// Bytes freed (blob sizes plus snapshot sizes).
+    /// Bytes freed (blob sizes plus snapshot sizes, cache mounts with `all`).
     pub bytes: u64,
     /// Stopped containers deleted.
     pub containers: usize,
+    /// `RUN --mount=type=cache` directories deleted (`all` only).
+    pub cache_mounts: usize,
 }
 
 /// Space used, by kind.
@@ -74,7 +76,7 @@ pub struct Usage {
     pub blobs: (usize, u64),
     /// Snapshots: count and bytes.
     pub snapshots: (usize, u64),
-    /// The index directory's bytes.
+    /// The index directory's bytes, with the registry's blob-source record.
     pub index_bytes: u64,
     /// Cache entries.
     pub cache_entries: usize,
@@ -278,6 +280,16 @@ pub fn prune(store: &Store, options: &PruneOptions, now: i64) -> Result<PruneRep
         for tree in store.sled().drop_stale_trees()? {
             tracing::info!(tree, "dropped an index tree an older strata wrote");
         }
+        // No build runs meanwhile (the store is locked), so no cache mount is in use.
+        let (count, bytes) = remove_cache_mounts(store)?;
+        report.cache_mounts = count;
+        report.bytes += bytes;
+        let sources = store.blob_sources_path();
+        match fs::remove_file(&sources) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io(&sources, e)),
+        }
     }
     let mut reach = images;
     let cached: Vec<Digest> = store
@@ -315,6 +327,25 @@ pub fn prune(store: &Store, options: &PruneOptions, now: i64) -> Result<PruneRep
         }
     }
     Ok(report)
+}
+
+/// Deletes every `RUN --mount=type=cache` directory; returns how many went and their bytes.
+fn remove_cache_mounts(store: &Store) -> Result<(usize, u64)> {
+    let dir = store.cache_mounts_dir();
+    let entries = match fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((0, 0)),
+        Err(e) => return Err(Error::io(&dir, e)),
+    };
+    let (mut count, mut bytes) = (0, 0);
+    for entry in entries {
+        let path = entry.map_err(|e| Error::io(&dir, e))?.path();
+        // Only the report reads the size: a tree that cannot be measured still goes.
+        bytes += crate::snapshots::tree_size(&path).unwrap_or(0);
+        crate::scratch::remove_tree(&path).map_err(|e| Error::io(&path, e))?;
+        count += 1;
+    }
+    Ok((count, bytes))
 }
 
 /// Measures what the store holds and what `prune` could free.
@@ -360,7 +391,8 @@ pub fn usage(store: &Store) -> Result<Usage> {
     for diff_id in &cached {
         usage.cache_bytes += sizes.layer(diff_id)?;
     }
-    usage.index_bytes = crate::snapshots::tree_size(&store.root().join("index"))?;
+    usage.index_bytes = crate::snapshots::tree_size(&store.root().join("index"))?
+        + fs::metadata(store.blob_sources_path()).map_or(0, |m| m.len());
     usage.tags = store.index().tags()?.len();
     for container in store.containers().list()? {
         let bytes = crate::snapshots::tree_size(&store.containers().path(&container.id))?;

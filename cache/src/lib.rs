@@ -9,6 +9,8 @@
 //!   snapshots/<hex>/     unpacked layers named by DiffID (overlay lower dirs)
 //!   index/               sled: cache keys, layer records, tags, file hashes
 //!   containers-v1/<id>/  kept containers of `strata run`: record and writable layer
+//!   cache-mounts/<id>/   `RUN --mount=type=cache` directories, filled by the builder
+//!   registry/blob-sources.json  where the registry client saw each blob (a push mounts it)
 //!   tmp/                 work in progress (blob temp files, scratch dirs); emptied on open
 //! ```
 //!
@@ -87,7 +89,7 @@ pub use index::{
 pub use lock::parse_timeout;
 pub use scratch::{remove_tree, ScratchDir};
 pub use snapshots::Snapshots;
-pub use store::{OpenOptions, Store, CACHE_MOUNTS_DIR};
+pub use store::{OpenOptions, Store, BLOB_SOURCES_FILE, CACHE_MOUNTS_DIR, TMP_DIR};
 
 /// Seconds since the epoch, as records store them.
 pub fn now() -> i64 {

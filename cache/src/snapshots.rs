@@ -26,7 +26,7 @@ impl Snapshots {
         crate::private::create_private_dir(&dir)?;
         Ok(Snapshots {
             dir,
-            tmp: root.join("tmp"),
+            tmp: root.join(crate::store::TMP_DIR),
         })
     }
 

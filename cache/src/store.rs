@@ -34,6 +34,16 @@ impl Default for OpenOptions<'_> {
 /// The directory of `RUN --mount=type=cache` directories under the root.
 pub const CACHE_MOUNTS_DIR: &str = "cache-mounts";
 
+/// Work in progress under the root (blob temp files, scratch dirs, a sandbox's run dirs): on
+/// the store's filesystem, so what is finished is renamed into place; emptied on open.
+pub const TMP_DIR: &str = "tmp";
+
+/// Where the registry client records in which repositories it saw each blob, so a push can
+/// mount a blob instead of uploading it again. A hint, not data: a missing or broken file is
+/// an empty record, and `prune --all` removes it. (Unversioned JSON: a future format takes a
+/// new name.)
+pub const BLOB_SOURCES_FILE: &str = "registry/blob-sources.json";
+
 /// An open store: blobs, snapshots and the index under one root, held exclusively by this
 /// process until dropped. Share it between threads by reference: every part is `Sync`.
 pub struct Store {
@@ -64,7 +74,7 @@ impl Store {
             ));
         }
         let lock = RootLock::acquire(root, options.lock_timeout, options.on_wait)?;
-        let leftovers = clean_tmp(&root.join("tmp"))?;
+        let leftovers = clean_tmp(&root.join(TMP_DIR))?;
         if leftovers > 0 {
             tracing::info!(
                 leftovers,
@@ -121,6 +131,18 @@ impl Store {
         self.root.join(CACHE_MOUNTS_DIR)
     }
 
+    /// A directory for temporary files and directories on the store's filesystem (see
+    /// [`TMP_DIR`]): emptied the next time the store is opened, whatever a process left there.
+    pub fn tmp_dir(&self) -> PathBuf {
+        self.root.join(TMP_DIR)
+    }
+
+    /// The registry client's record of where blobs were seen (see [`BLOB_SOURCES_FILE`]); its
+    /// directory may not exist yet.
+    pub fn blob_sources_path(&self) -> PathBuf {
+        self.root.join(BLOB_SOURCES_FILE)
+    }
+
     /// The kept containers of `strata run`.
     pub fn containers(&self) -> &Containers {
         &self.containers
@@ -164,6 +186,8 @@ mod tests {
         }
         assert!(store.repairs().is_empty(), "{:?}", store.repairs());
         assert_eq!(store.root(), root);
+        assert_eq!(store.tmp_dir(), root.join(TMP_DIR));
+        assert!(store.blob_sources_path().starts_with(&root));
     }
 
     #[test]

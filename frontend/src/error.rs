@@ -65,6 +65,10 @@ pub enum Error {
         location: Box<Location>,
         /// A suggestion, printed on its own `hint:` line.
         hint: Option<String>,
+        /// What the message reports, when it comes from another crate (a base image the
+        /// builder could not find or pull): kept whole for callers that look past the text.
+        #[source]
+        cause: Option<Cause>,
     },
     /// A request that names something the Dockerfile does not have (`--target`, build args).
     #[error("{message}")]
@@ -76,6 +80,10 @@ pub enum Error {
 
 /// The frontend's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// An error from outside the frontend that a Dockerfile error reports (see
+/// [`crate::BaseImages`]).
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
 
 impl Error {
     /// An error of `kind` about the instruction on lines `start_line..=end_line`.
@@ -94,6 +102,7 @@ impl Error {
                 ..Location::default()
             }),
             hint: None,
+            cause: None,
         }
     }
 
@@ -106,6 +115,14 @@ impl Error {
     pub fn with_hint(mut self, text: impl Into<String>) -> Self {
         if let Error::Dockerfile { hint, .. } = &mut self {
             *hint = Some(text.into());
+        }
+        self
+    }
+
+    /// Keeps the error the message reports as this error's source.
+    pub fn with_cause(mut self, error: Cause) -> Self {
+        if let Error::Dockerfile { cause, .. } = &mut self {
+            *cause = Some(error);
         }
         self
     }
@@ -176,6 +193,13 @@ impl Error {
 }
 
 impl Location {
+    /// `message` at this place, as Dockerfile errors print: `FILE:LINE: message`, then the
+    /// line with carets under it when its text is known. For errors found later than the
+    /// frontend (a failed build step) that point at the instruction they come from.
+    pub fn render(&self, message: &str) -> String {
+        render(message, self, None)
+    }
+
     /// The line the caret goes on.
     pub fn caret_line(&self) -> usize {
         if self.caret_line > 0 {

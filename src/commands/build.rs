@@ -7,15 +7,18 @@ use std::process::ExitCode;
 use std::collections::BTreeMap;
 
 use anyhow::{bail, Context as _};
-use strata_builder::cache_exchange::{export, parse_cache_from, parse_cache_to, ImportedCache};
 use strata_builder::context::BuildContext;
-use strata_builder::image::{
+use strata_builder::progress::Event;
+use strata_builder::sandbox::Network;
+use strata_builder::solve::{
+    BuildRequest, Builder, Dockerfile, Entitlements, PullingImages, Secrets,
+};
+use strata_frontend::{compile, parser, BuildOptions};
+use strata_oci::cache_exchange::{export, parse_cache_from, parse_cache_to, ImportedCache};
+use strata_oci::image::{
     self,
     reference::{normalize, validate_tag},
 };
-use strata_builder::progress::Event;
-use strata_builder::solve::{BuildRequest, Builder, Entitlements, PullingImages, Secrets};
-use strata_frontend::{compile, parser, BuildOptions};
 
 use crate::cache;
 use crate::progress;
@@ -231,7 +234,7 @@ pub fn resolve_build_args(raw: &[String]) -> anyhow::Result<BTreeMap<String, Str
 /// Runs a build: frontend, scheduler, image into the store, tags.
 pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     for tag in &args.tags {
-        validate_tag(tag).map_err(|e| anyhow::anyhow!(e))?;
+        validate_tag(tag)?;
     }
     let labels = args
         .labels
@@ -309,11 +312,12 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         entitlements.allow(name)?;
     }
     // The operator chose the host's network on the command line: the Dockerfile may use it.
-    entitlements.network_host |= args.network == "host";
-    let sandbox = crate::isolation::sandbox(global, store.root().join("tmp"))?.on_warning(warn);
+    entitlements.network_host |= Network::parse(&args.network) == Some(Network::Host);
+    let sandbox = crate::isolation::sandbox(global, store.tmp_dir())?.on_warning(warn);
     let builder = Builder::new(&store, &sandbox, progress.as_ref());
     let request = BuildRequest {
         graph: &graph,
+        dockerfile: Dockerfile { path: &name, text },
         context: context.as_ref(),
         no_cache: args.no_cache,
         labels,
@@ -322,9 +326,9 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         secrets: read_secrets(&args.secrets)?,
         entitlements,
     };
-    let output = builder
-        .build(&request)
-        .map_err(|error| step_failed(error, &name, text))?;
+    // A failed step's error names the file as given (`-f build/Dockerfile.ci`), the line,
+    // and shows it with carets under it, as Dockerfile errors are shown.
+    let output = builder.build(&request)?;
     let id = output.image.id.to_string();
     for tag in &args.tags {
         let normalized = normalize(tag);
@@ -381,46 +385,4 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         println!("{id}");
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// A failed step, shown as Dockerfile errors are: `FILE:LINE: [stage 2/5] RUN make: cause`
-/// with the instruction's line and carets under it (BuildKit prints the same snippet), named
-/// by the path the user gave (`-f build/Dockerfile.ci`).
-fn step_failed(error: strata_builder::Error, file: &str, text: &str) -> anyhow::Error {
-    match error {
-        strata_builder::Error::Step {
-            step,
-            lines,
-            source,
-        } => {
-            let rendered =
-                strata_frontend::Error::at(format!("{step}: {source}"), lines.0, lines.1)
-                    .in_file(file, text)
-                    .to_string();
-            anyhow::Error::new(StepFailed {
-                rendered,
-                cause: *source,
-            })
-        }
-        other => other.into(),
-    }
-}
-
-/// A step's error with its place rendered; its causes stay reachable for the report.
-#[derive(Debug)]
-struct StepFailed {
-    rendered: String,
-    cause: strata_builder::Error,
-}
-
-impl std::fmt::Display for StepFailed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.rendered)
-    }
-}
-
-impl std::error::Error for StepFailed {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.cause)
-    }
 }

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use strata_builder::container;
-use strata_builder::image::{
+use strata_oci::image::{
     self,
     reference::{normalize, validate_tag},
 };
@@ -28,7 +28,7 @@ pub struct Args {
 /// Runs `strata commit`; prints the new image's ID.
 pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     if let Some(name) = &args.image {
-        validate_tag(name).map_err(|e| anyhow::anyhow!(e))?;
+        validate_tag(name)?;
     }
     let store = crate::store::open(global)?;
     let record = store

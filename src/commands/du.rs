@@ -4,13 +4,14 @@ use std::process::ExitCode;
 
 use strata_cache::gc::usage;
 
-use crate::store::{human_size, open};
+use crate::render::units::human_size;
+use crate::store::open;
 use crate::Global;
 
 /// What `du --help` says after the options: how to read the table.
 const AFTER_HELP: &str = "\
 Rows: blobs (manifests, configs, compressed layers), snapshots (unpacked layers), the index
-database, the writable layers of containers `strata run` kept, `RUN --mount=type=cache`
+database (with the record of where pushed blobs were seen), the writable layers of containers `strata run` kept, `RUN --mount=type=cache`
 directories (only `strata prune --all` removes them), and the build cache: the part of the blobs and snapshots that only cache entries hold
 on to (not a separate pile, do not add it to the others). RECLAIMABLE is what `strata prune`
 would free; --all frees the same bytes (it drops more cache entries, but the layers tagged

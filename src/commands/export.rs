@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use strata_builder::archive::export;
-use strata_builder::image;
+use strata_oci::archive::export;
+use strata_oci::image;
 
 use crate::Global;
 

@@ -2,9 +2,9 @@
 
 use std::process::ExitCode;
 
-use strata_builder::image;
-use strata_builder::image::template::{render_rows, Template};
-use strata_builder::image::view::{history_header, history_rows, HistoryOptions};
+use crate::render::tables::{history_header, history_rows, HistoryOptions};
+use crate::render::template::{render_rows, Template};
+use strata_oci::image;
 
 use crate::Global;
 

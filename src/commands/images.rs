@@ -2,9 +2,9 @@
 
 use std::process::ExitCode;
 
-use strata_builder::image::reference::Reference;
-use strata_builder::image::template::{render_rows, Template};
-use strata_builder::image::view::{image_header, image_rows};
+use crate::render::tables::{image_header, image_rows};
+use crate::render::template::{render_rows, Template};
+use strata_oci::image::reference::Reference;
 
 use crate::store::open;
 use crate::Global;
@@ -41,7 +41,7 @@ const DIGESTS_TABLE: &str =
 /// Runs `strata images`.
 pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     let filter = match &args.reference {
-        Some(text) => Some(Reference::parse(text).map_err(|e| anyhow::anyhow!(e))?),
+        Some(text) => Some(Reference::parse(text)?),
         None => None,
     };
     let store = open(global)?;

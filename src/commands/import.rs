@@ -3,8 +3,9 @@
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use strata_builder::archive::{config_from_changes, import, ImportOptions};
-use strata_builder::image::{
+use strata_builder::changes::config_from_changes;
+use strata_oci::archive::{import, ImportOptions};
+use strata_oci::image::{
     self,
     reference::{normalize, validate_tag},
 };
@@ -31,7 +32,7 @@ pub struct Args {
 /// Runs `strata import`.
 pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     if let Some(name) = &args.name {
-        validate_tag(name).map_err(|e| anyhow::anyhow!(e))?;
+        validate_tag(name)?;
     }
     let options = ImportOptions {
         config: config_from_changes(&args.changes)?,

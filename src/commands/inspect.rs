@@ -2,8 +2,9 @@
 
 use std::process::ExitCode;
 
-use strata_builder::image::template::Template;
-use strata_builder::image::{self, view};
+use crate::render::inspect;
+use crate::render::template::Template;
+use strata_oci::image;
 
 use crate::Global;
 
@@ -28,7 +29,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     let mut missing = Vec::new();
     for reference in &args.images {
         match image::find(&store, reference)? {
-            Some(found) => views.push(view::inspect(&store, &found)?),
+            Some(found) => views.push(inspect::inspect(&store, &found)?),
             None => missing.push(reference.as_str()),
         }
     }
@@ -38,7 +39,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
                 println!("{}", template.render(&v.to_value())?);
             }
         }
-        None => println!("{}", view::inspect_json(&views)),
+        None => println!("{}", inspect::inspect_json(&views)),
     }
     if missing.is_empty() {
         return Ok(ExitCode::SUCCESS);

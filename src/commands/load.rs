@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use strata_builder::archive::{load, load_file};
+use strata_oci::archive::{load, load_file};
 
 use crate::Global;
 

@@ -4,7 +4,7 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
-use strata_builder::registry::{auth, Credentials, DOCKER_HUB};
+use strata_oci::registry::{auth, Credentials, DOCKER_HUB};
 
 use crate::Global;
 
@@ -67,21 +67,19 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     let password = match password {
         Some(p) => p,
         None if std::io::stdin().is_terminal() => {
-            // No echo while typing the password.
-            let fd = 0;
-            // SAFETY: termios calls on stdin with a zeroed struct that tcgetattr fills.
-            let mut term: libc::termios = unsafe { std::mem::zeroed() };
-            let saved = unsafe { libc::tcgetattr(fd, &mut term) } == 0;
-            if saved {
-                let mut quiet = term;
-                quiet.c_lflag &= !libc::ECHO;
-                // SAFETY: as above.
-                unsafe { libc::tcsetattr(fd, libc::TCSANOW, &quiet) };
+            // No echo while typing the password; the terminal is restored even when reading fails.
+            let stdin = std::io::stdin();
+            let saved = rustix::termios::tcgetattr(&stdin).ok();
+            if let Some(term) = &saved {
+                let mut quiet = term.clone();
+                quiet.local_modes &= !rustix::termios::LocalModes::ECHO;
+                rustix::termios::tcsetattr(&stdin, rustix::termios::OptionalActions::Now, &quiet)
+                    .ok();
             }
             let answer = prompt("Password: ");
-            if saved {
-                // SAFETY: restores what tcgetattr read.
-                unsafe { libc::tcsetattr(fd, libc::TCSANOW, &term) };
+            if let Some(term) = &saved {
+                rustix::termios::tcsetattr(&stdin, rustix::termios::OptionalActions::Now, term)
+                    .ok();
                 eprintln!();
             }
             answer?

@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use strata_builder::registry::auth;
+use strata_oci::registry::auth;
 
 use crate::Global;
 

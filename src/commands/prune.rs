@@ -2,10 +2,10 @@
 
 use std::process::ExitCode;
 
-use anyhow::Context as _;
 use strata_cache::gc::{prune, PruneOptions};
 
-use crate::store::{human_size, open, parse_size};
+use crate::render::units::human_size;
+use crate::store::{open, parse_size};
 use crate::Global;
 
 /// What `prune --help` says after the options: the semantics, as `docker builder prune`.
@@ -13,8 +13,8 @@ const AFTER_HELP: &str = "\
 Without --all, drops build cache that no tagged image uses (least recently used first), then
 deletes every blob and snapshot that neither a tagged image nor a remaining cache entry reaches.
 --all also drops the cache entries of steps whose layers tagged images use (the layers stay:
-the images need them), the file-hash index, index data of older strata versions and the
-directories of RUN --mount=type=cache.
+the images need them), the file-hash index, index data of older strata versions, the
+directories of RUN --mount=type=cache and the record of where pushed blobs were seen.
 --keep-storage sizes are docker's (10GB = 10 GiB). Tagged images are never removed: `rmi` first.";
 
 /// Arguments of `strata prune` (as `docker builder prune`).
@@ -54,42 +54,14 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     }
     let store = open(global)?;
     let report = prune(&store, &options, strata_cache::now())?;
-    let mut bytes = report.bytes;
-    let mut cache_mounts = 0;
-    if args.all {
-        (cache_mounts, bytes) = remove_cache_mounts(&store.cache_mounts_dir(), bytes)?;
-    }
     println!(
         "Deleted {} cache entries, {} snapshots, {} blobs, {} cache mounts, {} stopped containers",
-        report.cache_entries, report.snapshots, report.blobs, cache_mounts, report.containers
+        report.cache_entries,
+        report.snapshots,
+        report.blobs,
+        report.cache_mounts,
+        report.containers
     );
-    println!("Total reclaimed space: {}", human_size(bytes));
+    println!("Total reclaimed space: {}", human_size(report.bytes));
     Ok(ExitCode::SUCCESS)
-}
-
-/// Deletes every `RUN --mount=type=cache` directory (no build runs: the store is locked);
-/// returns how many went and the reclaimed total.
-fn remove_cache_mounts(dir: &std::path::Path, mut bytes: u64) -> anyhow::Result<(usize, u64)> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((0, bytes)),
-        Err(e) => return Err(e).with_context(|| format!("reading `{}`", dir.display())),
-    };
-    let mut removed = 0;
-    for entry in entries {
-        let path = entry
-            .with_context(|| format!("reading `{}`", dir.display()))?
-            .path();
-        bytes += walkdir::WalkDir::new(&path)
-            .into_iter()
-            .filter_map(Result::ok)
-            .filter_map(|e| e.metadata().ok())
-            .filter(|m| m.is_file())
-            .map(|m| m.len())
-            .sum::<u64>();
-        strata_cache::remove_tree(&path)
-            .with_context(|| format!("removing `{}`", path.display()))?;
-        removed += 1;
-    }
-    Ok((removed, bytes))
 }

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use strata_builder::registry::{pull, PullOptions, Remote};
+use strata_oci::registry::{pull, PullOptions, Remote};
 
 use crate::Global;
 
@@ -42,7 +42,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
 
 /// `docker.io/library/busybox:latest` for Hub images, as docker prints after a pull.
 fn full(remote: &Remote) -> String {
-    let mut text = if remote.registry == strata_builder::registry::DOCKER_HUB {
+    let mut text = if remote.registry == strata_oci::registry::DOCKER_HUB {
         format!("docker.io/{}", remote.repository)
     } else {
         remote.location()

@@ -2,8 +2,8 @@
 
 use std::process::ExitCode;
 
-use strata_builder::layer::Compression;
-use strata_builder::registry::{push, PushOptions, Remote};
+use strata_oci::registry::{push, PushOptions, Remote};
+use strata_oci::Compression;
 
 use crate::Global;
 

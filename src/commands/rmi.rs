@@ -3,8 +3,8 @@
 
 use std::process::ExitCode;
 
-use strata_builder::image::{self, reference::Reference};
 use strata_cache::Store;
+use strata_oci::image::{self, reference::Reference};
 
 use crate::Global;
 

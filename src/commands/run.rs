@@ -11,9 +11,9 @@ use std::process::{ExitCode, Stdio};
 
 use anyhow::Context as _;
 use strata_builder::container::{self, expand_env, parse_env_file, RunOptions};
-use strata_builder::image;
 use strata_builder::sandbox::{ExtraMount, MountFrom, Network, RunRequest, Security, Session};
 use strata_cache::ContainerRecord;
+use strata_oci::image;
 
 use super::run_tty::{self, Pty, RawMode};
 use crate::Global;

@@ -5,10 +5,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use strata_builder::archive::{save, SaveOptions};
-use strata_builder::image::{self, reference::Reference, StoredImage};
-use strata_builder::layer::Compression;
 use strata_cache::Store;
+use strata_oci::archive::{save, SaveOptions};
+use strata_oci::image::{self, reference::Reference, StoredImage};
+use strata_oci::Compression;
 
 use crate::Global;
 

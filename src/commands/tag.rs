@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use strata_builder::image::{
+use strata_oci::image::{
     self,
     reference::{normalize, validate_tag},
 };
@@ -22,7 +22,7 @@ pub struct Args {
 
 /// Runs `strata tag`.
 pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
-    validate_tag(&args.target).map_err(|e| anyhow::anyhow!(e))?;
+    validate_tag(&args.target)?;
     let store = crate::store::open(global)?;
     let found = image::find(&store, &args.source)?
         .ok_or_else(|| anyhow::anyhow!("no such image: `{}`", args.source))?;

@@ -1,10 +1,12 @@
-//! Rendering the builder's progress events: `--progress auto|tty|plain|quiet`.
+//! Rendering the builder's progress events: `--progress auto|tty|plain|quiet|rawjson`.
 //!
 //! `plain` (the default when stderr is not a terminal, i.e. in CI logs) prints BuildKit-style
 //! numbered lines; `tty` keeps a live line per running step with its timer; `quiet` prints
-//! nothing but warnings (errors still reach stderr through the error report).
+//! nothing but warnings (errors still reach stderr through the error report); `rawjson` prints
+//! BuildKit's SolveStatus JSON lines for programs.
 
 mod plain;
+mod rawjson;
 mod tty;
 
 use std::io::IsTerminal;
@@ -12,6 +14,7 @@ use std::io::IsTerminal;
 use strata_builder::progress::{Event, Progress};
 
 pub use plain::Plain;
+pub use rawjson::RawJson;
 pub use tty::Tty;
 
 /// The `--progress` choices.
@@ -25,6 +28,9 @@ pub enum Mode {
     Plain,
     /// Nothing but warnings and errors.
     Quiet,
+    /// BuildKit's SolveStatus JSON lines (`docker buildx build --progress rawjson`).
+    #[value(name = "rawjson")]
+    RawJson,
 }
 
 /// Picks the renderer for a mode.
@@ -37,6 +43,7 @@ pub fn renderer(mode: Mode) -> Box<dyn Progress> {
     match mode {
         Mode::Tty => Box::new(Tty::new()),
         Mode::Plain => Box::new(Plain::new(std::io::stderr())),
+        Mode::RawJson => Box::new(RawJson::new(std::io::stderr())),
         Mode::Quiet | Mode::Auto => Box::new(WarningsOnly),
     }
 }

@@ -16,7 +16,8 @@ pub use digest::{ContentDigester, FileHashCache, FileStat, NoFileHashCache};
 pub use meta::EntryMeta;
 pub use patterns::{PatternError, PatternSet};
 use scoped::link_target;
-pub use scoped::{resolve_in_root, resolve_scoped};
+pub use scoped::resolve_in_root;
+use strata_oci::resolve_scoped;
 pub use walk::{EntryKind, SourceEntry};
 
 use crate::error::{Error, Result};
@@ -158,7 +159,7 @@ impl BuildContext {
     fn lookup_visible(&self, rel: &str) -> Result<Lookup> {
         let ignore = &self.ignore;
         let mut excluded = None;
-        let resolved = resolve_scoped(rel, |prefix| {
+        let resolved = resolve_scoped(rel, |prefix| -> Result<Option<String>> {
             if excluded.is_some() {
                 // Past an excluded symlink nothing is read: the answer is known.
                 return Ok(None);

@@ -4,15 +4,15 @@
 //! root were `/` (an absolute target restarts at the root, `..` stops at the root). This is
 //! what BuildKit does for COPY sources and destinations, and what keeps `COPY link /` from
 //! reading the host's files through `link -> /etc`. The same walk serves a host directory
-//! ([`resolve_in_root`]) and an image's layered filesystem (`rootfs::LayerStack`).
+//! ([`resolve_in_root`]) and an image's layered filesystem (`strata_oci::LayerStack`); the
+//! walk itself is `strata_oci::resolve_scoped`.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, Result};
+use strata_oci::resolve_scoped;
 
-/// Symlink hops allowed before giving up, as the kernel's ELOOP limit.
-const MAX_SYMLINK_HOPS: usize = 40;
+use crate::error::{Error, Result};
 
 /// Resolves `rel` (components separated by `/`) under `root`, following every symlink inside
 /// the root, including one in the final component. Missing components are kept as written.
@@ -34,46 +34,6 @@ pub(crate) fn link_target(root: &Path, prefix: &str) -> Result<Option<String>> {
             }),
         _ => Ok(None),
     }
-}
-
-/// The walk itself: `read_link(prefix)` answers whether the root-relative `prefix` is a symlink
-/// and where it points. Returns the resolved root-relative path (`""` for the root).
-pub fn resolve_scoped(
-    rel: &str,
-    mut read_link: impl FnMut(&str) -> Result<Option<String>>,
-) -> Result<String> {
-    let split = |path: &str| -> Vec<String> {
-        path.split('/')
-            .filter(|part| !part.is_empty() && *part != ".")
-            .map(str::to_string)
-            .rev()
-            .collect()
-    };
-    let mut pending = split(rel);
-    let mut resolved: Vec<String> = Vec::new();
-    let mut hops = 0;
-    while let Some(part) = pending.pop() {
-        if part == ".." {
-            resolved.pop();
-            continue;
-        }
-        resolved.push(part);
-        let prefix = resolved.join("/");
-        if let Some(target) = read_link(&prefix)? {
-            hops += 1;
-            if hops > MAX_SYMLINK_HOPS {
-                return Err(Error::SymlinkLoop {
-                    path: PathBuf::from(prefix),
-                });
-            }
-            resolved.pop();
-            if target.starts_with('/') {
-                resolved.clear();
-            }
-            pending.extend(split(&target));
-        }
-    }
-    Ok(resolved.join("/"))
 }
 
 #[cfg(test)]
@@ -118,7 +78,7 @@ mod tests {
         symlink("loop", dir.path().join("loop")).unwrap();
         assert!(matches!(
             resolve_in_root(dir.path(), "loop"),
-            Err(Error::SymlinkLoop { .. })
+            Err(Error::Oci(strata_oci::Error::SymlinkLoop { .. }))
         ));
     }
 }

@@ -318,7 +318,7 @@ fn deep_trees_are_walked_in_order_past_the_parallel_depth() {
 
 #[test]
 fn a_context_deeper_than_the_limit_is_refused_naming_the_path() {
-    let (_dir, ctx) = deep_context(crate::layer::MAX_DEPTH + 5, None);
+    let (_dir, ctx) = deep_context(strata_oci::MAX_DEPTH + 5, None);
     let found = ctx.resolve_source("top").unwrap().remove(0);
     let err = std::thread::Builder::new()
         .stack_size(512 << 10)
@@ -326,7 +326,10 @@ fn a_context_deeper_than_the_limit_is_refused_naming_the_path() {
         .unwrap()
         .join()
         .unwrap();
-    assert!(matches!(err, Error::TooDeep { .. }), "{err}");
+    assert!(
+        matches!(err, Error::Oci(strata_oci::Error::TooDeep { .. })),
+        "{err}"
+    );
     let message = err.to_string();
     assert!(message.starts_with("`top/d/d/"), "{message}");
     assert!(

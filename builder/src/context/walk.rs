@@ -10,7 +10,7 @@ use super::dir::OpenDir;
 use super::meta::EntryMeta;
 use super::{join_rel, BuildContext, PatternSet, SourceMatch};
 use crate::error::{Error, Result};
-use crate::layer::MAX_DEPTH;
+use strata_oci::MAX_DEPTH;
 
 /// The kinds of entries a copy carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -208,10 +208,11 @@ impl Walk<'_> {
         })?;
         if depth >= MAX_DEPTH {
             if let Some((entry, _)) = children.first() {
-                return Err(Error::TooDeep {
+                return Err(strata_oci::Error::TooDeep {
                     path: join_rel(&self.source.resolved, &entry.rel),
                     max: MAX_DEPTH,
-                });
+                }
+                .into());
             }
         }
         Ok(children)

@@ -69,12 +69,15 @@ pub fn unpack(
     tar.set_preserve_mtime(true);
     tar.set_unpack_xattrs(true);
     tar.set_overwrite(true);
-    let bad = |reason: String| Error::BadSource {
-        source_path: archive.display().to_string(),
-        reason,
+    let bad = |doing: String| {
+        move |source| Error::Unpack {
+            archive: archive.to_path_buf(),
+            doing,
+            source,
+        }
     };
-    for entry in tar.entries().map_err(|e| bad(e.to_string()))? {
-        let mut entry = entry.map_err(|e| bad(format!("reading the archive: {e}")))?;
+    for entry in tar.entries().map_err(bad(String::new()))? {
+        let mut entry = entry.map_err(bad("reading the archive".into()))?;
         let kind = entry.header().entry_type();
         // Its name (`pax_global_header`, GNU tar's `/tmp/GlobalHead.<pid>.<n>`) is no path: the
         // tar crate would make its parent folders before skipping it.
@@ -83,17 +86,18 @@ pub fn unpack(
         }
         let name = entry
             .path()
-            .map_err(|e| bad(e.to_string()))?
+            .map_err(bad(String::new()))?
             .display()
             .to_string();
-        let node = special_node(&entry).map_err(|e| bad(format!("entry `{name}`: {e}")))?;
+        let node = special_node(&entry).map_err(bad(format!("entry `{name}`")))?;
         let unpacked = entry
             .unpack_in(dest)
-            .map_err(|e| bad(format!("unpacking `{name}`: {e}")))?;
+            .map_err(bad(format!("unpacking `{name}`")))?;
         if !unpacked {
-            return Err(bad(format!(
-                "entry `{name}` would be written outside the destination"
-            )));
+            return Err(Error::BadSource {
+                source_path: archive.display().to_string(),
+                reason: format!("entry `{name}` would be written outside the destination"),
+            });
         }
         let target = dest.join(name.trim_start_matches('/'));
         // The tar crate writes a device node or FIFO as an empty regular file, in a place it
@@ -148,14 +152,14 @@ impl SpecialNode {
     fn make(&self, path: &Path, chown: Option<(u32, u32)>) -> Result<()> {
         std::fs::remove_file(path).map_err(|source| io(path, source))?;
         let (uid, gid) = chown.unwrap_or(self.owner);
-        crate::layer::make_special_node(
+        Ok(strata_oci::make_special_node(
             path,
             self.file_type,
             self.dev,
             self.mode,
             (uid, gid),
             self.mtime,
-        )
+        )?)
     }
 }
 

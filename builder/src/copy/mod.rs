@@ -18,7 +18,7 @@ use rayon::prelude::*;
 
 use crate::context::{EntryKind, SourceEntry};
 use crate::error::{Error, Result};
-use crate::rootfs::LayerStack;
+use strata_oci::LayerStack;
 
 /// One resolved source and what it contributes.
 #[derive(Debug, Clone)]

@@ -181,7 +181,7 @@ fn digested(f: &Fixture, written: &[&str]) -> Vec<CopySource> {
 }
 
 fn layer_digest(dir: &Path) -> strata_cache::Digest {
-    crate::layer::write_layer(dir, &Default::default(), &mut std::io::sink())
+    strata_oci::write_layer(dir, &Default::default(), &mut std::io::sink())
         .unwrap()
         .diff_id
 }

@@ -149,7 +149,7 @@ pub fn setup(plan: &Plan, status_fd: RawFd) -> io::Result<()> {
     if plan.network_none {
         flags |= libc::CLONE_NEWNET;
     }
-    // SAFETY (whole function): raw syscalls on NUL-terminated strings and plain values prepared
+    // SAFETY: (whole function) raw syscalls on NUL-terminated strings and plain values prepared
     // before the fork.
     unsafe {
         step(status_fd, Step::Namespaces, || {

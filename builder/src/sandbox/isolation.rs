@@ -469,8 +469,9 @@ fn has_file_capabilities(path: &Path) -> bool {
 
 /// `uname -r`.
 pub fn kernel_release() -> String {
-    // SAFETY: uname fills a zeroed struct we own.
+    // SAFETY: utsname is plain data, all-zero is a valid value.
     let mut name: libc::utsname = unsafe { std::mem::zeroed() };
+    // SAFETY: uname fills the struct we own.
     if unsafe { libc::uname(&mut name) } != 0 {
         return "unknown".into();
     }

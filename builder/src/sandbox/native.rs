@@ -55,7 +55,7 @@ use super::session;
 use super::{stubs, Executor, Network, OutputSink, RunRequest};
 use crate::error::{Error, Result};
 use crate::progress::Stream;
-use crate::rootfs::LayerStack;
+use strata_oci::LayerStack;
 
 /// overlayfs's maximum number of lower dirs (`OVL_MAX_STACK` in the kernel).
 pub const MAX_LOWER_DIRS: usize = 500;

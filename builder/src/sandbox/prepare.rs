@@ -12,8 +12,8 @@ use super::seccomp::{self, Profile};
 use super::stubs::{MountPoints, Stub, ETC_FILES};
 use super::{MountFrom, Network, RunRequest, Security};
 use crate::error::{Error, Result};
-use crate::rootfs::{in_user_namespace, LayerStack};
 use crate::users::{Identity, UserDb};
+use strata_oci::{in_user_namespace, LayerStack};
 
 /// The hostname RUN sees (BuildKit's).
 pub const HOSTNAME: &str = "buildkitsandbox";
@@ -561,3 +561,7 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
         source,
     }
 }
+
+#[cfg(test)]
+#[path = "prepare_tests.rs"]
+mod tests;

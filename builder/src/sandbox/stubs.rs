@@ -19,7 +19,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::rootfs::LayerStack;
+use strata_oci::LayerStack;
 
 /// Directories the sandbox mounts on.
 const MOUNT_DIRS: [&str; 3] = ["proc", "dev", "sys"];

@@ -4,6 +4,9 @@
 
 use strata_frontend::graph::{Graph, Op};
 
+use super::ops;
+use super::scheduler::place;
+use super::Dockerfile;
 use crate::error::{Error, Result};
 use crate::sandbox::{Network, Security};
 
@@ -35,31 +38,25 @@ impl Entitlements {
 
     /// Fails on the first RUN that needs an entitlement not granted, naming the step and its
     /// Dockerfile lines: before anything runs, as BuildKit refuses the whole solve.
-    pub fn check(&self, graph: &Graph) -> Result<()> {
+    pub fn check(&self, graph: &Graph, dockerfile: &Dockerfile<'_>) -> Result<()> {
         for vertex in &graph.vertices {
             let Op::Exec(exec) = &vertex.op else { continue };
-            let network = Network::parse(&exec.network).ok_or_else(|| Error::Unsupported {
-                what: format!("unknown network mode `{}`", exec.network),
-            });
-            let security = Security::parse(&exec.security).ok_or_else(|| Error::Unsupported {
-                what: format!("unknown security mode `{}`", exec.security),
-            });
-            let missing = match (network, security) {
-                (Err(error), _) | (_, Err(error)) => Some(error),
-                (Ok(Network::Host), _) if !self.network_host => Some(Error::Entitlement {
+            let missing = match ops::modes(exec) {
+                Err(error) => Some(error),
+                Ok((Network::Host, _)) if !self.network_host => Some(Error::Entitlement {
                     wanted: "network.host",
                 }),
-                (_, Ok(Security::Insecure)) if !self.security_insecure => {
+                Ok((_, Security::Insecure)) if !self.security_insecure => {
                     Some(Error::Entitlement {
                         wanted: "security.insecure",
                     })
                 }
-                _ => None,
+                Ok(_) => None,
             };
             if let Some(error) = missing {
                 return Err(Error::Step {
                     step: vertex.name.clone(),
-                    lines: vertex.lines,
+                    place: Box::new(place(vertex, dockerfile.path, dockerfile.text)),
                     source: Box::new(error),
                 });
             }
@@ -84,14 +81,17 @@ mod tests {
     #[test]
     fn run_network_host_needs_the_entitlement() {
         let g = graph("FROM scratch\nRUN a\nRUN --network=host b\n", "default");
-        let error = Entitlements::default().check(&g).unwrap_err().to_string();
+        let error = Entitlements::default()
+            .check(&g, &Dockerfile::default())
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("network.host"), "{error}");
-        assert!(error.contains("line 3"), "{error}");
+        assert!(error.starts_with("Dockerfile:3: "), "{error}");
         let allowed = Entitlements {
             network_host: true,
             ..Entitlements::default()
         };
-        allowed.check(&g).unwrap();
+        allowed.check(&g, &Dockerfile::default()).unwrap();
     }
 
     #[test]
@@ -101,18 +101,21 @@ mod tests {
             network_host: true,
             ..Entitlements::default()
         };
-        let error = network_only.check(&g).unwrap_err().to_string();
+        let error = network_only
+            .check(&g, &Dockerfile::default())
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("security.insecure"), "{error}");
         let mut all = Entitlements::default();
         all.allow("security.insecure").unwrap();
-        all.check(&g).unwrap();
+        all.check(&g, &Dockerfile::default()).unwrap();
     }
 
     #[test]
     fn default_and_none_need_nothing() {
         let text = "FROM scratch\nRUN a\nRUN --network=none b\nRUN --network=default c\n";
         Entitlements::default()
-            .check(&graph(text, "default"))
+            .check(&graph(text, "default"), &Dockerfile::default())
             .unwrap();
     }
 
@@ -121,7 +124,9 @@ mod tests {
         // The command line's `--network host` grants the entitlement itself (see the CLI);
         // the graph alone says host for every RUN that did not choose.
         let g = graph("FROM scratch\nRUN a\n", "host");
-        assert!(Entitlements::default().check(&g).is_err());
+        assert!(Entitlements::default()
+            .check(&g, &Dockerfile::default())
+            .is_err());
     }
 
     #[test]

@@ -4,28 +4,21 @@
 //! A hit from an imported record needs no files: the step's state is its cache key and DiffIDs.
 //! Files are needed only where something reads them — the parent of a step that misses, the
 //! source of a `COPY --from` (its key hashes the files it copies) or of a `RUN --mount`, the
-//! final image — and [`Builder::ensure_layers`] fetches them there. So a chain of hits is not
+//! final image — and [`Snapshots::ensure`](super::snapshots::Snapshots::ensure) fetches them
+//! there. So a chain of hits is not
 //! downloaded until (unless) something reads it.
 
 use strata_cache::{Digest, StepRecord};
 use strata_frontend::graph::VertexId;
 
-use super::{Builder, Run, State};
-use crate::cache_exchange::ImportedStep;
-use crate::error::{Error, Result};
+use super::scheduler::Run;
+use super::state::State;
+use super::Builder;
+use crate::error::Result;
+use strata_oci::cache_exchange::ImportedStep;
 
-/// One filesystem step of a finished build, as `--cache-to` exports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BuiltStep {
-    /// Its cache key.
-    pub key: Digest,
-    /// The layer it added, if any.
-    pub diff_id: Option<Digest>,
-    /// When it first ran (history `created`).
-    pub created: i64,
-    /// Whether it is in the final image's chain (what `mode=min` exports).
-    pub in_image: bool,
-}
+/// One filesystem step of a finished build; the cache exchange owns the type it exports.
+pub use strata_oci::cache_exchange::BuiltStep;
 
 impl Run<'_> {
     pub(super) fn record_step(
@@ -60,20 +53,6 @@ pub(super) fn built_steps(run: &Run<'_>, state: &State) -> Vec<BuiltStep> {
 }
 
 impl Builder<'_> {
-    /// The state after a cache hit (local or imported).
-    pub(super) fn hit(
-        &self,
-        run: &Run<'_>,
-        parent: &State,
-        id: VertexId,
-        key: Digest,
-        diff_id: Option<Digest>,
-        created: i64,
-    ) -> (State, bool) {
-        run.record_step(id, key, diff_id, created);
-        (self.next_state(parent, id, key, diff_id, created), true)
-    }
-
     /// An imported record for `key` whose layer can be had (already on disk, or in the cache
     /// it came from); the local index learns it.
     pub(super) fn imported_step(
@@ -103,28 +82,5 @@ impl Builder<'_> {
             },
         )?;
         Ok(Some(found))
-    }
-
-    /// Makes every layer of a chain present on disk, fetching from the imported caches what
-    /// the store lacks.
-    pub(super) fn ensure_layers(&self, run: &Run<'_>, layers: &[Digest]) -> Result<()> {
-        for diff_id in layers {
-            if self.store.snapshots().exists(diff_id) {
-                continue;
-            }
-            match run.imported {
-                Some(imported) if imported.has_layer(diff_id) => {
-                    imported.materialize(self.store, diff_id)?
-                }
-                _ => {
-                    return Err(Error::Image {
-                        reason: format!(
-                            "the snapshot of layer {diff_id} is missing from the store"
-                        ),
-                    })
-                }
-            }
-        }
-        Ok(())
     }
 }

@@ -289,6 +289,40 @@ fn prune_all_forgets_file_hashes_and_stale_trees() {
 }
 
 #[test]
+fn prune_all_removes_cache_mounts_and_the_blob_source_record_that_usage_counts() {
+    let (_dir, store) = store();
+    let mount = store.cache_mounts_dir().join("npm");
+    std::fs::create_dir_all(mount.join("sub")).unwrap();
+    std::fs::write(mount.join("sub/pkg"), vec![b'x'; 1000]).unwrap();
+    let sources = store.blob_sources_path();
+    assert!(sources.starts_with(store.root()));
+    std::fs::create_dir_all(sources.parent().unwrap()).unwrap();
+    std::fs::write(&sources, vec![b'{'; 4096]).unwrap();
+    let before = usage(&store).unwrap();
+    assert_eq!(before.cache_mounts, (1, 1000));
+    let without_sources = {
+        std::fs::rename(&sources, store.tmp_dir().join("aside")).unwrap();
+        let index_only = usage(&store).unwrap().index_bytes;
+        std::fs::rename(store.tmp_dir().join("aside"), &sources).unwrap();
+        index_only
+    };
+    assert_eq!(before.index_bytes, without_sources + 4096);
+
+    let report = prune(&store, &PruneOptions::default(), 0).unwrap();
+    assert_eq!(report.cache_mounts, 0, "kept without --all");
+    assert!(mount.exists() && sources.exists());
+    let report = prune(&store, &options(|o| o.all = true), 0).unwrap();
+    assert_eq!((report.cache_mounts, report.bytes), (1, 1000));
+    assert!(!mount.exists() && !sources.exists());
+    assert_eq!(usage(&store).unwrap().cache_mounts, (0, 0));
+    // Nothing left to remove is no error.
+    assert_eq!(
+        prune(&store, &options(|o| o.all = true), 0).unwrap(),
+        PruneReport::default()
+    );
+}
+
+#[test]
 fn a_file_hard_linked_between_snapshots_is_counted_once_and_not_freed_while_linked() {
     // COPY reuse hard-links the unchanged files of a snapshot into the next one.
     let (_dir, store) = store();

@@ -76,12 +76,13 @@ impl Default for BuildOptions {
 /// target needs are asked for.
 pub trait BaseImages {
     /// The config of `reference`, or `Ok(None)` when it is not known (the stage then starts
-    /// from an empty config); `Err` stops the build with that message at the FROM line.
+    /// from an empty config); `Err` stops the build at the FROM line with that error's text,
+    /// the error itself kept as the source.
     fn config(
         &self,
         reference: &str,
         platform: &str,
-    ) -> std::result::Result<Option<ImageConfig>, String>;
+    ) -> std::result::Result<Option<ImageConfig>, crate::error::Cause>;
 }
 
 /// Knows no images: every base starts with an empty config (for `strata debug graph`).
@@ -89,7 +90,11 @@ pub trait BaseImages {
 pub struct UnknownBaseImages;
 
 impl BaseImages for UnknownBaseImages {
-    fn config(&self, _: &str, _: &str) -> std::result::Result<Option<ImageConfig>, String> {
+    fn config(
+        &self,
+        _: &str,
+        _: &str,
+    ) -> std::result::Result<Option<ImageConfig>, crate::error::Cause> {
         Ok(None)
     }
 }

@@ -447,7 +447,7 @@ fn load_triggers(
         Base::Image(reference) => {
             let config = images
                 .config(&reference, &stages[index].platform)
-                .map_err(|message| error_at(message, from))?
+                .map_err(|cause| error_at(cause.to_string(), from).with_cause(cause))?
                 .unwrap_or_default();
             let texts = config.onbuild.clone();
             stages[index].base_config = config;

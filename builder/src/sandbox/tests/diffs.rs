@@ -6,8 +6,8 @@ use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
 use super::*;
-use crate::layer::{extract_layer, write_layer, LayerOptions};
-use crate::rootfs::{is_opaque, is_whiteout, LayerStack};
+use strata_oci::{extract_layer, write_layer, LayerOptions};
+use strata_oci::{is_opaque, is_whiteout, LayerStack};
 
 const EPOCH: LayerOptions = LayerOptions {
     source_date_epoch: Some(1_700_000_000),

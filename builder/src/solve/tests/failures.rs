@@ -6,14 +6,14 @@ fn assert_step_error<'e>(error: &'e Error, suffix: &str, lines: (usize, usize)) 
     match error {
         Error::Step {
             step,
-            lines: got,
+            place,
             source,
         } => {
             assert!(
                 step.ends_with(suffix),
                 "{step:?} should end with {suffix:?}"
             );
-            assert_eq!(*got, lines, "lines of {step}");
+            assert_eq!((place.start_line, place.end_line), lines, "lines of {step}");
             source
         }
         other => panic!("expected a step error, got {other:?}"),
@@ -160,4 +160,80 @@ fn security_insecure_without_the_entitlement_is_refused_before_anything_runs() {
         "{source:?}"
     );
     assert!(executor.calls().is_empty());
+}
+
+#[test]
+fn a_step_error_names_the_dockerfile_as_given_and_shows_the_line() {
+    let fixture = fixture();
+    let executor = executor();
+    let text = "FROM scratch\nRUN ok\nRUN fail \\\n  here\n";
+    let graph = graph(text);
+    let request = BuildRequest {
+        dockerfile: Dockerfile {
+            path: "build/Dockerfile.ci",
+            text,
+        },
+        ..request(&graph)
+    };
+    let error = build(&fixture, &executor, &request).0.unwrap_err();
+    assert_step_error(&error, "RUN fail   here", (3, 4));
+    let shown = error.to_string();
+    assert!(
+        shown.starts_with("build/Dockerfile.ci:3-4: [2/2] RUN fail   here: process "),
+        "{shown}"
+    );
+    assert!(
+        shown.ends_with("exit code: 1\n   |\n 3 | RUN fail \\\n   | ^^^^^^^^^^"),
+        "{shown}"
+    );
+    // The cause is kept as a value (boxed), not as text.
+    let cause = std::error::Error::source(&error).expect("a step error has a cause");
+    assert!(
+        matches!(
+            cause.downcast_ref::<Box<Error>>().map(|b| &**b),
+            Some(Error::CommandFailed { code: 1, .. })
+        ),
+        "{cause:?}"
+    );
+}
+
+#[test]
+fn every_step_waiting_on_a_failed_one_fails_with_its_error_unchanged() {
+    let fixture = fixture();
+    let executor = executor();
+    let graph = graph(
+        "FROM scratch AS bad\nRUN fail in bad\n\
+         FROM scratch AS x\nCOPY --from=bad /out /x\n\
+         FROM scratch AS y\nCOPY --from=bad /out /y\n\
+         FROM scratch\nCOPY --from=x /x /x\nCOPY --from=y /y /y\n",
+    );
+    let (result, recorder) = build(&fixture, &executor, &request(&graph));
+    let error = result.unwrap_err();
+    // The build's error is the failed step's own, owned again once the solve is over: not a
+    // shared copy, not a consequence (`cancelled`), not its text.
+    let source = assert_step_error(&error, "RUN fail in bad", (2, 2));
+    assert!(matches!(source, Error::CommandFailed { .. }), "{source:?}");
+    assert_eq!(
+        recorder.outcomes().len(),
+        1,
+        "no step that needs it started: {:?}",
+        recorder.outcomes()
+    );
+}
+
+#[test]
+fn a_base_image_missing_from_the_store_is_a_step_error_at_its_from() {
+    let fixture = fixture();
+    let executor = executor();
+    // Compiled without looking base images up: the solver is the one to find it missing.
+    let graph = graph("FROM nowhere:1 AS base\nRUN never\n");
+    let (result, recorder) = build(&fixture, &executor, &request(&graph));
+    let error = result.unwrap_err();
+    let source = assert_step_error(&error, "FROM docker.io/library/nowhere:1", (1, 1));
+    assert!(
+        matches!(source, Error::ImageNotFound { reference } if reference == "nowhere:1"),
+        "{source:?}"
+    );
+    assert!(executor.calls().is_empty());
+    assert!(recorder.outcomes().is_empty(), "a root is not a step");
 }

@@ -4,6 +4,7 @@
 
 mod cache;
 mod failures;
+mod image;
 mod request;
 mod schedule;
 
@@ -14,7 +15,7 @@ use strata_cache::{OpenOptions, Store};
 use strata_frontend::graph::Graph;
 use strata_frontend::{compile_text, BuildOptions};
 
-use super::{BuildOutput, BuildRequest, Builder, Entitlements};
+use super::{BuildOutput, BuildRequest, Builder, Dockerfile, Entitlements};
 use crate::error::{Error, Result};
 use crate::progress::{Event, Progress};
 use crate::sandbox::{RecordedRun, RecordingExecutor};
@@ -53,6 +54,7 @@ fn options(target: Option<&str>, build_args: &[(&str, &str)]) -> BuildOptions {
 fn request(graph: &Graph) -> BuildRequest<'_> {
     BuildRequest {
         graph,
+        dockerfile: Dockerfile::default(),
         context: None,
         no_cache: false,
         labels: Vec::new(),

@@ -91,3 +91,61 @@ fn unneeded_stage_asking_for_network_host_is_not_refused() {
     build(&fixture, &executor, &request(&graph)).0.unwrap();
     assert_eq!(commands(&executor), ["y"]);
 }
+
+#[test]
+fn independent_stages_run_at_the_same_time() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+    let fixture = fixture();
+    // Each stage's command waits (up to a bound) for the other to have started: both see the
+    // other only if they ran at the same time.
+    let started = Arc::new(AtomicUsize::new(0));
+    let overlapped = Arc::new(AtomicUsize::new(0));
+    let executor = {
+        let (started, overlapped) = (started.clone(), overlapped.clone());
+        RecordingExecutor::new(move |run, upper| {
+            let text = command(run);
+            if text.starts_with("stage") {
+                started.fetch_add(1, Ordering::SeqCst);
+                let deadline = Instant::now() + Duration::from_secs(20);
+                while started.load(Ordering::SeqCst) < 2 && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                if started.load(Ordering::SeqCst) >= 2 {
+                    overlapped.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+            std::fs::write(upper.join("out"), text).unwrap();
+            Ok(())
+        })
+    };
+    let graph = graph(
+        "FROM scratch AS a\nRUN stage a\nFROM scratch AS b\nRUN stage b\n\
+         FROM scratch\nCOPY --from=a /out /a\nCOPY --from=b /out /b\n",
+    );
+    build(&fixture, &executor, &request(&graph)).0.unwrap();
+    assert_eq!(
+        overlapped.load(Ordering::SeqCst),
+        2,
+        "each stage's step saw the other one running"
+    );
+}
+
+#[test]
+fn a_stage_that_copies_from_another_runs_after_it() {
+    let fixture = fixture();
+    let executor = executor();
+    let graph = graph(
+        "FROM scratch AS first\nRUN first\n\
+         FROM scratch AS second\nCOPY --from=first /out /in\nRUN second\n\
+         FROM scratch\nCOPY --from=second /out /final\n",
+    );
+    build(&fixture, &executor, &request(&graph)).0.unwrap();
+    assert_eq!(commands(&executor), ["first", "second"]);
+    // The second stage's RUN sees the first stage's file under the copy's layer.
+    let lowers = &executor.calls()[1].lowers;
+    assert_eq!(lowers.len(), 1);
+    let copied = std::fs::read_to_string(lowers[0].join("in")).unwrap();
+    assert_eq!(copied, "first");
+}

@@ -120,11 +120,15 @@ impl Images {
 }
 
 impl BaseImages for Images {
-    fn config(&self, reference: &str, _: &str) -> std::result::Result<Option<ImageConfig>, String> {
+    fn config(
+        &self,
+        reference: &str,
+        _: &str,
+    ) -> std::result::Result<Option<ImageConfig>, crate::error::Cause> {
         self.asked.borrow_mut().push(reference.to_string());
         match self.configs.get(reference) {
             Some(config) => Ok(Some(config.clone())),
-            None => Err(format!("image `{reference}` is not in the local store")),
+            None => Err(format!("image `{reference}` is not in the local store").into()),
         }
     }
 }

@@ -142,6 +142,9 @@ fn images_of_unneeded_stages_are_never_looked_up() {
     let e = graph_with("FROM missing:1\nRUN x\n", BuildOptions::default(), &images).unwrap_err();
     assert_eq!(e.message(), "image `missing:1` is not in the local store");
     assert_eq!(e.location().unwrap().start_line, 1);
+    // The base image lookup's own error stays reachable as the source, not only as text.
+    let cause = std::error::Error::source(&e).expect("the lookup's error is kept");
+    assert_eq!(cause.to_string(), e.message());
 }
 
 #[test]

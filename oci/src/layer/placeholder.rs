@@ -1,0 +1,90 @@
+//! Device nodes where none can be made. Inside a user namespace (rootless mode) `mknod` of a
+//! character or block device fails, yet base images carry `/dev/null` and friends in their
+//! layers. Such a node is kept in the snapshot as an empty regular file carrying
+//! [`DEVICE_XATTR`] (`c 1 3`), and the layer writer turns it back into the device entry: the
+//! snapshot regenerates the layer it came from byte for byte, so image IDs are the same as in
+//! root mode. Nothing is lost at run time: the sandbox mounts its own `/dev`, and a node
+//! elsewhere in the root could not be opened there anyway (it is `nodev`).
+
+use std::ffi::CString;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use super::tar_format::EntryType;
+use super::xattr;
+
+/// The xattr naming the device a placeholder stands for: `c MAJOR MINOR` or `b MAJOR MINOR`.
+pub(super) const DEVICE_XATTR: &str = "user.strata.device";
+
+/// `mknod`; a character or block device the kernel refuses in a user namespace becomes a
+/// placeholder (an empty file, mode 0600 until the caller sets the entry's).
+pub(super) fn make_node(path: &Path, file_type: libc::mode_t, dev: libc::dev_t) -> io::Result<()> {
+    let c = CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in path"))?;
+    // SAFETY: a NUL-terminated path; mknod touches no memory of ours.
+    if unsafe { libc::mknod(c.as_ptr(), file_type | 0o600, dev) } == 0 {
+        return Ok(());
+    }
+    let error = io::Error::last_os_error();
+    let kind = match file_type {
+        libc::S_IFCHR => 'c',
+        libc::S_IFBLK => 'b',
+        _ => return Err(error),
+    };
+    if error.raw_os_error() != Some(libc::EPERM) || !crate::rootfs::in_user_namespace() {
+        return Err(error);
+    }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)?;
+    let value = format!("{kind} {} {}", libc::major(dev), libc::minor(dev));
+    xattr::set(path, DEVICE_XATTR, value.as_bytes())
+}
+
+/// The device an empty regular file with these xattrs stands for: its entry type and device
+/// numbers; `None` for an ordinary file.
+pub(super) fn device_of(xattrs: &[(String, Vec<u8>)]) -> Option<(EntryType, u32, u32)> {
+    let (_, value) = xattrs.iter().find(|(name, _)| name == DEVICE_XATTR)?;
+    let text = std::str::from_utf8(value).ok()?;
+    let mut fields = text.split(' ');
+    let kind = match fields.next()? {
+        "c" => EntryType::CharDevice,
+        "b" => EntryType::BlockDevice,
+        _ => return None,
+    };
+    let major = fields.next()?.parse().ok()?;
+    let minor = fields.next()?.parse().ok()?;
+    fields.next().is_none().then_some((kind, major, minor))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attrs(value: &str) -> Vec<(String, Vec<u8>)> {
+        vec![
+            ("user.other".into(), b"x".to_vec()),
+            (DEVICE_XATTR.into(), value.as_bytes().to_vec()),
+        ]
+    }
+
+    #[test]
+    fn placeholders_name_their_device() {
+        assert_eq!(
+            device_of(&attrs("c 1 3")),
+            Some((EntryType::CharDevice, 1, 3))
+        );
+        assert_eq!(
+            device_of(&attrs("b 8 16")),
+            Some((EntryType::BlockDevice, 8, 16))
+        );
+        for bad in [
+            "", "c", "c 1", "c 1 3 4", "p 1 3", "c one 3", "c -1 3", "c 1  3",
+        ] {
+            assert_eq!(device_of(&attrs(bad)), None, "{bad:?}");
+        }
+        assert_eq!(device_of(&[]), None);
+    }
+}
