@@ -162,6 +162,7 @@ impl Command {
 fn main() -> ExitCode {
     // `strata images | head` must end quietly: let a closed stdout end the process as it does
     // for other Unix tools, instead of panicking in `println!`.
+    // Raw libc: rustix has no safe way to set a signal's disposition.
     // SAFETY: called before any thread starts; restoring the default disposition.
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
