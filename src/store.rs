@@ -11,8 +11,7 @@ use crate::Global;
 
 /// `/var/lib/strata` as root, `$XDG_DATA_HOME/strata` (or `~/.local/share/strata`) otherwise.
 pub fn default_root() -> PathBuf {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } == 0 {
+    if rustix::process::geteuid().is_root() {
         return PathBuf::from("/var/lib/strata");
     }
     match std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {

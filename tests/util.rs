@@ -92,29 +92,7 @@ impl TestEnv {
     }
 }
 
-/// True when running as root (the sandbox, overlayfs and whiteouts need it).
-pub fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
-
-/// Prints why a test is skipped; returns true when it must skip. Under the test command
-/// (`STRATA_TEST_REQUIRE` set, as `scripts/test` does) a missing prerequisite fails the test
-/// instead: a green CI run must mean every test ran.
-pub fn skip_unless(condition: bool, reason: &str) -> bool {
-    if !condition {
-        skip(reason);
-    }
-    !condition
-}
-
-/// Says why a test skips, or fails it when `STRATA_TEST_REQUIRE` is set.
-pub fn skip(reason: &str) {
-    if std::env::var_os("STRATA_TEST_REQUIRE").is_some() {
-        panic!("prerequisite missing under STRATA_TEST_REQUIRE: {reason}");
-    }
-    eprintln!("skipping: {reason}");
-}
+pub use strata_testkit::{is_root, skip, skip_unless};
 
 /// True when `program` is an executable file or found on PATH.
 pub fn have_tool(program: &str) -> bool {

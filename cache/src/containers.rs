@@ -19,7 +19,6 @@
 
 use std::fs::{self, File};
 use std::io::Write as _;
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -153,8 +152,8 @@ impl Containers {
         let Ok(file) = File::open(&path) else {
             return false;
         };
-        // SAFETY: flock on a valid fd; released when `file` closes.
-        unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) != 0 }
+        // The shared lock, if we get it, is released when `file` closes.
+        rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockShared).is_err()
     }
 
     /// Deletes a stopped container and its writable layer.

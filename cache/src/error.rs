@@ -69,7 +69,8 @@ pub enum Error {
 }
 
 fn describe_io(err: &std::io::Error) -> String {
-    if err.raw_os_error() == Some(libc::ENOSPC) || err.kind() == std::io::ErrorKind::StorageFull {
+    let full = rustix::io::Errno::from_io_error(err) == Some(rustix::io::Errno::NOSPC);
+    if full || err.kind() == std::io::ErrorKind::StorageFull {
         "no space left on device (free space or move the store with --root)".into()
     } else {
         err.to_string()

@@ -4,9 +4,11 @@
 //! when the holder exits, however it exits, so a killed strata never leaves a stale lock.
 
 use std::fs::{File, OpenOptions};
-use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+
+use rustix::fs::FlockOperation;
+use rustix::io::Errno;
 
 use crate::error::{Error, Result};
 
@@ -31,7 +33,7 @@ impl RootLock {
             let Err(err) = try_lock_exclusive(&file) else {
                 return Ok(RootLock { _file: file });
             };
-            if err.raw_os_error() != Some(libc::EWOULDBLOCK) {
+            if Errno::from_io_error(&err) != Some(Errno::WOULDBLOCK) {
                 return Err(Error::io(&path, err));
             }
             if !told {
@@ -62,12 +64,10 @@ pub(crate) fn open_lock_file(path: &Path) -> Result<File> {
 /// Takes an exclusive `flock` on `file` without waiting (`EWOULDBLOCK` when another holds it);
 /// the kernel drops it when the file is closed or the process exits.
 pub(crate) fn try_lock_exclusive(file: &File) -> std::io::Result<()> {
-    // SAFETY: a valid open fd; flock has no memory effects.
-    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
+    Ok(rustix::fs::flock(
+        file,
+        FlockOperation::NonBlockingLockExclusive,
+    )?)
 }
 
 /// Parses a duration as the CLI takes it: plain seconds (`300`) or numbers with units `s`,

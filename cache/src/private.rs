@@ -41,10 +41,7 @@ pub(crate) fn private_root(root: &Path) -> Result<Option<u32>> {
     }
     let meta = fs::metadata(root).map_err(|e| Error::io(root, e))?;
     if !meta.is_dir() {
-        return Err(Error::io(
-            root,
-            std::io::Error::from_raw_os_error(libc::ENOTDIR),
-        ));
+        return Err(Error::io(root, rustix::io::Errno::NOTDIR.into()));
     }
     let mode = meta.permissions().mode() & 0o7777;
     // A directory shared by design (`/tmp`, `/var/tmp`: sticky) and already holding others'
@@ -148,11 +145,10 @@ mod tests {
     }
 
     fn umask() -> u32 {
-        // SAFETY: umask only swaps the process's mask; it is put back at once.
-        unsafe {
-            let mask = libc::umask(0o022);
-            libc::umask(mask);
-            mask
-        }
+        use rustix::fs::Mode;
+        // umask can only be read by swapping it; the old mask goes back at once.
+        let mask = rustix::process::umask(Mode::from_raw_mode(0o022));
+        rustix::process::umask(mask);
+        mask.as_raw_mode()
     }
 }

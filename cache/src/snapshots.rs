@@ -231,47 +231,29 @@ mod tests {
         assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
     }
 
-    fn is_root() -> bool {
-        // SAFETY: geteuid has no preconditions.
-        unsafe { libc::geteuid() == 0 }
-    }
-
-    fn cstr(path: &Path) -> std::ffi::CString {
-        use std::os::unix::ffi::OsStrExt;
-        std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap()
-    }
+    const OPAQUE: &str = "trusted.overlay.opaque";
 
     #[test]
     fn install_keeps_overlay_whiteouts_and_opaque_xattrs() {
+        use rustix::fs::{FileType, Mode, XattrFlags, CWD};
         use std::os::unix::fs::{FileTypeExt, MetadataExt};
-        if !is_root() {
-            eprintln!("skipping: whiteout devices and trusted.* xattrs need root");
+        if strata_testkit::skip_unless(
+            strata_testkit::is_root(),
+            "whiteout devices and trusted.* xattrs need root",
+        ) {
             return;
         }
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), &OpenOptions::default()).unwrap();
         let upper = store.snapshots().scratch("upper").unwrap();
-        let whiteout = cstr(&upper.path().join("deleted"));
-        // SAFETY: a valid C path; mknod only creates a node.
-        let rc = unsafe { libc::mknod(whiteout.as_ptr(), libc::S_IFCHR, 0) };
-        assert_eq!(rc, 0, "mknod: {}", std::io::Error::last_os_error());
+        let whiteout = upper.path().join("deleted");
+        rustix::fs::mknodat(CWD, &whiteout, FileType::CharacterDevice, Mode::empty(), 0)
+            .unwrap_or_else(|e| panic!("mknod: {e}"));
         fs::create_dir(upper.path().join("opaque")).unwrap();
-        let opaque = cstr(&upper.path().join("opaque"));
-        // SAFETY: valid C strings and a 1-byte value.
-        let rc = unsafe {
-            libc::lsetxattr(
-                opaque.as_ptr(),
-                c"trusted.overlay.opaque".as_ptr(),
-                b"y".as_ptr().cast(),
-                1,
-                0,
-            )
-        };
-        if rc != 0 {
-            eprintln!(
-                "skipping: this filesystem refuses trusted xattrs: {}",
-                std::io::Error::last_os_error()
-            );
+        let opaque = upper.path().join("opaque");
+        let set = rustix::fs::lsetxattr(&opaque, OPAQUE, b"y", XattrFlags::empty());
+        if let Err(e) = set {
+            strata_testkit::skip(&format!("this filesystem refuses trusted xattrs: {e}"));
             return;
         }
         let diff_id = Digest::of(b"overlay upper");
@@ -280,17 +262,8 @@ mod tests {
         assert!(meta.file_type().is_char_device());
         assert_eq!(meta.rdev(), 0);
         let mut value = [0u8; 8];
-        let opaque = cstr(&installed.join("opaque"));
-        // SAFETY: valid C strings and a buffer of the given length.
-        let n = unsafe {
-            libc::lgetxattr(
-                opaque.as_ptr(),
-                c"trusted.overlay.opaque".as_ptr(),
-                value.as_mut_ptr().cast(),
-                value.len(),
-            )
-        };
-        assert_eq!(n, 1, "{}", std::io::Error::last_os_error());
+        let n = rustix::fs::lgetxattr(installed.join("opaque"), OPAQUE, &mut value[..]);
+        assert_eq!(n, Ok(1));
         assert_eq!(&value[..1], b"y");
     }
 

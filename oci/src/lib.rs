@@ -54,19 +54,5 @@ pub use layer::{
 };
 pub use rootfs::{in_user_namespace, is_opaque, is_whiteout, resolve_scoped, Found, LayerStack};
 
-/// Says why a test skips; under `STRATA_TEST_REQUIRE` (set by the test command, as in CI) a
-/// missing prerequisite fails the test instead, so a green run means every test ran.
 #[cfg(test)]
-pub(crate) fn skip_test(reason: &str) {
-    if std::env::var_os("STRATA_TEST_REQUIRE").is_some() {
-        panic!("prerequisite missing under STRATA_TEST_REQUIRE: {reason}");
-    }
-    eprintln!("skipping: {reason}");
-}
-
-/// True when the tests run as root (whiteouts, device nodes and the sandbox need it).
-#[cfg(test)]
-pub(crate) fn running_as_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
+pub(crate) use strata_testkit::{is_root as running_as_root, skip as skip_test};

@@ -1,7 +1,7 @@
 //! `strata export`: an image's flattened filesystem as one tarball (docker's `export` works on
 //! a container; strata's flattens an image, which is what a fresh container of it holds).
 
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -23,8 +23,7 @@ pub struct Args {
 
 /// Runs `strata export`.
 pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
-    // SAFETY: isatty has no preconditions.
-    if args.output.is_none() && unsafe { libc::isatty(1) } == 1 {
+    if args.output.is_none() && std::io::stdout().is_terminal() {
         anyhow::bail!("cowardly refusing to export to a terminal: use -o FILE or redirect stdout");
     }
     let store = crate::store::open(global)?;

@@ -1,5 +1,6 @@
 //! `strata load`: image tarballs into the store, from stdin or `-i FILE`.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -29,8 +30,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             load_file(&store, &file).with_context(|| format!("loading `{}`", path.display()))?
         }
         None => {
-            // SAFETY: isatty has no preconditions.
-            if unsafe { libc::isatty(0) } == 1 {
+            if std::io::stdin().is_terminal() {
                 anyhow::bail!(
                     "requested load from stdin, but stdin is a terminal: use -i FILE or a pipe"
                 );

@@ -5,11 +5,12 @@
 //! Exit codes are docker's: the command's own, 125 when strata fails, 126 when the command
 //! cannot be executed, 127 when it is not found.
 
-use std::io::{Read, Write};
+use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::process::{ExitCode, Stdio};
 
 use anyhow::Context as _;
+use rustix::io::Errno;
 use strata_builder::container::{self, expand_env, parse_env_file, RunOptions};
 use strata_builder::sandbox::{ExtraMount, MountFrom, Network, RunRequest, Security, Session};
 use strata_cache::ContainerRecord;
@@ -94,7 +95,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
                 .find_map(
                     |cause| match cause.downcast_ref::<strata_builder::Error>() {
                         Some(strata_builder::Error::Exec { source, .. }) => {
-                            Some(if source.raw_os_error() == Some(libc::ENOENT) {
+                            Some(if Errno::from_io_error(source) == Some(Errno::NOENT) {
                                 127
                             } else {
                                 126
@@ -118,7 +119,7 @@ fn run_container(global: &Global, args: &Args) -> anyhow::Result<i32> {
             "strata run needs overlayfs and root, or a user namespace (rootless mode): see `strata info`"
         );
     }
-    let stdin_tty = is_tty(0);
+    let stdin_tty = std::io::stdin().is_terminal();
     if args.tty && args.interactive && !stdin_tty {
         anyhow::bail!("the input device is not a TTY");
     }
@@ -238,7 +239,8 @@ fn run_container(global: &Global, args: &Args) -> anyhow::Result<i32> {
     };
     let sandbox = crate::isolation::sandbox(global, dir.join("run"))?
         .on_warning(|w| eprintln!("warning: {w}"));
-    let (out_tty, err_tty) = (!args.tty && is_tty(1), !args.tty && is_tty(2));
+    let out_tty = !args.tty && std::io::stdout().is_terminal();
+    let err_tty = !args.tty && std::io::stderr().is_terminal();
     let stdio = if args.tty {
         [Stdio::null(), Stdio::null(), Stdio::null()]
     } else {
@@ -339,11 +341,6 @@ fn copy_out(mut from: impl Read, mut to: impl Write) {
             Err(_) => break,
         }
     }
-}
-
-pub(super) fn is_tty(fd: i32) -> bool {
-    // SAFETY: isatty has no preconditions.
-    unsafe { libc::isatty(fd) == 1 }
 }
 
 fn random_id() -> anyhow::Result<String> {

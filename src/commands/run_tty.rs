@@ -5,26 +5,19 @@
 
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use rustix::termios::{OptionalActions, Termios, Winsize};
 
 /// The master side of the container's terminal (made in the container, see the sandbox's
 /// `Session::tty`).
 pub struct Pty {
     master: OwnedFd,
-}
-
-fn cvt(rc: libc::c_int, what: &str) -> anyhow::Result<libc::c_int> {
-    if rc < 0 {
-        Err(std::io::Error::last_os_error()).with_context(|| what.to_string())
-    } else {
-        Ok(rc)
-    }
 }
 
 impl Pty {
@@ -68,16 +61,15 @@ impl Pty {
         // Polled rather than on SIGWINCH: no signal handler shared with the forwarding ones,
         // and a resize shows within a tenth of a second.
         let resize = std::thread::spawn(move || {
-            let mut last = host_size();
+            let mut last = terminal_size();
             while !resize_stop.load(Ordering::Relaxed) {
                 std::thread::sleep(Duration::from_millis(100));
-                let now = host_size();
-                if let Some(size) = &now {
-                    if last
-                        .as_ref()
-                        .is_none_or(|l| (l.ws_row, l.ws_col) != (size.ws_row, size.ws_col))
-                    {
-                        set_size(master.as_raw_fd(), size);
+                let now = terminal_size();
+                if let Some(size) = now {
+                    if last.is_none_or(|l| (l.ws_row, l.ws_col) != (size.ws_row, size.ws_col)) {
+                        // The kernel signals the pty's foreground group; a failure only
+                        // leaves the old size.
+                        let _ = rustix::termios::tcsetwinsize(&master, size);
                     }
                 }
                 last = now;
@@ -107,55 +99,48 @@ impl Relay {
     }
 }
 
-/// strata's terminal size (stdout's, else stdin's).
+/// strata's terminal size (stdout's, else stdin's), as the sandbox takes it.
 pub fn host_size() -> Option<libc::winsize> {
-    [1, 0].into_iter().find_map(|fd: RawFd| {
-        // SAFETY: TIOCGWINSZ into a zeroed stack struct.
-        unsafe {
-            let mut size: libc::winsize = std::mem::zeroed();
-            (libc::ioctl(fd, libc::TIOCGWINSZ, &mut size) == 0 && size.ws_col > 0).then_some(size)
-        }
+    terminal_size().map(|size| libc::winsize {
+        ws_row: size.ws_row,
+        ws_col: size.ws_col,
+        ws_xpixel: size.ws_xpixel,
+        ws_ypixel: size.ws_ypixel,
     })
 }
 
-fn set_size(master: RawFd, size: &libc::winsize) {
-    // SAFETY: TIOCSWINSZ from a stack struct; the kernel signals the pty's foreground group.
-    unsafe {
-        libc::ioctl(master, libc::TIOCSWINSZ, size);
-    }
+/// strata's terminal size (stdout's, else stdin's); none when neither is a terminal.
+fn terminal_size() -> Option<Winsize> {
+    let of = |fd: BorrowedFd<'_>| {
+        let size = rustix::termios::tcgetwinsize(fd).ok()?;
+        (size.ws_col > 0).then_some(size)
+    };
+    of(std::io::stdout().as_fd()).or_else(|| of(std::io::stdin().as_fd()))
 }
 
 /// The host terminal (stdin) in raw mode until dropped.
 pub struct RawMode {
-    saved: libc::termios,
+    saved: Termios,
 }
 
 impl RawMode {
-    /// Puts stdin's terminal in raw mode.
+    /// Puts stdin's terminal in raw mode (as cfmakeraw does).
     pub fn enter() -> anyhow::Result<RawMode> {
-        // SAFETY: tcgetattr/tcsetattr on fd 0 with stack structs.
-        unsafe {
-            let mut saved: libc::termios = std::mem::zeroed();
-            cvt(
-                libc::tcgetattr(0, &mut saved),
-                "reading the terminal's mode",
-            )?;
-            let mut raw = saved;
-            libc::cfmakeraw(&mut raw);
-            cvt(
-                libc::tcsetattr(0, libc::TCSANOW, &raw),
-                "setting the terminal to raw mode",
-            )?;
-            Ok(RawMode { saved })
-        }
+        let stdin = std::io::stdin();
+        let saved = rustix::termios::tcgetattr(&stdin)
+            .map_err(std::io::Error::from)
+            .context("reading the terminal's mode")?;
+        let mut raw = saved.clone();
+        raw.make_raw();
+        rustix::termios::tcsetattr(&stdin, OptionalActions::Now, &raw)
+            .map_err(std::io::Error::from)
+            .context("setting the terminal to raw mode")?;
+        Ok(RawMode { saved })
     }
 }
 
 impl Drop for RawMode {
     fn drop(&mut self) {
-        // SAFETY: restores the saved termios on fd 0.
-        unsafe {
-            libc::tcsetattr(0, libc::TCSANOW, &self.saved);
-        }
+        let _ = rustix::termios::tcsetattr(std::io::stdin(), OptionalActions::Now, &self.saved);
     }
 }

@@ -1,6 +1,6 @@
 //! `strata save`: images to one tarball (OCI layout + docker-archive), stdout or `-o FILE`.
 
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -55,8 +55,7 @@ fn resolve(store: &Store, reference: &str) -> anyhow::Result<Vec<(Vec<String>, S
 
 /// Runs `strata save`.
 pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
-    // SAFETY: isatty has no preconditions.
-    if args.output.is_none() && unsafe { libc::isatty(1) } == 1 {
+    if args.output.is_none() && std::io::stdout().is_terminal() {
         anyhow::bail!("cowardly refusing to save to a terminal: use -o FILE or redirect stdout");
     }
     let store = crate::store::open(global)?;

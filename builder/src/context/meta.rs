@@ -112,6 +112,6 @@ impl EntryMeta {
 
     /// Whether it is a directory.
     pub fn is_dir(&self) -> bool {
-        self.mode & libc::S_IFMT == libc::S_IFDIR
+        rustix::fs::FileType::from_raw_mode(self.mode) == rustix::fs::FileType::Directory
     }
 }

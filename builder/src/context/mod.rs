@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 pub use digest::{ContentDigester, FileHashCache, FileStat, NoFileHashCache};
 pub use meta::EntryMeta;
 pub use patterns::{PatternError, PatternSet};
+use rustix::io::Errno;
 use scoped::link_target;
 pub use scoped::resolve_in_root;
 use strata_oci::resolve_scoped;
@@ -199,7 +200,7 @@ impl BuildContext {
             })),
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(Lookup::Missing),
             // A file where the path needs a directory (`file/x`) names nothing either.
-            Err(err) if err.raw_os_error() == Some(libc::ENOTDIR) => Ok(Lookup::Missing),
+            Err(err) if Errno::from_io_error(&err) == Some(Errno::NOTDIR) => Ok(Lookup::Missing),
             Err(source) => Err(Error::Io {
                 path: host_path,
                 source,

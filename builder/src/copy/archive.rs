@@ -6,6 +6,8 @@ use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
+use rustix::fs::{makedev, Dev, FileType};
+
 use crate::error::{Error, Result};
 
 /// The compressions ADD recognises around a tar stream.
@@ -115,8 +117,8 @@ pub fn unpack(
 /// A character or block device or a FIFO from an archive, to make in place of the empty file
 /// the tar crate leaves.
 struct SpecialNode {
-    file_type: libc::mode_t,
-    dev: libc::dev_t,
+    file_type: FileType,
+    dev: Dev,
     mode: u32,
     owner: (u32, u32),
     mtime: i64,
@@ -125,12 +127,12 @@ struct SpecialNode {
 fn special_node<R: Read>(entry: &tar::Entry<'_, R>) -> std::io::Result<Option<SpecialNode>> {
     let header = entry.header();
     let file_type = match header.entry_type() {
-        tar::EntryType::Char => libc::S_IFCHR,
-        tar::EntryType::Block => libc::S_IFBLK,
-        tar::EntryType::Fifo => libc::S_IFIFO,
+        tar::EntryType::Char => FileType::CharacterDevice,
+        tar::EntryType::Block => FileType::BlockDevice,
+        tar::EntryType::Fifo => FileType::Fifo,
         _ => return Ok(None),
     };
-    let (major, minor) = if file_type == libc::S_IFIFO {
+    let (major, minor) = if file_type == FileType::Fifo {
         (0, 0)
     } else {
         (
@@ -141,7 +143,7 @@ fn special_node<R: Read>(entry: &tar::Entry<'_, R>) -> std::io::Result<Option<Sp
     let id = |value: u64| u32::try_from(value).unwrap_or(u32::MAX);
     Ok(Some(SpecialNode {
         file_type,
-        dev: libc::makedev(major, minor),
+        dev: makedev(major, minor),
         mode: header.mode()? & 0o7777,
         owner: (id(entry.header().uid()?), id(entry.header().gid()?)),
         mtime: i64::try_from(header.mtime()?).unwrap_or(i64::MAX),

@@ -15,6 +15,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
+use rustix::fs::{AtFlags, FileType, Mode, Timespec, Timestamps, CWD};
 
 use crate::context::{EntryKind, SourceEntry};
 use crate::error::{Error, Result};
@@ -356,18 +357,10 @@ impl LayerWriter<'_> {
                 apply_meta(&host, mode, uid, gid, Some(entry.meta.mtime()), true)?;
             }
             EntryKind::Special => {
-                let path = cstring(&host)?;
-                // SAFETY: a NUL-terminated path; mknod touches no memory of ours.
-                let rc = unsafe {
-                    libc::mknod(
-                        path.as_ptr(),
-                        entry.meta.mode() as libc::mode_t,
-                        entry.meta.rdev() as libc::dev_t,
-                    )
-                };
-                if rc != 0 {
-                    return Err(io(&host, std::io::Error::last_os_error()));
-                }
+                let raw = entry.meta.mode();
+                let (kind, bits) = (FileType::from_raw_mode(raw), Mode::from_raw_mode(raw));
+                rustix::fs::mknodat(CWD, &host, kind, bits, entry.meta.rdev())
+                    .map_err(|source| io(&host, source.into()))?;
                 apply_meta(&host, mode, uid, gid, Some(entry.meta.mtime()), false)?;
             }
         }
@@ -445,33 +438,16 @@ fn apply_meta(
 /// Sets atime and mtime to `secs` (whole seconds, as a layer records them), never following
 /// a final symlink.
 fn set_mtime(host: &Path, secs: i64) -> Result<()> {
-    let path = cstring(host)?;
-    let time = libc::timespec {
-        tv_sec: secs as libc::time_t,
+    let time = Timespec {
+        tv_sec: secs,
         tv_nsec: 0,
     };
-    let times = [time, time];
-    // SAFETY: NUL-terminated path and a two-element timespec array, as utimensat expects.
-    let rc = unsafe {
-        libc::utimensat(
-            libc::AT_FDCWD,
-            path.as_ptr(),
-            times.as_ptr(),
-            libc::AT_SYMLINK_NOFOLLOW,
-        )
+    let times = Timestamps {
+        last_access: time,
+        last_modification: time,
     };
-    if rc != 0 {
-        return Err(io(host, std::io::Error::last_os_error()));
-    }
-    Ok(())
-}
-
-fn cstring(path: &Path) -> Result<std::ffi::CString> {
-    use std::os::unix::ffi::OsStrExt;
-    std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(|_| Error::BadSource {
-        source_path: path.display().to_string(),
-        reason: "path contains a NUL byte".into(),
-    })
+    rustix::fs::utimensat(CWD, host, &times, AtFlags::SYMLINK_NOFOLLOW)
+        .map_err(|source| io(host, source.into()))
 }
 
 fn io(path: &Path, source: std::io::Error) -> Error {

@@ -233,6 +233,7 @@ impl BlobWriter {
         if written - self.flushed_up_to < WRITEBACK_CHUNK {
             return;
         }
+        // rustix has no sync_file_range.
         // SAFETY: a valid fd and a byte range within the file; the call only schedules I/O.
         unsafe {
             libc::sync_file_range(

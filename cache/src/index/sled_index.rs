@@ -161,7 +161,7 @@ fn index_error(path: &Path, e: sled::Error) -> Error {
             if source.raw_os_error().is_none()
                 && source.kind() == std::io::ErrorKind::StorageFull =>
         {
-            Error::io(path, std::io::Error::from_raw_os_error(libc::ENOSPC))
+            Error::io(path, rustix::io::Errno::NOSPC.into())
         }
         sled::Error::Io(source) => Error::io(path, source),
         other => Error::Index {

@@ -9,8 +9,11 @@
 //! resets a negative nice value in children), so it is never queued behind them. Without the
 //! privilege to raise a priority (`CAP_SYS_NICE`) nothing changes and the open is just slower.
 
+use rustix::process::{getpriority_process, setpriority_process};
+use rustix::thread::Pid;
+
 /// The opener's nice value while sled starts.
-const OPENER_NICE: libc::c_int = -10;
+const OPENER_NICE: i32 = -10;
 
 /// Runs `open` with the calling thread's priority raised as described above, then restores it.
 pub fn with_opener_priority<T>(open: impl FnOnce() -> T) -> T {
@@ -22,56 +25,62 @@ pub fn with_opener_priority<T>(open: impl FnOnce() -> T) -> T {
 
 /// The calling thread's raised priority; dropping it restores the previous one.
 struct Raised {
-    tid: libc::id_t,
-    nice: libc::c_int,
+    tid: Pid,
+    nice: i32,
 }
 
 impl Raised {
     fn try_new() -> Option<Raised> {
-        // SAFETY: these calls take plain values and a pointer to a live `sched_param`; they
-        // only change the calling thread's scheduling attributes.
-        unsafe {
-            let tid = libc::gettid() as libc::id_t;
-            if libc::sched_getscheduler(0) != libc::SCHED_OTHER {
-                return None;
-            }
-            *libc::__errno_location() = 0;
-            let nice = libc::getpriority(libc::PRIO_PROCESS, tid);
-            if *libc::__errno_location() != 0 || nice <= OPENER_NICE {
-                return None;
-            }
-            let param = libc::sched_param { sched_priority: 0 };
-            let policy = libc::SCHED_OTHER | libc::SCHED_RESET_ON_FORK;
-            if libc::sched_setscheduler(0, policy, &param) != 0 {
-                return None;
-            }
-            if libc::setpriority(libc::PRIO_PROCESS, tid, OPENER_NICE) != 0 {
-                libc::sched_setscheduler(0, libc::SCHED_OTHER, &param);
-                return None;
-            }
-            Some(Raised { tid, nice })
+        // Linux keeps the nice value per thread: `PRIO_PROCESS` with a thread id sets only it.
+        let tid = rustix::thread::gettid();
+        if scheduler_policy() != libc::SCHED_OTHER {
+            return None;
         }
+        let nice = getpriority_process(Some(tid)).ok()?;
+        if nice <= OPENER_NICE {
+            return None;
+        }
+        if !set_scheduler_policy(libc::SCHED_OTHER | libc::SCHED_RESET_ON_FORK) {
+            return None;
+        }
+        if setpriority_process(Some(tid), OPENER_NICE).is_err() {
+            set_scheduler_policy(libc::SCHED_OTHER);
+            return None;
+        }
+        Some(Raised { tid, nice })
     }
 }
 
 impl Drop for Raised {
     fn drop(&mut self) {
-        let param = libc::sched_param { sched_priority: 0 };
-        // SAFETY: as in `try_new`; lowering a priority again cannot fail for lack of privilege.
-        unsafe {
-            libc::setpriority(libc::PRIO_PROCESS, self.tid, self.nice);
-            libc::sched_setscheduler(0, libc::SCHED_OTHER, &param);
-        }
+        // Lowering a priority again cannot fail for lack of privilege.
+        let _ = setpriority_process(Some(self.tid), self.nice);
+        set_scheduler_policy(libc::SCHED_OTHER);
     }
+}
+
+// rustix has no sched_getscheduler/sched_setscheduler: these two stay raw libc.
+
+/// The calling thread's scheduling policy.
+fn scheduler_policy() -> libc::c_int {
+    // SAFETY: takes a plain value and only reads the calling thread's policy.
+    unsafe { libc::sched_getscheduler(0) }
+}
+
+/// Sets the calling thread's policy (priority 0, as the normal policies need); false if refused.
+fn set_scheduler_policy(policy: libc::c_int) -> bool {
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: `param` is a live `sched_param` for the call's duration; the call only changes
+    // the calling thread's scheduling attributes.
+    unsafe { libc::sched_setscheduler(0, policy, &param) == 0 }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn own_nice() -> libc::c_int {
-        // SAFETY: reads the calling thread's nice value.
-        unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t) }
+    fn own_nice() -> i32 {
+        getpriority_process(Some(rustix::thread::gettid())).unwrap()
     }
 
     #[test]
@@ -83,9 +92,11 @@ mod tests {
             (inside, spawned)
         });
         assert_eq!(own_nice(), before, "the priority is restored");
-        // SAFETY: reads the calling thread's policy.
-        let policy = unsafe { libc::sched_getscheduler(0) };
-        assert_eq!(policy, libc::SCHED_OTHER, "reset-on-fork is cleared again");
+        assert_eq!(
+            scheduler_policy(),
+            libc::SCHED_OTHER,
+            "reset-on-fork is cleared again"
+        );
         assert!(
             spawned >= 0 || spawned == before,
             "threads spawned meanwhile do not inherit the raise (nice {spawned})"

@@ -8,13 +8,14 @@ use std::time::Duration;
 
 use strata_cache::{Digest, Error, StepRecord, Store};
 
-use crate::helpers::{is_root, open, tmp_entries};
+use crate::helpers::{is_root, open, skip, skip_unless, tmp_entries};
+
+const ENOSPC: i32 = rustix::io::Errno::NOSPC.raw_os_error();
 
 /// Runs `test` on a fresh tmpfs of `size` (e.g. `2m`), unmounting it afterwards whatever
 /// happens. Returns without running it (and says why) when a tmpfs cannot be mounted.
 fn on_small_tmpfs(size: &str, test: impl FnOnce(&Path) + std::panic::UnwindSafe) {
-    if !is_root() {
-        eprintln!("skipping: mounting a small tmpfs needs root");
+    if skip_unless(is_root(), "mounting a small tmpfs needs root") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -27,7 +28,7 @@ fn on_small_tmpfs(size: &str, test: impl FnOnce(&Path) + std::panic::UnwindSafe)
         .map(|s| s.success())
         .unwrap_or(false);
     if !mounted {
-        eprintln!("skipping: could not mount a tmpfs (mount -t tmpfs failed)");
+        skip("could not mount a tmpfs (mount -t tmpfs failed)");
         return;
     }
     let result = std::panic::catch_unwind(|| test(&mount));
@@ -39,21 +40,15 @@ fn on_small_tmpfs(size: &str, test: impl FnOnce(&Path) + std::panic::UnwindSafe)
 
 fn assert_enospc(err: &Error) {
     match err {
-        Error::Io { source, .. } => assert_eq!(source.raw_os_error(), Some(libc::ENOSPC), "{err}"),
+        Error::Io { source, .. } => assert_eq!(source.raw_os_error(), Some(ENOSPC), "{err}"),
         other => panic!("expected ENOSPC, got {other}"),
     }
     assert!(err.to_string().contains("no space left on device"), "{err}");
 }
 
 fn free_bytes(path: &Path) -> u64 {
-    use std::os::unix::ffi::OsStrExt;
-    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
-    // SAFETY: a valid C path and a zeroed struct statvfs for the kernel to fill.
-    unsafe {
-        let mut stat: libc::statvfs = std::mem::zeroed();
-        assert_eq!(libc::statvfs(c_path.as_ptr(), &mut stat), 0);
-        stat.f_bavail * stat.f_frsize
-    }
+    let stat = rustix::fs::statvfs(path).unwrap();
+    stat.f_bavail * stat.f_frsize
 }
 
 #[test]
@@ -74,7 +69,7 @@ fn disk_full_gives_a_clear_error_and_stores_nothing() {
         let error = (0..16)
             .find_map(|_| writer.write_all(&chunk).err())
             .expect("4.8 MiB cannot fit in 2 MiB");
-        assert_eq!(error.raw_os_error(), Some(libc::ENOSPC));
+        assert_eq!(error.raw_os_error(), Some(ENOSPC));
         assert_enospc(&writer.commit(None).unwrap_err());
         assert_eq!(tmp_entries(root), 0);
         assert_eq!(store.blobs().list().unwrap(), vec![(small, 4)]);
@@ -109,7 +104,7 @@ fn disk_full_at_commit_stores_nothing_and_space_freed_makes_the_store_work_again
         let snapshot = store.snapshots().scratch("full");
         if let Ok(scratch) = &snapshot {
             let big = std::fs::write(scratch.path().join("big"), vec![3u8; 1 << 20]);
-            assert_eq!(big.unwrap_err().raw_os_error(), Some(libc::ENOSPC));
+            assert_eq!(big.unwrap_err().raw_os_error(), Some(ENOSPC));
         }
         drop(snapshot);
 

@@ -63,11 +63,7 @@ pub fn open(root: &Path, timeout: Duration) -> strata_cache::Result<Store> {
     )
 }
 
-/// True when running as root (mounting, mknod, setuid).
-pub fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
+pub use strata_testkit::{is_root, skip, skip_unless};
 
 /// Entries left in the store's `tmp/`.
 pub fn tmp_entries(root: &Path) -> usize {

@@ -6,13 +6,15 @@ use std::time::Duration;
 
 use strata_cache::Digest;
 
-use crate::helpers::{child_role, is_root, open, spawn_child, tmp_entries};
+use crate::helpers::{child_role, is_root, open, skip_unless, spawn_child, tmp_entries};
 
 const NOBODY: u32 = 65534;
 
 #[test]
 fn read_only_snapshots_are_deleted_by_a_user_without_root() {
     if let Some((_, root)) = child_role() {
+        // Raw libc: rustix's set_thread_* change one thread only, and the ids must hold for
+        // every thread of the process, as glibc's setuid and friends make them.
         // SAFETY: plain syscalls; glibc applies the new ids to every thread of the process.
         unsafe {
             assert_eq!(libc::setgroups(0, std::ptr::null()), 0);
@@ -48,8 +50,7 @@ fn read_only_snapshots_are_deleted_by_a_user_without_root() {
         println!("child done");
         std::process::exit(0);
     }
-    if !is_root() {
-        eprintln!("skipping: switching to an unprivileged user needs root");
+    if skip_unless(is_root(), "switching to an unprivileged user needs root") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -97,7 +97,10 @@ fn entry(
         } else {
             EntryType::Fifo
         };
-        e.dev = (libc::major(meta.rdev()), libc::minor(meta.rdev()));
+        e.dev = (
+            rustix::fs::major(meta.rdev()),
+            rustix::fs::minor(meta.rdev()),
+        );
         return write_header(out, &e).map_err(io_err);
     }
     if file_type.is_socket() {

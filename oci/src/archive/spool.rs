@@ -534,11 +534,7 @@ impl<R: Read> Write for SameAs<R> {
 /// A pipe of 1 MiB instead of 64 KiB: the spooling side writes 1 MiB chunks, and a small pipe
 /// turns each into sixteen wake-ups of the unpacker. Best effort (the system may cap it).
 fn widen_pipe(pipe: &io::PipeWriter) {
-    use std::os::fd::AsRawFd;
-    // SAFETY: a valid pipe fd; F_SETPIPE_SZ only resizes the kernel buffer.
-    unsafe {
-        libc::fcntl(pipe.as_raw_fd(), libc::F_SETPIPE_SZ, 1 << 20);
-    }
+    let _ = rustix::pipe::fcntl_setpipe_size(pipe, 1 << 20);
 }
 
 #[cfg(test)]

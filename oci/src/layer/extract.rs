@@ -9,11 +9,12 @@
 //! container at run time, and extraction never writes through one — an entry under a symlink
 //! is refused, and an entry replacing a symlink removes the link first.
 
-use std::ffi::CString;
 use std::fs;
 use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
+
+use rustix::fs::{makedev, AtFlags, Dev, FileType, Timespec, Timestamps, CWD};
 
 use strata_cache::{Digest, Hasher};
 
@@ -105,7 +106,7 @@ pub fn extract_layer(input: impl Read, dest: &Path) -> Result<ExtractReport> {
                 }
                 let victim = parent.join(std::ffi::OsStr::from_bytes(hidden));
                 remove_existing(&victim)?;
-                mknod(&victim, libc::S_IFCHR, 0)?;
+                mknod(&victim, FileType::CharacterDevice, 0)?;
                 // The marker keeps its mtime, so the layer regenerated from the snapshot is
                 // the tar that was read (a loaded layer then needs no stored copy).
                 let mtime = entry.header().mtime().unwrap_or(0) as i64;
@@ -185,11 +186,11 @@ pub fn extract_layer(input: impl Read, dest: &Path) -> Result<ExtractReport> {
                     let major = header.device_major().ok().flatten().unwrap_or(0);
                     let minor = header.device_minor().ok().flatten().unwrap_or(0);
                     let file_type = match kind {
-                        tar::EntryType::Char => libc::S_IFCHR,
-                        tar::EntryType::Block => libc::S_IFBLK,
-                        _ => libc::S_IFIFO,
+                        tar::EntryType::Char => FileType::CharacterDevice,
+                        tar::EntryType::Block => FileType::BlockDevice,
+                        _ => FileType::Fifo,
                     };
-                    mknod(&target, file_type, libc::makedev(major, minor))?;
+                    mknod(&target, file_type, makedev(major, minor))?;
                 }
                 tar::EntryType::XGlobalHeader | tar::EntryType::XHeader => continue,
                 other => {
@@ -310,12 +311,9 @@ fn remove_existing(path: &Path) -> Result<()> {
     }
 }
 
-fn cpath(path: &Path) -> Result<CString> {
-    CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| bad(format!("`{}` has a NUL byte", path.display())))
-}
-
-fn mknod(path: &Path, file_type: libc::mode_t, dev: libc::dev_t) -> Result<()> {
+/// Makes the node with mode `0600` (the final mode is set after the chown); a device that a
+/// user namespace cannot make becomes a placeholder (see `placeholder.rs`).
+fn mknod(path: &Path, file_type: FileType, dev: Dev) -> Result<()> {
     placeholder::make_node(path, file_type, dev).map_err(|e| io(path, e))
 }
 
@@ -324,8 +322,8 @@ fn mknod(path: &Path, file_type: libc::mode_t, dev: libc::dev_t) -> Result<()> {
 /// went through the umask).
 pub fn make_special_node(
     path: &Path,
-    file_type: libc::mode_t,
-    dev: libc::dev_t,
+    file_type: FileType,
+    dev: Dev,
     mode: u32,
     (uid, gid): (u32, u32),
     mtime: i64,
@@ -340,25 +338,16 @@ fn apply_meta(path: &Path, mode: u32, uid: u64, gid: u64, mtime: i64, symlink: b
         use std::os::unix::fs::PermissionsExt;
         fs::set_permissions(path, fs::Permissions::from_mode(mode)).map_err(|e| io(path, e))?;
     }
-    let c = cpath(path)?;
-    let time = libc::timespec {
-        tv_sec: mtime as libc::time_t,
+    let time = Timespec {
+        tv_sec: mtime,
         tv_nsec: 0,
     };
-    let times = [time, time];
-    // SAFETY: NUL-terminated path and a two-element timespec array.
-    if unsafe {
-        libc::utimensat(
-            libc::AT_FDCWD,
-            c.as_ptr(),
-            times.as_ptr(),
-            libc::AT_SYMLINK_NOFOLLOW,
-        )
-    } != 0
-    {
-        return Err(io(path, io::Error::last_os_error()));
-    }
-    Ok(())
+    let times = Timestamps {
+        last_access: time,
+        last_modification: time,
+    };
+    rustix::fs::utimensat(CWD, path, &times, AtFlags::SYMLINK_NOFOLLOW)
+        .map_err(|e| io(path, e.into()))
 }
 
 fn io(path: &Path, source: io::Error) -> Error {

@@ -6,10 +6,11 @@
 //! root mode. Nothing is lost at run time: the sandbox mounts its own `/dev`, and a node
 //! elsewhere in the root could not be opened there anyway (it is `nodev`).
 
-use std::ffi::CString;
 use std::io;
-use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
+
+use rustix::fs::{major, minor, Dev, FileType, Mode, CWD};
+use rustix::io::Errno;
 
 use super::tar_format::EntryType;
 use super::xattr;
@@ -17,29 +18,27 @@ use super::xattr;
 /// The xattr naming the device a placeholder stands for: `c MAJOR MINOR` or `b MAJOR MINOR`.
 pub(super) const DEVICE_XATTR: &str = "user.strata.device";
 
-/// `mknod`; a character or block device the kernel refuses in a user namespace becomes a
-/// placeholder (an empty file, mode 0600 until the caller sets the entry's).
-pub(super) fn make_node(path: &Path, file_type: libc::mode_t, dev: libc::dev_t) -> io::Result<()> {
-    let c = CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in path"))?;
-    // SAFETY: a NUL-terminated path; mknod touches no memory of ours.
-    if unsafe { libc::mknod(c.as_ptr(), file_type | 0o600, dev) } == 0 {
-        return Ok(());
-    }
-    let error = io::Error::last_os_error();
-    let kind = match file_type {
-        libc::S_IFCHR => 'c',
-        libc::S_IFBLK => 'b',
-        _ => return Err(error),
+/// `mknod` with mode 0600; a character or block device the kernel refuses in a user namespace
+/// becomes a placeholder (an empty file, mode 0600 until the caller sets the entry's).
+pub(super) fn make_node(path: &Path, file_type: FileType, dev: Dev) -> io::Result<()> {
+    let mode = Mode::RUSR | Mode::WUSR;
+    let error = match rustix::fs::mknodat(CWD, path, file_type, mode, dev) {
+        Ok(()) => return Ok(()),
+        Err(error) => error,
     };
-    if error.raw_os_error() != Some(libc::EPERM) || !crate::rootfs::in_user_namespace() {
-        return Err(error);
+    let kind = match file_type {
+        FileType::CharacterDevice => 'c',
+        FileType::BlockDevice => 'b',
+        _ => return Err(error.into()),
+    };
+    if error != Errno::PERM || !crate::rootfs::in_user_namespace() {
+        return Err(error.into());
     }
     std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .open(path)?;
-    let value = format!("{kind} {} {}", libc::major(dev), libc::minor(dev));
+    let value = format!("{kind} {} {}", major(dev), minor(dev));
     xattr::set(path, DEVICE_XATTR, value.as_bytes())
 }
 

@@ -230,7 +230,7 @@ impl Walk {
                 EntryType::Fifo
             };
             let rdev = meta.rdev();
-            entry.dev = (libc::major(rdev), libc::minor(rdev));
+            entry.dev = (rustix::fs::major(rdev), rustix::fs::minor(rdev));
             write_header_bytes(out, &entry, rel, b"").map_err(io_err(path))?;
             return Ok(None);
         }

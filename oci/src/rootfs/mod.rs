@@ -10,9 +10,7 @@
 //! markers live under `user.overlay.*`, since only the host's root may write `trusted.*`:
 //! [`opaque_xattr`] names the one this process's overlays read and write.
 
-use std::ffi::CString;
 use std::fs;
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
@@ -241,21 +239,9 @@ pub fn is_whiteout(meta: &fs::Metadata) -> bool {
 
 /// Whether a directory carries overlay's opaque marker.
 pub fn is_opaque(dir: &Path) -> bool {
-    let Ok(path) = CString::new(dir.as_os_str().as_bytes()) else {
-        return false;
-    };
-    let name = CString::new(opaque_xattr()).expect("constant has no NUL");
     let mut value = [0u8; 4];
-    // SAFETY: both strings are NUL-terminated and `value` outlives the call with its length.
-    let len = unsafe {
-        libc::lgetxattr(
-            path.as_ptr(),
-            name.as_ptr(),
-            value.as_mut_ptr().cast(),
-            value.len(),
-        )
-    };
-    len == 1 && value[0] == b'y'
+    let len = rustix::fs::lgetxattr(dir, opaque_xattr(), &mut value[..]);
+    matches!(len, Ok(1)) && value[0] == b'y'
 }
 
 fn metadata(path: &Path) -> Result<fs::Metadata> {
@@ -268,19 +254,16 @@ fn metadata(path: &Path) -> Result<fs::Metadata> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rustix::fs::{FileType, Mode, XattrFlags, CWD};
     use std::os::unix::fs::symlink;
 
     fn mknod_whiteout(path: &Path) -> bool {
-        let c = CString::new(path.as_os_str().as_bytes()).unwrap();
-        // SAFETY: a valid NUL-terminated path; mknod has no other memory effects.
-        unsafe { libc::mknod(c.as_ptr(), libc::S_IFCHR, 0) == 0 }
+        let (kind, mode) = (FileType::CharacterDevice, Mode::empty());
+        rustix::fs::mknodat(CWD, path, kind, mode, 0).is_ok()
     }
 
     fn set_opaque(dir: &Path) -> bool {
-        let c = CString::new(dir.as_os_str().as_bytes()).unwrap();
-        let name = CString::new(opaque_xattr()).unwrap();
-        // SAFETY: valid NUL-terminated strings and a 1-byte value buffer.
-        unsafe { libc::lsetxattr(c.as_ptr(), name.as_ptr(), b"y".as_ptr().cast(), 1, 0) == 0 }
+        rustix::fs::lsetxattr(dir, opaque_xattr(), b"y", XattrFlags::empty()).is_ok()
     }
 
     #[test]

@@ -2,6 +2,8 @@
 
 use std::fs;
 
+use rustix::fs::{AtFlags, FileType, Mode, Timespec, Timestamps, CWD};
+
 use super::*;
 use crate::archive::{export, load};
 
@@ -27,24 +29,19 @@ fn derived(store: &Store, base: &StoredImage) -> StoredImage {
         if crate::running_as_root() {
             // An overlay whiteout: `data/gone` is deleted in this layer.
             fs::create_dir(dir.join("data")).unwrap();
-            let path = std::ffi::CString::new(dir.join("data/gone").to_str().unwrap()).unwrap();
-            // SAFETY: a valid C string; mknod has no other preconditions.
-            assert_eq!(unsafe { libc::mknod(path.as_ptr(), libc::S_IFCHR, 0) }, 0);
+            let gone = dir.join("data/gone");
+            let (kind, mode) = (FileType::CharacterDevice, Mode::empty());
+            rustix::fs::mknodat(CWD, &gone, kind, mode, 0).unwrap();
             // An old marker: extraction must keep its time for the layer to regenerate.
-            let old = libc::timespec {
+            let old = Timespec {
                 tv_sec: 1_000_000_000,
                 tv_nsec: 0,
             };
-            // SAFETY: a valid C string and a two-element timespec array.
-            let set = unsafe {
-                libc::utimensat(
-                    libc::AT_FDCWD,
-                    path.as_ptr(),
-                    [old, old].as_ptr(),
-                    libc::AT_SYMLINK_NOFOLLOW,
-                )
+            let times = Timestamps {
+                last_access: old,
+                last_modification: old,
             };
-            assert_eq!(set, 0);
+            rustix::fs::utimensat(CWD, &gone, &times, AtFlags::SYMLINK_NOFOLLOW).unwrap();
         }
     })
 }

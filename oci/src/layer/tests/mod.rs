@@ -2,6 +2,8 @@ use std::fs;
 use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
 use std::path::Path;
 
+use rustix::fs::{makedev, mknodat, FileType, Mode, CWD};
+
 use super::compress::compress_level;
 use super::*;
 use crate::error::Error;
@@ -123,9 +125,8 @@ fn overlay_whiteouts_become_oci_whiteouts_and_back() {
         return;
     }
     let upper = tempfile::tempdir().unwrap();
-    let c = std::ffi::CString::new(upper.path().join("deleted").to_str().unwrap()).unwrap();
-    // SAFETY: a valid NUL-terminated path.
-    assert_eq!(unsafe { libc::mknod(c.as_ptr(), libc::S_IFCHR, 0) }, 0);
+    let deleted = upper.path().join("deleted");
+    mknodat(CWD, &deleted, FileType::CharacterDevice, Mode::empty(), 0).unwrap();
     fs::create_dir(upper.path().join("recreated")).unwrap();
     fs::write(upper.path().join("recreated/new"), "n").unwrap();
     xattr::set(&upper.path().join("recreated"), OPAQUE_XATTR, b"y").unwrap();
@@ -266,25 +267,23 @@ fn ownership_devices_fifos_and_big_ids_round_trip() {
         return;
     }
     let src = tempfile::tempdir().unwrap();
-    let path =
-        |name: &str| std::ffi::CString::new(src.path().join(name).to_str().unwrap()).unwrap();
+    let path = |name: &str| src.path().join(name);
     fs::write(src.path().join("owned"), "o").unwrap();
     std::os::unix::fs::lchown(src.path().join("owned"), Some(1000), Some(50)).unwrap();
     fs::write(src.path().join("huge-id"), "h").unwrap();
     std::os::unix::fs::lchown(src.path().join("huge-id"), Some(3_000_000), Some(4_000_000))
         .unwrap();
-    // SAFETY: valid NUL-terminated paths.
-    unsafe {
-        assert_eq!(
-            libc::mknod(
-                path("null").as_ptr(),
-                libc::S_IFCHR | 0o666,
-                libc::makedev(1, 3)
-            ),
-            0
-        );
-        assert_eq!(libc::mkfifo(path("fifo").as_ptr(), 0o600), 0);
-    }
+    let all = Mode::from_raw_mode(0o666);
+    mknodat(
+        CWD,
+        path("null"),
+        FileType::CharacterDevice,
+        all,
+        makedev(1, 3),
+    )
+    .unwrap();
+    let owner = Mode::from_raw_mode(0o600);
+    mknodat(CWD, path("fifo"), FileType::Fifo, owner, 0).unwrap();
     fs::set_permissions(src.path().join("null"), fs::Permissions::from_mode(0o666)).unwrap();
     let (bytes, summary) = layer_bytes(src.path(), &LayerOptions::default());
     let dest = tempfile::tempdir().unwrap();
@@ -300,7 +299,7 @@ fn ownership_devices_fifos_and_big_ids_round_trip() {
     );
     use std::os::unix::fs::FileTypeExt;
     assert!(meta("null").file_type().is_char_device());
-    assert_eq!(meta("null").rdev(), libc::makedev(1, 3));
+    assert_eq!(meta("null").rdev(), makedev(1, 3));
     assert_eq!(meta("null").mode() & 0o7777, 0o666);
     assert!(meta("fifo").file_type().is_fifo());
     let (again, _) = layer_bytes(dest.path(), &LayerOptions::default());
