@@ -440,3 +440,55 @@ fn rootless_runs_keep_the_sandbox_hardening() {
     let squeezed: String = log.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(squeezed.contains(&mapping), "{log}");
 }
+
+#[test]
+fn device_nodes_of_a_base_image_survive_a_rootless_load() {
+    let Some(user) = TestUser::create("devices", true) else {
+        return;
+    };
+    let root = TestEnv::new();
+    let rootfs = root.path("rootfs");
+    fs::create_dir_all(rootfs.join("dev")).unwrap();
+    fs::write(rootfs.join("hello"), "hi\n").unwrap();
+    for (name, kind, major, minor) in [("null", "c", "1", "3"), ("disk", "b", "8", "0")] {
+        let status = Command::new("mknod")
+            .arg(rootfs.join("dev").join(name))
+            .args([kind, major, minor])
+            .status()
+            .unwrap();
+        assert!(status.success(), "mknod {name}");
+    }
+    crate::util::import_rootfs(&root, &rootfs, "devices:1", &[]);
+    let saved = root.path("devices.tar");
+    root.ok(&["save", "-o", saved.to_str().unwrap(), "devices:1"]);
+    user.ok(&[
+        "load",
+        "-i",
+        user.give(&saved, "devices.tar").to_str().unwrap(),
+    ]);
+    // A user namespace cannot make the nodes: the snapshot keeps placeholders, and the
+    // filesystem written back from it has the devices again.
+    let exported = user.home.join("flat.tar");
+    user.ok(&["export", "-o", exported.to_str().unwrap(), "devices:1"]);
+    let listing = Command::new("tar")
+        .arg("-tvf")
+        .arg(&exported)
+        .output()
+        .unwrap();
+    let listing = String::from_utf8_lossy(&listing.stdout);
+    let line = |name: &str| {
+        listing
+            .lines()
+            .find(|l| l.ends_with(name))
+            .unwrap_or_else(|| panic!("{name} missing:\n{listing}"))
+            .split_whitespace()
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    let null = line("dev/null");
+    assert!(null[0].starts_with('c'), "{null:?}");
+    assert_eq!(null[2], "1,3", "{null:?}");
+    let disk = line("dev/disk");
+    assert!(disk[0].starts_with('b'), "{disk:?}");
+    assert_eq!(disk[2], "8,0", "{disk:?}");
+}

@@ -10,7 +10,7 @@
 
 mod compress;
 mod extract;
-mod placeholder;
+pub(crate) mod placeholder;
 pub(crate) mod tar_format;
 mod write;
 mod xattr;

@@ -42,6 +42,16 @@ pub(super) fn make_node(path: &Path, file_type: FileType, dev: Dev) -> io::Resul
     xattr::set(path, DEVICE_XATTR, value.as_bytes())
 }
 
+/// The device the file at `path` stands for, if it is a placeholder (for readers that walk
+/// snapshots without listing every xattr, as `export` does). Only empty files can be.
+pub(crate) fn device_at(path: &Path, meta: &std::fs::Metadata) -> Option<(EntryType, u32, u32)> {
+    if !meta.is_file() || meta.len() != 0 {
+        return None;
+    }
+    let value = xattr::get(path, DEVICE_XATTR).ok()??;
+    device_of(&[(DEVICE_XATTR.to_string(), value)])
+}
+
 /// The device an empty regular file with these xattrs stands for: its entry type and device
 /// numbers; `None` for an ordinary file.
 pub(super) fn device_of(xattrs: &[(String, Vec<u8>)]) -> Option<(EntryType, u32, u32)> {
