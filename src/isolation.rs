@@ -4,7 +4,6 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context as _;
 use strata_builder::sandbox::{self, rootless, Environment, Isolation, NativeSandbox};
 
 use crate::Global;
@@ -58,12 +57,23 @@ pub fn settle(global: &mut Global, needs: Needs) -> anyhow::Result<()> {
         global.root = Some(crate::store::default_root());
     }
     let requested = global.isolation.mode();
-    let environment = Environment::probe(None)?;
+    // A user other than root goes rootless or nowhere, and entering the user namespace tries
+    // everything a probe would: probe only to explain a failure (it costs a fork).
+    let unprobed = Environment::read();
+    let root = unprobed.ids.0 == 0;
+    if root && needs == Needs::Store && requested.is_none() {
+        // Root's store commands run as they are: which sandbox root gets is for RUN steps.
+        return Ok(());
+    }
+    let rootless = !root && matches!(requested, None | Some(Isolation::Rootless));
+    let environment = if rootless {
+        unprobed
+    } else {
+        Environment::probe(None)?
+    };
     let chosen = match sandbox::choose(requested, &environment) {
         Ok(chosen) => chosen,
-        // Listing images or pulling needs no sandbox: without one, go on as this user.
-        Err(_) if needs == Needs::Store && requested.is_none() => return Ok(()),
-        Err(e) => return Err(e).context("choosing how to isolate RUN steps (see `strata info`)"),
+        Err(e) => return unavailable(e.into(), needs, requested),
     };
     if needs == Needs::Sandbox && chosen.announced() {
         eprintln!("isolation: {} ({})", chosen.isolation, chosen.why);
@@ -72,10 +82,38 @@ pub fn settle(global: &mut Global, needs: Needs) -> anyhow::Result<()> {
         }
     }
     if let Some(maps) = &chosen.maps {
-        rootless::enter(maps).context("entering the rootless user namespace")?;
+        if let Err(error) = rootless::enter(maps) {
+            // The probe says why, with the fix; the error itself when it finds nothing wrong.
+            let explained = Environment::probe(None)
+                .ok()
+                .and_then(|probed| sandbox::choose(requested, &probed).err());
+            let error = match explained {
+                Some(why) => anyhow::Error::from(why),
+                None => anyhow::Error::from(error).context("entering the rootless user namespace"),
+            };
+            // A listing goes on as this user only if nothing changed: a namespace made but not
+            // mapped leaves this process no ids to create files as.
+            if strata_oci::in_user_namespace_now() {
+                return Err(error.context("entering the rootless user namespace half-way"));
+            }
+            return unavailable(error, needs, requested);
+        }
     }
     global.isolation_chosen = Some(chosen.isolation);
     Ok(())
+}
+
+/// No mode can be had: an error for commands that run containers or asked for a mode; the
+/// others (listing images, pulling) go on as this user, without a namespace.
+fn unavailable(
+    error: anyhow::Error,
+    needs: Needs,
+    requested: Option<Isolation>,
+) -> anyhow::Result<()> {
+    if needs == Needs::Store && requested.is_none() {
+        return Ok(());
+    }
+    Err(error.context("choosing how to isolate RUN steps (see `strata info`)"))
 }
 
 /// The sandbox for RUN steps and containers in the settled mode, keeping its per-run files

@@ -167,8 +167,9 @@ impl Environment {
         Ok(environment)
     }
 
-    /// The files and ids, without probing the kernel.
-    fn read() -> Environment {
+    /// The files, ids and sysctls, without asking the kernel (the probes' fields are `None`):
+    /// enough to choose rootless mode, whose entry is its own probe.
+    pub fn read() -> Environment {
         // SAFETY: getuid and getgid have no preconditions.
         let ids = unsafe { (libc::getuid(), libc::getgid()) };
         let user = rootless::user_name(ids.0);

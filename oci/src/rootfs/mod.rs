@@ -50,9 +50,13 @@ pub(crate) fn is_overlay_xattr(name: &str) -> bool {
 /// namespace maps every id to itself.
 pub fn in_user_namespace() -> bool {
     static IN_USERNS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *IN_USERNS.get_or_init(|| {
-        fs::read_to_string("/proc/self/uid_map").is_ok_and(|map| !is_identity_map(&map))
-    })
+    *IN_USERNS.get_or_init(in_user_namespace_now)
+}
+
+/// [`in_user_namespace`] asked again now, not remembered: for the code that moves the process
+/// (did a failed attempt leave it in a namespace?).
+pub fn in_user_namespace_now() -> bool {
+    fs::read_to_string("/proc/self/uid_map").is_ok_and(|map| !is_identity_map(&map))
 }
 
 /// Whether a `uid_map` is the initial namespace's: all 2³² − 1 ids mapped to themselves.
