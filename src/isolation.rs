@@ -83,7 +83,14 @@ pub fn settle(global: &mut Global, needs: Needs) -> anyhow::Result<()> {
     }
     if let Some(maps) = &chosen.maps {
         if let Err(error) = rootless::enter(maps) {
-            // The probe says why, with the fix; the error itself when it finds nothing wrong.
+            // A namespace made but not mapped (newuidmap failed) leaves this process no ids to
+            // create files as: nothing goes on, and the helper's own words say why.
+            if strata_oci::in_user_namespace_now() {
+                return Err(anyhow::Error::from(error)
+                    .context("entering the rootless user namespace half-way"));
+            }
+            // Nothing changed: the probe says why, with the fix (else the error itself), and
+            // a listing goes on as this user.
             let explained = Environment::probe(None)
                 .ok()
                 .and_then(|probed| sandbox::choose(requested, &probed).err());
@@ -91,11 +98,6 @@ pub fn settle(global: &mut Global, needs: Needs) -> anyhow::Result<()> {
                 Some(why) => anyhow::Error::from(why),
                 None => anyhow::Error::from(error).context("entering the rootless user namespace"),
             };
-            // A listing goes on as this user only if nothing changed: a namespace made but not
-            // mapped leaves this process no ids to create files as.
-            if strata_oci::in_user_namespace_now() {
-                return Err(error.context("entering the rootless user namespace half-way"));
-            }
             return unavailable(error, needs, requested);
         }
     }

@@ -250,7 +250,7 @@ fn map_from_outside(
         let problem = match child.and_then(|child| child.wait_with_output()) {
             Ok(output) if output.status.success() => continue,
             Ok(output) => format!(
-                "`{} {}` failed ({}): {}",
+                "`{} {target} {}` failed ({}): {}",
                 program.display(),
                 args.join(" "),
                 output.status,
