@@ -8,6 +8,9 @@
 # STRATA_BIN picks another strata binary; STRATA_BASELINE=/path/to/older/strata adds a column for
 # that binary (its own store) so a change is measured before and after in the same run;
 # BENCH_SCENARIOS=runs measures only the 40-RUN scenarios (no big context).
+# STRATA_ROOTLESS_USER=NAME adds a rootless column: the same scenarios built by that user (who
+# needs ranges in /etc/subuid and /etc/subgid, and read access to the strata binary), with its
+# own store, and the ratio rootless / root (goal: ≤ 1.15 on every scenario).
 # On ext4 without a journal, creating files next to directories where many files were deleted
 # in the last minutes is slow (the inode allocator skips recently freed inodes), and this script
 # deletes ~200k files when it ends: give each run a fresh TMPDIR (e.g. a new top-level dir) or
@@ -47,6 +50,26 @@ if [ -n "$baseline" ]; then
 fi
 only="${BENCH_SCENARIOS:-all}"
 "$strata" save bench-base:1 -o "$work/base.tar"
+rootless_user="${STRATA_ROOTLESS_USER:-}"
+if [ -n "$rootless_user" ]; then
+  # The user reads the contexts and the base from $work and keeps its store and log in
+  # $work/rootless.
+  chmod 755 "$work"
+  chmod 644 "$work/base.tar"
+  mkdir -p "$work/rootless"
+  chown "$rootless_user": "$work/rootless"
+  rootless_home=$(getent passwd "$rootless_user" | cut -d: -f6)
+  # `as_user SCRIPT ARGS…`: a bash script run as the user, with strata's path in $STRATA.
+  as_user() {
+    local script=$1
+    shift
+    setpriv --reuid="$rootless_user" --regid="$(id -g "$rootless_user")" --init-groups \
+      env -i HOME="$rootless_home" USER="$rootless_user" PATH=/usr/bin:/bin:/usr/sbin:/sbin \
+      STRATA_ROOT="$work/rootless/store" STRATA="$strata" LOG="$work/rootless/log" \
+      bash -c "$script" bash "$@"
+  }
+  as_user '"$STRATA" load -q -i "$1" >/dev/null' "$work/base.tar"
+fi
 $docker load -q -i "$work/base.tar" >/dev/null
 $have_buildah && buildah pull -q "docker-archive:$work/base.tar" >/dev/null 2>&1 || have_buildah=false
 
@@ -86,6 +109,13 @@ D
 declare -A T
 run_strata() { local t; t=$(now); "$strata" build -q "$@" >/dev/null; secs "$t"; }
 run_baseline() { local t; t=$(now); STRATA_ROOT="$work/root-baseline" "$baseline" build -q "$@" >/dev/null; secs "$t"; }
+# Timed inside the user's shell (setpriv and env are not strata's cost); the build announces
+# its mode on stderr, kept in a log that is shown if the build fails.
+run_rootless() {
+  as_user 't=$(date +%s.%N)
+    "$STRATA" build -q "$@" >/dev/null 2>"$LOG" || { cat "$LOG" >&2; exit 1; }
+    echo "$(date +%s.%N) - $t" | bc' "$@"
+}
 run_docker() { local t; t=$(now); $docker build -q "$@" >/dev/null; secs "$t"; }
 run_buildah() { local t; t=$(now); buildah bud -q --layers "$@" >/dev/null 2>&1; secs "$t"; }
 
@@ -94,11 +124,13 @@ scenario() { # name, context, mode (cold|cached)
   if [ "$mode" = cold ]; then
     T[$name,strata]=$(run_strata --no-cache "$ctx")
     [ -n "$baseline" ] && T[$name,baseline]=$(run_baseline --no-cache "$ctx")
+    [ -n "$rootless_user" ] && T[$name,rootless]=$(run_rootless --no-cache "$ctx")
     T[$name,docker]=$(run_docker --no-cache "$ctx")
     $have_buildah && T[$name,buildah]=$(run_buildah --no-cache "$ctx")
   else
     T[$name,strata]=$(run_strata "$ctx")
     [ -n "$baseline" ] && T[$name,baseline]=$(run_baseline "$ctx")
+    [ -n "$rootless_user" ] && T[$name,rootless]=$(run_rootless "$ctx")
     T[$name,docker]=$(run_docker "$ctx")
     $have_buildah && T[$name,buildah]=$(run_buildah "$ctx")
   fi
@@ -120,6 +152,7 @@ fi
 
 printf '%-16s %9s %9s %9s %8s' scenario strata docker buildah ratio
 [ -n "$baseline" ] && printf ' %9s %8s' baseline b-ratio
+[ -n "$rootless_user" ] && printf ' %9s %8s' rootless rl/root
 printf '\n'
 for name in "${names[@]}"; do
   s=${T[$name,strata]}; d=${T[$name,docker]}; b=${T[$name,buildah]:-}
@@ -128,6 +161,10 @@ for name in "${names[@]}"; do
   if [ -n "$baseline" ]; then
     o=${T[$name,baseline]}
     printf ' %9.3f %8.3f' "$o" "$(echo "$o / $d" | bc -l)"
+  fi
+  if [ -n "$rootless_user" ]; then
+    r=${T[$name,rootless]}
+    printf ' %9.3f %8.3f' "$r" "$(echo "$r / $s" | bc -l)"
   fi
   printf '\n'
 done

@@ -4,6 +4,7 @@
 mod cache;
 mod commands;
 mod exit;
+mod isolation;
 mod progress;
 mod registry;
 mod render;
@@ -48,6 +49,23 @@ pub struct Global {
         default_value = "30s"
     )]
     pub registry_timeout: String,
+
+    /// How RUN steps and containers are isolated: `auto` (namespaces as root, rootless for
+    /// other users, chroot as root where namespaces are refused), `namespaces`, `rootless` or
+    /// `chroot`. `strata info` shows what this environment allows.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        value_name = "MODE",
+        env = "STRATA_ISOLATION",
+        default_value = "auto"
+    )]
+    pub isolation: isolation::Requested,
+
+    /// The mode settled for this command (see `isolation::settle`).
+    #[arg(skip)]
+    pub isolation_chosen: Option<strata_builder::sandbox::Isolation>,
 }
 
 #[derive(Debug, Parser)]
@@ -108,6 +126,37 @@ enum Command {
     Prune(commands::prune::Args),
     /// Show what the store holds and what could be reclaimed.
     Du(commands::du::Args),
+    /// Show which isolation modes this environment allows, why not the others, and the fixes.
+    Info(commands::info::Args),
+}
+
+impl Command {
+    /// What the command needs from the isolation mode.
+    fn needs(&self) -> isolation::Needs {
+        use isolation::Needs;
+        match self {
+            Command::Build(_) | Command::Run(_) => Needs::Sandbox,
+            Command::Debug(_) | Command::Login(_) | Command::Logout(_) | Command::Info(_) => {
+                Needs::Nothing
+            }
+            Command::Ps(_)
+            | Command::Rm(_)
+            | Command::Commit(_)
+            | Command::Save(_)
+            | Command::Load(_)
+            | Command::Pull(_)
+            | Command::Push(_)
+            | Command::Import(_)
+            | Command::Export(_)
+            | Command::Images(_)
+            | Command::Tag(_)
+            | Command::Rmi(_)
+            | Command::Inspect(_)
+            | Command::History(_)
+            | Command::Prune(_)
+            | Command::Du(_) => Needs::Store,
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -118,8 +167,12 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
     init_tracing();
+    // Before anything starts a thread: rootless mode moves this process into a namespace.
+    if let Err(error) = isolation::settle(&mut cli.global, cli.command.needs()) {
+        return exit::report(Err(error));
+    }
     let result = match cli.command {
         Command::Build(args) => commands::build::run(&cli.global, args),
         Command::Debug(cmd) => commands::debug::run(&cli.global, cmd),
@@ -142,6 +195,7 @@ fn main() -> ExitCode {
         Command::History(args) => commands::history::run(&cli.global, args),
         Command::Prune(args) => commands::prune::run(&cli.global, args),
         Command::Du(args) => commands::du::run(&cli.global, args),
+        Command::Info(args) => commands::info::run(&cli.global, args),
     };
     exit::report(result)
 }

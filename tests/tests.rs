@@ -11,6 +11,7 @@ mod frontend_parser;
 mod hostile;
 mod rawjson;
 mod registry;
+mod rootless;
 mod run;
 mod run_mount;
 mod store;

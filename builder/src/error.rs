@@ -130,6 +130,14 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// An isolation mode this environment cannot give (see `sandbox::isolation`).
+    #[error("isolation `{isolation}` is not available here: {}", .reasons.join("; "))]
+    IsolationUnavailable {
+        /// The mode asked for (`auto` when none was).
+        isolation: String,
+        /// Each thing that stops it, with its fix.
+        reasons: Vec<String>,
+    },
     /// The store failed.
     #[error(transparent)]
     Store(#[from] strata_cache::Error),

@@ -52,7 +52,10 @@ pub use layer::{
     extract_layer, make_special_node, write_layer, Compression, ExtractReport, LayerOptions,
     LayerSummary, MAX_DEPTH,
 };
-pub use rootfs::{is_opaque, is_whiteout, resolve_scoped, Found, LayerStack};
+pub use rootfs::{
+    in_user_namespace, in_user_namespace_now, is_opaque, is_whiteout, resolve_scoped, Found,
+    LayerStack,
+};
 
 #[cfg(test)]
 pub(crate) use strata_testkit::{is_root as running_as_root, skip as skip_test};

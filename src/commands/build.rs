@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use anyhow::{bail, Context as _};
 use strata_builder::context::BuildContext;
 use strata_builder::progress::Event;
-use strata_builder::sandbox::{NativeSandbox, Network};
+use strata_builder::sandbox::Network;
 use strata_builder::solve::{
     BuildRequest, Builder, Dockerfile, Entitlements, PullingImages, Secrets,
 };
@@ -313,7 +313,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     }
     // The operator chose the host's network on the command line: the Dockerfile may use it.
     entitlements.network_host |= Network::parse(&args.network) == Some(Network::Host);
-    let sandbox = NativeSandbox::new(store.tmp_dir()).on_warning(warn);
+    let sandbox = crate::isolation::sandbox(global, store.tmp_dir())?.on_warning(warn);
     let builder = Builder::new(&store, &sandbox, progress.as_ref());
     let request = BuildRequest {
         graph: &graph,

@@ -8,6 +8,7 @@ pub mod export;
 pub mod history;
 pub mod images;
 pub mod import;
+pub mod info;
 pub mod inspect;
 pub mod load;
 pub mod login;

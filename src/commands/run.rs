@@ -12,9 +12,7 @@ use std::process::{ExitCode, Stdio};
 use anyhow::Context as _;
 use rustix::io::Errno;
 use strata_builder::container::{self, expand_env, parse_env_file, RunOptions};
-use strata_builder::sandbox::{
-    ExtraMount, MountFrom, NativeSandbox, Network, RunRequest, Security, Session,
-};
+use strata_builder::sandbox::{ExtraMount, MountFrom, Network, RunRequest, Security, Session};
 use strata_cache::ContainerRecord;
 use strata_oci::image;
 
@@ -118,7 +116,7 @@ fn run_container(global: &Global, args: &Args) -> anyhow::Result<i32> {
     }
     if !strata_builder::sandbox::sandbox_available() {
         anyhow::bail!(
-            "strata run needs root and overlayfs: its one isolation mode is the RUN sandbox's (root namespaces)"
+            "strata run needs overlayfs and root, or a user namespace (rootless mode): see `strata info`"
         );
     }
     let stdin_tty = std::io::stdin().is_terminal();
@@ -239,7 +237,8 @@ fn run_container(global: &Global, args: &Args) -> anyhow::Result<i32> {
         work: &work,
         mounts: &mounts,
     };
-    let sandbox = NativeSandbox::new(dir.join("run")).on_warning(|w| eprintln!("warning: {w}"));
+    let sandbox = crate::isolation::sandbox(global, dir.join("run"))?
+        .on_warning(|w| eprintln!("warning: {w}"));
     let out_tty = !args.tty && std::io::stdout().is_terminal();
     let err_tty = !args.tty && std::io::stderr().is_terminal();
     let stdio = if args.tty {

@@ -352,7 +352,22 @@ unsafe fn mount_overlay(plan: &Plan) -> io::Result<()> {
         }
         set(c"upperdir", &plan.upper)?;
         set(c"workdir", &plan.work)?;
-        for key in [c"index", c"metacopy", c"redirect_dir"] {
+        // See `prepare::overlay_features`.
+        let features: &[&CStr] = if plan.userns {
+            const SET_FLAG: u32 = 0;
+            check_long(libc::syscall(
+                libc::SYS_fsconfig,
+                fd,
+                SET_FLAG,
+                c"userxattr".as_ptr(),
+                NONE,
+                0,
+            ))?;
+            &[c"index", c"metacopy"]
+        } else {
+            &[c"index", c"metacopy", c"redirect_dir"]
+        };
+        for key in features {
             // Unknown options on an old kernel are not fatal: their defaults are off there.
             let _ = set(key, c"off");
         }
@@ -406,7 +421,8 @@ unsafe fn legacy_overlay(plan: &Plan) -> io::Result<()> {
 /// A `nodev` tmpfs on `/dev` holding docker's default devices, each bound from a node made on
 /// a private tmpfs outside the root (so nothing the command does to its `/dev/null` reaches
 /// the host's). The command can still `mknod` in `/dev` (CAP_MKNOD is docker's default) but
-/// cannot open what it makes.
+/// cannot open what it makes. In a user namespace, where no node can be made, the host's
+/// nodes are bound (its `chmod` cannot reach them: their owner is not mapped there).
 unsafe fn mount_dev(plan: &Plan) -> io::Result<()> {
     let nodev = if plan.insecure { 0 } else { libc::MS_NODEV };
     // SAFETY: raw syscalls with NUL-terminated strings from the plan.
@@ -427,6 +443,18 @@ unsafe fn mount_dev(plan: &Plan) -> io::Result<()> {
             c"mode=755,size=65536k".as_ptr().cast(),
         ))?;
         for (node, target, major, minor) in &plan.devices {
+            if plan.userns {
+                // `node` is the host's own (see `prepare::plan`).
+                ensure_file(target);
+                check(libc::mount(
+                    node.as_ptr(),
+                    target.as_ptr(),
+                    NONE,
+                    libc::MS_BIND,
+                    std::ptr::null(),
+                ))?;
+                continue;
+            }
             check(libc::mknod(
                 node.as_ptr(),
                 libc::S_IFCHR | 0o666,

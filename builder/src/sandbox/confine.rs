@@ -113,7 +113,9 @@ pub(super) unsafe fn switch_user(plan: &Plan) -> io::Result<()> {
     unsafe {
         let identity = &plan.identity;
         let groups: &[u32] = &identity.additional_gids;
-        check(libc::setgroups(groups.len(), groups.as_ptr()))?;
+        if plan.setgroups {
+            check(libc::setgroups(groups.len(), groups.as_ptr()))?;
+        }
         check(libc::setgid(identity.gid))?;
         check(libc::setuid(identity.uid))?;
         if identity.uid == 0 && !plan.insecure {

@@ -8,9 +8,12 @@
 mod child;
 mod confine;
 mod fake;
+pub mod isolation;
 mod native;
 mod network;
 mod prepare;
+mod probe;
+pub mod rootless;
 pub mod seccomp;
 mod session;
 mod stubs;
@@ -20,10 +23,12 @@ mod tests;
 use std::path::{Path, PathBuf};
 
 pub use fake::{RecordedRun, RecordingExecutor};
+pub use isolation::{choose, Chosen, Environment, Isolation, Problem};
 pub use native::{
     hold_forwarded_signals, sandbox_available, NativeSandbox, Session, Started, MAX_LOWER_DIRS,
 };
-pub use network::BuildNetwork;
+pub use network::{find_program, tun_usable, BuildNetwork};
+pub use probe::Refused;
 
 use crate::error::Result;
 use crate::progress::Stream;

@@ -110,12 +110,11 @@ impl<'w> NativeSandbox<'w> {
                         .join(format!("slirp4netns-{}.log", std::process::id()));
                     let started = BuildNetwork::start(&log);
                     if let (Ok(network), Some(warn)) = (&started, &self.warn) {
-                        if !network.has_outbound() {
-                            warn(
-                                "slirp4netns not found: RUN steps get an isolated network \
-                                  without outside access (apt-get install slirp4netns, or \
-                                  build with --network host)",
-                            );
+                        if let Some(why) = network.why_no_outbound() {
+                            warn(&format!(
+                                "RUN steps get an isolated network without outside access: \
+                                 {why}; or build with --network host"
+                            ));
                         }
                     }
                     started.map_err(|e| e.to_string())

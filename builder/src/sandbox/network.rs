@@ -40,6 +40,8 @@ const READY_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct BuildNetwork {
     netns: OwnedFd,
     slirp: Option<Slirp>,
+    /// Why there is no outbound access, when there is none.
+    no_outbound: Option<String>,
 }
 
 struct Slirp {
@@ -54,11 +56,24 @@ impl BuildNetwork {
     /// `log` receives slirp4netns's messages.
     pub fn start(log: &Path) -> Result<BuildNetwork> {
         let netns = new_namespace()?;
-        let slirp = match find_program("slirp4netns") {
-            Some(program) => Some(start_slirp(&program, &netns, log)?),
-            None => None,
+        let (slirp, no_outbound) = match (find_program("slirp4netns"), tun_usable()) {
+            (Some(program), Ok(())) => (Some(start_slirp(&program, &netns, log)?), None),
+            (None, _) => (
+                None,
+                Some("slirp4netns not found (apt-get install slirp4netns)".to_string()),
+            ),
+            (Some(_), Err(why)) => (None, Some(why)),
         };
-        Ok(BuildNetwork { netns, slirp })
+        Ok(BuildNetwork {
+            netns,
+            slirp,
+            no_outbound,
+        })
+    }
+
+    /// Why RUN steps cannot reach the outside, with the fix; `None` when they can.
+    pub fn why_no_outbound(&self) -> Option<&str> {
+        self.no_outbound.as_deref()
     }
 
     /// The namespace, for `setns`.
@@ -264,9 +279,33 @@ fn wait_readable(reader: &io::PipeReader, timeout: Duration) -> io::Result<()> {
     }
 }
 
+/// The tun device slirp4netns opens in the namespace. Distributions make it 0666 (udev's
+/// `static_node` rule), but some machines leave it 0600: then only the host's root may open
+/// it, and a rootless build has no way out.
+pub const TUN_DEVICE: &str = "/dev/net/tun";
+
+/// Whether this process may open the tun device; else why not, with the fix.
+pub fn tun_usable() -> std::result::Result<(), String> {
+    let path = std::ffi::CString::new(TUN_DEVICE).expect("no NUL");
+    // SAFETY: access on a NUL-terminated path.
+    if unsafe { libc::access(path.as_ptr(), libc::R_OK | libc::W_OK) } == 0 {
+        return Ok(());
+    }
+    let error = io::Error::last_os_error();
+    Err(match error.raw_os_error() {
+        Some(libc::ENOENT) => {
+            format!("{TUN_DEVICE} is missing (modprobe tun; in a container, pass the device in)")
+        }
+        _ => format!(
+            "{TUN_DEVICE} cannot be opened by this user ({error}): as root, \
+             chmod 0666 {TUN_DEVICE} (the mode udev gives it)"
+        ),
+    })
+}
+
 /// `name` on PATH, else in the usual system directories (CI images may run strata with a
 /// minimal PATH).
-fn find_program(name: &str) -> Option<PathBuf> {
+pub fn find_program(name: &str) -> Option<PathBuf> {
     let from_path = std::env::var_os("PATH")
         .map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
         .unwrap_or_default();

@@ -13,7 +13,7 @@ use super::stubs::{MountPoints, Stub, ETC_FILES};
 use super::{MountFrom, Network, RunRequest, Security};
 use crate::error::{Error, Result};
 use crate::users::{Identity, UserDb};
-use strata_oci::LayerStack;
+use strata_oci::{in_user_namespace, LayerStack};
 
 /// The hostname RUN sees (BuildKit's).
 pub const HOSTNAME: &str = "buildkitsandbox";
@@ -106,6 +106,11 @@ pub struct Plan {
     pub parent_pid: libc::pid_t,
     /// Skip `fsopen` and mount with the option string (tests of the old-kernel path).
     pub legacy_only: bool,
+    /// strata runs in a user namespace (rootless mode): overlays are mounted with
+    /// `userxattr`, and the device nodes are the host's, bound (no `mknod` there).
+    pub userns: bool,
+    /// `setgroups` is allowed (not when a single-id mapping had to deny it).
+    pub setgroups: bool,
     /// The directory the option string's relative names are relative to, if they are.
     pub legacy_dir: Option<CString>,
     pub argv: Vec<String>,
@@ -260,10 +265,11 @@ fn mount_plan(mount: &ResolvedMount, merged: &Path) -> Result<MountPlan> {
                 .map(|p| escape(&p.display().to_string()))
                 .collect();
             let options = format!(
-                "lowerdir={},upperdir={},workdir={},index=off,metacopy=off,redirect_dir=off",
+                "lowerdir={},upperdir={},workdir={},{}",
                 lowers.join(":"),
                 escape(&upper.display().to_string()),
-                escape(&work.display().to_string())
+                escape(&work.display().to_string()),
+                overlay_features()
             );
             if options.len() > MAX_MOUNT_OPTIONS {
                 return Err(Error::Sandbox {
@@ -370,14 +376,22 @@ pub fn plan(
         lowers.push(empty);
     }
     let (legacy_dir, legacy_options) = legacy_options(&lowers, request, scratch)?;
+    let userns = in_user_namespace();
     let dev = merged.join("dev");
     let dev_stage = scratch.join("devices");
     fs::create_dir_all(&dev_stage).map_err(io(&dev_stage))?;
+    // In a user namespace no device can be made: the host's own nodes are bound instead, as
+    // rootless podman does (binds keep the host mount's flags, so they stay openable).
+    let node_dir = if userns {
+        Path::new("/dev")
+    } else {
+        dev_stage.as_path()
+    };
     let devices = DEVICES
         .iter()
         .map(|(name, major, minor)| {
             Ok((
-                cpath(&dev_stage.join(name))?,
+                cpath(&node_dir.join(name))?,
                 cpath(&dev.join(name))?,
                 *major,
                 *minor,
@@ -427,6 +441,8 @@ pub fn plan(
         legacy_options: c(legacy_options)?,
         legacy_dir: legacy_dir.map(|d| cpath(&d)).transpose()?,
         legacy_only: false,
+        userns,
+        setgroups: setgroups_allowed(),
         // SAFETY: getpid has no preconditions.
         parent_pid: unsafe { libc::getpid() },
         proc_dir: cpath(&merged.join("proc"))?,
@@ -479,10 +495,11 @@ fn legacy_options(
 ) -> Result<(Option<PathBuf>, String)> {
     let options = |lowers: &[String], upper: &Path, work: &Path| {
         format!(
-            "lowerdir={},upperdir={},workdir={},index=off,metacopy=off,redirect_dir=off",
+            "lowerdir={},upperdir={},workdir={},{}",
             lowers.join(":"),
             upper.display(),
-            work.display()
+            work.display(),
+            overlay_features()
         )
     };
     let absolute: Vec<String> = lowers
@@ -506,6 +523,24 @@ fn legacy_options(
         std::os::unix::fs::symlink(target, &link).map_err(io(&link))?;
     }
     Ok((Some(links), options(&short, Path::new("u"), Path::new("w"))))
+}
+
+/// The overlay features every mount turns off (an index, metadata-only copy-ups and rename
+/// redirects would all leave things in upper dirs that a layer cannot say). In a user
+/// namespace overlay keeps its xattrs under `user.overlay.*` (`userxattr`), which already
+/// rules out redirects: naming `redirect_dir` there is refused as a conflict.
+pub fn overlay_features() -> &'static str {
+    if in_user_namespace() {
+        "index=off,metacopy=off,userxattr"
+    } else {
+        "index=off,metacopy=off,redirect_dir=off"
+    }
+}
+
+/// Whether this process may call `setgroups`: not after a single-id user namespace mapping,
+/// which must deny it (`/proc/self/setgroups`).
+fn setgroups_allowed() -> bool {
+    fs::read_to_string("/proc/self/setgroups").map_or(true, |state| state.trim() != "deny")
 }
 
 /// Escapes the characters overlay's option parser splits on.

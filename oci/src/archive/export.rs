@@ -10,6 +10,7 @@ use strata_cache::Store;
 
 use crate::error::{Error, Result};
 use crate::image::StoredImage;
+use crate::layer::placeholder;
 use crate::layer::tar_format::{finish, pad, write_header, Entry, EntryType};
 use crate::rootfs::{Found, LayerStack};
 
@@ -105,6 +106,11 @@ fn entry(
     }
     if file_type.is_socket() {
         return Ok(());
+    }
+    if let Some((kind, major, minor)) = placeholder::device_at(&found.host_path, meta) {
+        e.kind = kind;
+        e.dev = (major, minor);
+        return write_header(out, &e).map_err(io_err);
     }
     if meta.nlink() > 1 {
         if let Some(first) = links.get(&(meta.dev(), meta.ino())) {

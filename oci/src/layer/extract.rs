@@ -1,8 +1,8 @@
 //! Layer tar → snapshot dir: the inverse of `write`, for layers that come from elsewhere.
 //!
 //! OCI whiteouts become overlay whiteouts (`.wh.x` → a 0/0 character device `x`,
-//! `.wh..wh..opq` → `trusted.overlay.opaque=y` on the directory) because snapshots are used as
-//! overlay lower dirs. Hostile input is refused: absolute paths, `..`, entries placed under a
+//! `.wh..wh..opq` → `trusted.overlay.opaque=y` on the directory, `user.overlay.opaque` in a
+//! user namespace) because snapshots are used as overlay lower dirs. Hostile input is refused: absolute paths, `..`, entries placed under a
 //! symlink, hard links to anything outside what was already extracted, whiteouts of `.` or
 //! `..`; overlay's own xattrs in the tar are dropped. Symlinks themselves may point anywhere
 //! (`/etc/localtime -> /usr/share/zoneinfo/UTC` is normal): they are resolved inside the
@@ -14,13 +14,13 @@ use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
-use rustix::fs::{makedev, AtFlags, Dev, FileType, Mode, Timespec, Timestamps, CWD};
+use rustix::fs::{makedev, AtFlags, Dev, FileType, Timespec, Timestamps, CWD};
 
 use strata_cache::{Digest, Hasher};
 
-use super::{xattr, MAX_DEPTH, OPAQUE_MARKER, WHITEOUT_PREFIX};
+use super::{placeholder, xattr, MAX_DEPTH, OPAQUE_MARKER, WHITEOUT_PREFIX};
 use crate::error::{Error, Result};
-use crate::rootfs::OPAQUE_XATTR;
+use crate::rootfs::{is_overlay_xattr, opaque_xattr};
 
 /// What an extraction found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,7 +95,7 @@ pub fn extract_layer(input: impl Read, dest: &Path) -> Result<ExtractReport> {
             // Parents the tar does not list are implied (as containerd and docker do).
             fs::create_dir_all(&parent).map_err(|e| io(&parent, e))?;
             if name == OPAQUE_MARKER.as_bytes() {
-                xattr::set(&parent, OPAQUE_XATTR, b"y").map_err(|e| io(&parent, e))?;
+                xattr::set(&parent, opaque_xattr(), b"y").map_err(|e| io(&parent, e))?;
                 continue;
             }
             if let Some(hidden) = name.strip_prefix(WHITEOUT_PREFIX.as_bytes()) {
@@ -209,8 +209,11 @@ pub fn extract_layer(input: impl Read, dest: &Path) -> Result<ExtractReport> {
                         .ok()
                         .and_then(|k| k.strip_prefix("SCHILY.xattr."));
                     // overlayfs's own xattrs (opaque, redirect, metacopy…) would change what
-                    // the snapshot means as a lower dir: only `.wh.` entries may say that.
-                    if let Some(name) = name.filter(|n| !n.starts_with("trusted.overlay.")) {
+                    // the snapshot means as a lower dir: only `.wh.` entries may say that;
+                    // nor may a tar pass a file off as a device placeholder.
+                    if let Some(name) =
+                        name.filter(|n| !is_overlay_xattr(n) && *n != placeholder::DEVICE_XATTR)
+                    {
                         xattr::set(&target, name, extension.value_bytes())
                             .map_err(|e| io(&target, e))?;
                     }
@@ -308,10 +311,10 @@ fn remove_existing(path: &Path) -> Result<()> {
     }
 }
 
-/// Makes the node with mode `0600` (the final mode is set after the chown).
+/// Makes the node with mode `0600` (the final mode is set after the chown); a device that a
+/// user namespace cannot make becomes a placeholder (see `placeholder.rs`).
 fn mknod(path: &Path, file_type: FileType, dev: Dev) -> Result<()> {
-    let mode = Mode::RUSR | Mode::WUSR;
-    rustix::fs::mknodat(CWD, path, file_type, mode, dev).map_err(|e| io(path, e.into()))
+    placeholder::make_node(path, file_type, dev).map_err(|e| io(path, e))
 }
 
 /// Makes a device node or FIFO with its owner, mode and mtime: for layer extraction and for

@@ -10,6 +10,7 @@
 
 mod compress;
 mod extract;
+pub(crate) mod placeholder;
 pub(crate) mod tar_format;
 mod write;
 mod xattr;

@@ -11,9 +11,9 @@ use std::path::{Path, PathBuf};
 use strata_cache::{Digest, Hasher};
 
 use super::tar_format::{finish, pad, write_header_bytes, Entry, EntryType};
-use super::{xattr, MAX_DEPTH, OPAQUE_MARKER, WHITEOUT_PREFIX};
+use super::{placeholder, xattr, MAX_DEPTH, OPAQUE_MARKER, WHITEOUT_PREFIX};
 use crate::error::{Error, Result};
-use crate::rootfs::{is_opaque, is_whiteout, OPAQUE_XATTR};
+use crate::rootfs::{is_opaque, is_overlay_xattr, is_whiteout};
 
 /// How to write a layer.
 #[derive(Debug, Clone, Copy, Default)]
@@ -182,11 +182,16 @@ impl Walk {
             write_header_bytes(out, &marker(self.mtime(&meta)), &wh, b"").map_err(io_err(path))?;
             return Ok(None);
         }
-        let xattrs: Vec<(String, Vec<u8>)> = xattr::list(path)
+        let mut xattrs: Vec<(String, Vec<u8>)> = xattr::list(path)
             .map_err(io_err(path))?
             .into_iter()
-            .filter(|(key, _)| !key.starts_with("trusted.overlay.") && key != OPAQUE_XATTR)
+            .filter(|(key, _)| !is_overlay_xattr(key))
             .collect();
+        // A device kept as a placeholder in a user namespace (see `placeholder.rs`).
+        let placeholder = (file_type.is_file() && meta.len() == 0)
+            .then(|| placeholder::device_of(&xattrs))
+            .flatten();
+        xattrs.retain(|(key, _)| key != placeholder::DEVICE_XATTR);
         let mut entry = Entry {
             path: String::new(),
             kind: EntryType::File,
@@ -226,6 +231,12 @@ impl Walk {
             };
             let rdev = meta.rdev();
             entry.dev = (rustix::fs::major(rdev), rustix::fs::minor(rdev));
+            write_header_bytes(out, &entry, rel, b"").map_err(io_err(path))?;
+            return Ok(None);
+        }
+        if let Some((kind, major, minor)) = placeholder {
+            entry.kind = kind;
+            entry.dev = (major, minor);
             write_header_bytes(out, &entry, rel, b"").map_err(io_err(path))?;
             return Ok(None);
         }

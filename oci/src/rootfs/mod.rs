@@ -5,6 +5,10 @@
 //! destination path; `--chown` and `USER` need the image's `/etc/passwd`. Snapshots carry
 //! overlay's own markers (a 0/0 character device is a whiteout, `trusted.overlay.opaque=y`
 //! hides everything below a directory), so the view applies overlay's rules.
+//!
+//! Inside a user namespace (rootless mode) overlayfs is mounted with `userxattr` and its
+//! markers live under `user.overlay.*`, since only the host's root may write `trusted.*`:
+//! [`opaque_xattr`] names the one this process's overlays read and write.
 
 use std::fs;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
@@ -16,8 +20,54 @@ pub use scoped::resolve_scoped;
 
 use crate::error::{Error, Result};
 
-/// The xattr overlayfs sets on a directory that hides the lower layers' contents.
+/// The xattr overlayfs sets on a directory that hides the lower layers' contents, as
+/// mounted by the host's root.
 pub(crate) const OPAQUE_XATTR: &str = "trusted.overlay.opaque";
+
+/// The same marker as overlayfs mounted inside a user namespace (`userxattr`) keeps it.
+pub(crate) const USER_OPAQUE_XATTR: &str = "user.overlay.opaque";
+
+/// The opaque marker this process's overlays use: [`USER_OPAQUE_XATTR`] inside a user
+/// namespace, else [`OPAQUE_XATTR`].
+pub(crate) fn opaque_xattr() -> &'static str {
+    if in_user_namespace() {
+        USER_OPAQUE_XATTR
+    } else {
+        OPAQUE_XATTR
+    }
+}
+
+/// True for overlayfs's own xattrs (opaque, redirect, origin…) under either prefix: they say
+/// how overlay sees a directory, never belong in a layer, and a tar must not forge them.
+pub(crate) fn is_overlay_xattr(name: &str) -> bool {
+    name.starts_with("trusted.overlay.") || name.starts_with("user.overlay.")
+}
+
+/// True when this process runs in a user namespace other than the host's (rootless mode, or
+/// a container of a rootless engine): its overlays need `userxattr`, it cannot make device
+/// nodes, and `trusted.*` xattrs are out of reach. Decided on first use (strata enters its
+/// user namespace before anything asks) from `/proc/self/uid_map`, which in the initial
+/// namespace maps every id to itself.
+pub fn in_user_namespace() -> bool {
+    static IN_USERNS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *IN_USERNS.get_or_init(in_user_namespace_now)
+}
+
+/// [`in_user_namespace`] asked again now, not remembered: for the code that moves the process
+/// (did a failed attempt leave it in a namespace?).
+pub fn in_user_namespace_now() -> bool {
+    fs::read_to_string("/proc/self/uid_map").is_ok_and(|map| !is_identity_map(&map))
+}
+
+/// Whether a `uid_map` is the initial namespace's: all 2³² − 1 ids mapped to themselves.
+fn is_identity_map(map: &str) -> bool {
+    let lines: Vec<Vec<&str>> = map
+        .lines()
+        .map(|line| line.split_whitespace().collect())
+        .filter(|fields: &Vec<&str>| !fields.is_empty())
+        .collect();
+    matches!(lines.as_slice(), [fields] if fields.as_slice() == ["0", "0", "4294967295"])
+}
 
 /// An entry found in the view.
 #[derive(Debug)]
@@ -194,7 +244,7 @@ pub fn is_whiteout(meta: &fs::Metadata) -> bool {
 /// Whether a directory carries overlay's opaque marker.
 pub fn is_opaque(dir: &Path) -> bool {
     let mut value = [0u8; 4];
-    let len = rustix::fs::lgetxattr(dir, OPAQUE_XATTR, &mut value[..]);
+    let len = rustix::fs::lgetxattr(dir, opaque_xattr(), &mut value[..]);
     matches!(len, Ok(1)) && value[0] == b'y'
 }
 
@@ -217,7 +267,22 @@ mod tests {
     }
 
     fn set_opaque(dir: &Path) -> bool {
-        rustix::fs::lsetxattr(dir, OPAQUE_XATTR, b"y", XattrFlags::empty()).is_ok()
+        rustix::fs::lsetxattr(dir, opaque_xattr(), b"y", XattrFlags::empty()).is_ok()
+    }
+
+    #[test]
+    fn only_the_full_identity_map_is_the_initial_user_namespace() {
+        assert!(is_identity_map("         0          0 4294967295\n"));
+        assert!(!is_identity_map("         0       1001          1\n"));
+        assert!(!is_identity_map(
+            "         0       1001          1\n         1     100000      65536\n"
+        ));
+        assert!(!is_identity_map("         0          0      65536\n"));
+        assert!(!is_identity_map(""));
+        assert!(is_overlay_xattr("trusted.overlay.opaque"));
+        assert!(is_overlay_xattr("user.overlay.redirect"));
+        assert!(!is_overlay_xattr("user.mime_type"));
+        assert!(!is_overlay_xattr("security.capability"));
     }
 
     #[test]
