@@ -190,12 +190,31 @@ pub fn is_whiteout(meta: &fs::Metadata) -> bool {
     meta.file_type().is_char_device() && meta.rdev() == 0
 }
 
-/// Whether a directory carries overlay's opaque marker.
+/// The opaque marker overlayfs uses in a user namespace (`userxattr`), which strata also
+/// writes where `trusted.*` needs a capability it lacks (chroot isolation in a pod).
+pub const USER_OPAQUE_XATTR: &str = "user.overlay.opaque";
+
+/// Whether a directory carries overlay's opaque marker (`trusted.` or `user.overlay.opaque`).
 pub fn is_opaque(dir: &Path) -> bool {
+    has_opaque_xattr(dir, OPAQUE_XATTR) || has_opaque_xattr(dir, USER_OPAQUE_XATTR)
+}
+
+/// Marks `dir` opaque: `trusted.overlay.opaque` where this process may set it (root with
+/// CAP_SYS_ADMIN, so a namespaces-mode overlay honours it too), else `user.overlay.opaque`.
+pub fn mark_opaque(dir: &Path) -> std::io::Result<()> {
+    match crate::layer::xattr::set(dir, OPAQUE_XATTR, b"y") {
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EPERM) | Some(libc::ENOTSUP)) => {
+            crate::layer::xattr::set(dir, USER_OPAQUE_XATTR, b"y")
+        }
+        other => other,
+    }
+}
+
+fn has_opaque_xattr(dir: &Path, key: &str) -> bool {
     let Ok(path) = CString::new(dir.as_os_str().as_bytes()) else {
         return false;
     };
-    let name = CString::new(OPAQUE_XATTR).expect("constant has no NUL");
+    let name = CString::new(key).expect("constant has no NUL");
     let mut value = [0u8; 4];
     // SAFETY: both strings are NUL-terminated and `value` outlives the call with its length.
     let len = unsafe {

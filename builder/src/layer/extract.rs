@@ -1,7 +1,8 @@
 //! Layer tar → snapshot dir: the inverse of `write`, for layers that come from elsewhere.
 //!
 //! OCI whiteouts become overlay whiteouts (`.wh.x` → a 0/0 character device `x`,
-//! `.wh..wh..opq` → `trusted.overlay.opaque=y` on the directory) because snapshots are used as
+//! `.wh..wh..opq` → `trusted.overlay.opaque=y` on the directory, `user.overlay.opaque=y` where
+//! `trusted.*` is refused) because snapshots are used as
 //! overlay lower dirs. Hostile input is refused: absolute paths, `..`, entries placed under a
 //! symlink, hard links to anything outside what was already extracted, whiteouts of `.` or
 //! `..`; overlay's own xattrs in the tar are dropped. Symlinks themselves may point anywhere
@@ -19,7 +20,7 @@ use strata_cache::{Digest, Hasher};
 
 use super::{xattr, MAX_DEPTH, OPAQUE_MARKER, WHITEOUT_PREFIX};
 use crate::error::{Error, Result};
-use crate::rootfs::OPAQUE_XATTR;
+use crate::rootfs::mark_opaque;
 
 /// What an extraction found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,7 +84,7 @@ pub fn extract_layer(input: impl Read, dest: &Path) -> Result<ExtractReport> {
             // Parents the tar does not list are implied (as containerd and docker do).
             fs::create_dir_all(&parent).map_err(|e| io(&parent, e))?;
             if name == OPAQUE_MARKER.as_bytes() {
-                xattr::set(&parent, OPAQUE_XATTR, b"y").map_err(|e| io(&parent, e))?;
+                mark_opaque(&parent).map_err(|e| io(&parent, e))?;
                 continue;
             }
             if let Some(hidden) = name.strip_prefix(WHITEOUT_PREFIX.as_bytes()) {
@@ -197,7 +198,9 @@ pub fn extract_layer(input: impl Read, dest: &Path) -> Result<ExtractReport> {
                         .and_then(|k| k.strip_prefix("SCHILY.xattr."));
                     // overlayfs's own xattrs (opaque, redirect, metacopy…) would change what
                     // the snapshot means as a lower dir: only `.wh.` entries may say that.
-                    if let Some(name) = name.filter(|n| !n.starts_with("trusted.overlay.")) {
+                    if let Some(name) = name.filter(|n| {
+                        !n.starts_with("trusted.overlay.") && !n.starts_with("user.overlay.")
+                    }) {
                         xattr::set(&target, name, extension.value_bytes())
                             .map_err(|e| io(&target, e))?;
                     }

@@ -12,7 +12,7 @@ mod compress;
 mod extract;
 pub(crate) mod tar_format;
 mod write;
-mod xattr;
+pub(crate) mod xattr;
 
 pub use compress::{compress, compress_level, Compression};
 pub(crate) use extract::make_special_node;

@@ -185,7 +185,11 @@ impl Walk {
         let xattrs: Vec<(String, Vec<u8>)> = xattr::list(path)
             .map_err(io_err(path))?
             .into_iter()
-            .filter(|(key, _)| !key.starts_with("trusted.overlay.") && key != OPAQUE_XATTR)
+            .filter(|(key, _)| {
+                !key.starts_with("trusted.overlay.")
+                    && !key.starts_with("user.overlay.")
+                    && key != OPAQUE_XATTR
+            })
             .collect();
         let mut entry = Entry {
             path: String::new(),

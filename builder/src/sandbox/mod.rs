@@ -6,6 +6,7 @@
 //! it changed: the layer. See `native.rs` for how the sandbox is built.
 
 mod child;
+pub mod chroot;
 mod confine;
 mod fake;
 mod native;
@@ -19,6 +20,7 @@ mod tests;
 
 use std::path::{Path, PathBuf};
 
+pub use chroot::ChrootExecutor;
 pub use fake::{RecordedRun, RecordingExecutor};
 pub use native::{
     hold_forwarded_signals, sandbox_available, NativeSandbox, Session, Started, MAX_LOWER_DIRS,
