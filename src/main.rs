@@ -4,6 +4,7 @@
 mod cache;
 mod commands;
 mod exit;
+mod isolation;
 mod progress;
 mod registry;
 mod store;

@@ -167,7 +167,7 @@ fn probe(layer: &Path, parts: &[&str]) -> Result<Probe> {
                 })
             }
         };
-        if is_whiteout(&meta) {
+        if is_whiteout_at(&current, &meta) {
             return Ok(Probe::Hidden);
         }
         let last = index + 1 == parts.len();
@@ -188,6 +188,39 @@ fn probe(layer: &Path, parts: &[&str]) -> Result<Probe> {
 /// Overlay's whiteout: a character device with device number 0/0.
 pub fn is_whiteout(meta: &fs::Metadata) -> bool {
     meta.file_type().is_char_device() && meta.rdev() == 0
+}
+
+/// The xattr of overlay's other whiteout form (an empty regular file carrying it, as overlay
+/// reads in a user namespace), which strata writes where a 0/0 device cannot be made: an
+/// unprivileged container's device rules refuse that mknod.
+pub const USER_WHITEOUT_XATTR: &str = "user.overlay.whiteout";
+
+/// Whether the entry at `path` (lstat'ed as `meta`) is a whiteout, in either form.
+pub fn is_whiteout_at(path: &Path, meta: &fs::Metadata) -> bool {
+    is_whiteout(meta)
+        || (meta.is_file()
+            && meta.len() == 0
+            && crate::layer::xattr::get(path, USER_WHITEOUT_XATTR).is_ok_and(|v| v.is_some()))
+}
+
+/// Makes a whiteout at `path`: a 0/0 character device, or where that mknod is refused (an
+/// unprivileged container) an empty file marked with [`USER_WHITEOUT_XATTR`].
+pub fn make_whiteout(path: &Path) -> std::io::Result<()> {
+    let c = CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "NUL in path"))?;
+    // SAFETY: a NUL-terminated path; mknod touches no memory of ours.
+    if unsafe { libc::mknod(c.as_ptr(), libc::S_IFCHR | 0o600, 0) } == 0 {
+        return Ok(());
+    }
+    let error = std::io::Error::last_os_error();
+    if error.raw_os_error() != Some(libc::EPERM) {
+        return Err(error);
+    }
+    fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)?;
+    crate::layer::xattr::set(path, USER_WHITEOUT_XATTR, b"y")
 }
 
 /// The opaque marker overlayfs uses in a user namespace (`userxattr`), which strata also

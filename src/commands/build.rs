@@ -14,11 +14,12 @@ use strata_builder::image::{
     reference::{normalize, validate_tag},
 };
 use strata_builder::progress::Event;
-use strata_builder::sandbox::NativeSandbox;
+use strata_builder::sandbox::{ChrootExecutor, Executor, NativeSandbox};
 use strata_builder::solve::{BuildRequest, Builder, Entitlements, PullingImages, Secrets};
 use strata_frontend::{compile, parser, BuildOptions};
 
 use crate::cache;
+use crate::isolation::{self, Isolation};
 use crate::progress;
 use crate::Global;
 
@@ -311,8 +312,19 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     }
     // The operator chose the host's network on the command line: the Dockerfile may use it.
     entitlements.network_host |= args.network == "host";
-    let sandbox = NativeSandbox::new(store.root().join("tmp")).on_warning(warn);
-    let builder = Builder::new(&store, &sandbox, progress.as_ref());
+    let (native, chrooted);
+    let sandbox: &dyn Executor = match isolation::choose()? {
+        Isolation::Namespaces => {
+            native = NativeSandbox::new(store.root().join("tmp")).on_warning(warn);
+            &native
+        }
+        Isolation::Chroot(why) => {
+            eprintln!("isolation: chroot ({why})");
+            chrooted = ChrootExecutor::new(store.root().join("tmp")).on_warning(warn);
+            &chrooted
+        }
+    };
+    let builder = Builder::new(&store, sandbox, progress.as_ref());
     let request = BuildRequest {
         graph: &graph,
         context: context.as_ref(),

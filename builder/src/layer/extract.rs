@@ -20,7 +20,7 @@ use strata_cache::{Digest, Hasher};
 
 use super::{xattr, MAX_DEPTH, OPAQUE_MARKER, WHITEOUT_PREFIX};
 use crate::error::{Error, Result};
-use crate::rootfs::mark_opaque;
+use crate::rootfs::{make_whiteout, mark_opaque};
 
 /// What an extraction found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,7 +95,7 @@ pub fn extract_layer(input: impl Read, dest: &Path) -> Result<ExtractReport> {
                 }
                 let victim = parent.join(std::ffi::OsStr::from_bytes(hidden));
                 remove_existing(&victim)?;
-                mknod(&victim, libc::S_IFCHR, 0)?;
+                make_whiteout(&victim).map_err(|e| io(&victim, e))?;
                 // The marker keeps its mtime, so the layer regenerated from the snapshot is
                 // the tar that was read (a loaded layer then needs no stored copy).
                 let mtime = entry.header().mtime().unwrap_or(0) as i64;

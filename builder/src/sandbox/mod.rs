@@ -11,6 +11,7 @@ mod confine;
 mod fake;
 mod native;
 mod network;
+mod opaque;
 mod prepare;
 pub mod seccomp;
 mod session;

@@ -158,7 +158,8 @@ impl Executor for NativeSandbox<'_> {
             source,
         })?;
         if status.success() {
-            return Ok(());
+            let lowers = LayerStack::new(request.lowers.to_vec());
+            return super::opaque::drop_redundant_opaque(request.upper, &lowers);
         }
         Err(Error::CommandFailed {
             argv: plan.argv.clone(),

@@ -2,15 +2,18 @@
 //! written into the step's upper dir exactly as overlayfs would have left them there, so the
 //! layer writer makes the same tar the namespaces sandbox gives:
 //!
-//! - a new or changed file, link or node is copied up with its metadata;
-//! - a removed entry becomes a whiteout (a 0/0 character device), only at the top of what went;
+//! - a new or changed file, link or node is copied up with its metadata, and so is a file the
+//!   command opened for writing and left as it was (overlay copies up on such an open);
+//! - a removed entry becomes a whiteout (a 0/0 character device, or overlay's xattr form where
+//!   that mknod is refused), only at the top of what went;
 //! - a directory that is new, or whose metadata changed, or under which anything changed, is
 //!   in the upper dir with its metadata (overlay copies every parent of a change up);
-//! - a directory made where something else was before (removed and made again, or replacing a
-//!   file) is opaque, with all it holds: overlay marks a directory created over a whiteout so;
+//! - a directory removed and made again is opaque, with all it holds: overlay marks a directory
+//!   created over a whiteout so (a directory replacing a file holds it all too, unmarked: the
+//!   namespaces sandbox drops markers that hide no lower directory, see `opaque.rs`);
 //! - a file replacing a directory needs no whiteouts below it: it hides the directory.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -21,10 +24,17 @@ use crate::error::Result;
 
 /// Writes the changes from `before` to `after` (pictures of `root`) into the empty `upper`;
 /// returns whether there were any.
-pub fn write_changes(root: &Path, before: &Picture, after: &Picture, upper: &Path) -> Result<bool> {
+pub fn write_changes(
+    root: &Path,
+    before: &Picture,
+    after: &Picture,
+    touched: &HashSet<PathBuf>,
+    upper: &Path,
+) -> Result<bool> {
     let mut writer = UpperWriter {
         root,
         upper,
+        touched,
         links: Links::new(),
         dirs: Vec::new(),
     };
@@ -36,6 +46,8 @@ pub fn write_changes(root: &Path, before: &Picture, after: &Picture, upper: &Pat
 struct UpperWriter<'a> {
     root: &'a Path,
     upper: &'a Path,
+    /// Files opened for writing (see `watch.rs`): overlay copied them up, changed or not.
+    touched: &'a HashSet<PathBuf>,
     links: Links,
     /// Directories made in the upper dir, each after its parent: their metadata is set last,
     /// in reverse, once nothing is added to them any more.
@@ -94,12 +106,16 @@ impl UpperWriter<'_> {
                         any = true;
                     }
                 }
-                (_, true) => {
-                    self.add(&child, now, true)?;
+                (was_dir, true) => {
+                    // Opaque only where it hides a directory (see `opaque.rs`).
+                    self.add(&child, now, was_dir)?;
                     any = true;
                 }
                 (_, false) => {
-                    if was.stat.is_dir() || leaf_changed(&was.stat, &now.stat) {
+                    if was.stat.is_dir()
+                        || leaf_changed(&was.stat, &now.stat)
+                        || self.touched.contains(&child)
+                    {
                         self.add(&child, now, false)?;
                         any = true;
                     }
@@ -161,7 +177,8 @@ impl UpperWriter<'_> {
         if let Some(parent) = rel.parent() {
             self.ensure_dir(parent)?;
         }
-        entry::mknod(&self.upper.join(rel), libc::S_IFCHR, 0)
+        let path = self.upper.join(rel);
+        crate::rootfs::make_whiteout(&path).map_err(io(&path))
     }
 
     /// Gives every directory made in the upper dir its metadata from the working root,

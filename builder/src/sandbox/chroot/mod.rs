@@ -10,7 +10,8 @@
 //!    without mounting (`provide.rs`).
 //! 3. A picture of the root is taken (`scan.rs`), the command runs chrooted into it with the
 //!    namespaces sandbox's user, working directory, environment, capability set, seccomp
-//!    filter and closed descriptors (`exec.rs`), and a second picture is taken.
+//!    filter and closed descriptors (`exec.rs`) while inotify notes the files it opens for
+//!    writing (`watch.rs`), and a second picture is taken.
 //! 4. The difference is written into the step's upper dir in overlayfs's own form
 //!    (`diff.rs`), so the layer writer makes the same bytes as for the namespaces sandbox: the
 //!    same inputs give the same image ID in either mode, and caches move between them.
@@ -35,6 +36,7 @@ mod root;
 mod scan;
 #[cfg(test)]
 mod tests;
+mod watch;
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -147,9 +149,12 @@ impl<'w> ChrootExecutor<'w> {
             let plan = Arc::new(exec::Plan::new(request, &root, identity)?);
             let before = scan::scan(&root, &ignore)?;
             before.wait_for_clock();
-            run_command(&plan, output)?;
+            let warn = |message: &str| self.warn_once(message);
+            let (ran, touched) =
+                watch::during(&root, &before, &warn, || run_command(&plan, output));
+            ran?;
             let after = scan::scan(&root, &ignore)?;
-            diff::write_changes(&root, &before, &after, request.upper)
+            diff::write_changes(&root, &before, &after, &touched, request.upper)
         })();
         // Even after a failed command: a cache mount keeps what it wrote.
         let removed = provide::remove_mounts(&root, placed);
@@ -223,7 +228,7 @@ pub fn required() -> Option<&'static str> {
         return None;
     }
     if !namespaces_allowed() {
-        return Some("new namespaces and mounts are refused here (an unprivileged container?)");
+        return Some("new namespaces and mounts are refused here, as in an unprivileged container");
     }
     let overlay = std::fs::read_to_string("/proc/filesystems").is_ok_and(|f| f.contains("overlay"));
     (!overlay).then_some("the kernel has no overlayfs")

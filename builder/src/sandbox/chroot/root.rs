@@ -20,7 +20,7 @@ use strata_cache::{Digest, Hasher};
 use super::entry::{self, content_xattrs, copy_leaf, io, Links};
 use crate::error::{Error, Result};
 use crate::layer::{xattr, MAX_DEPTH};
-use crate::rootfs::{is_opaque, is_whiteout};
+use crate::rootfs::{is_opaque, is_whiteout_at};
 
 /// A working root on disk (removed when dropped).
 #[derive(Debug)]
@@ -161,7 +161,7 @@ fn apply_dir(src: &Path, dst: &Path, links: &mut Links, depth: usize) -> Result<
         let from = item.path();
         let to = dst.join(item.file_name());
         let meta = fs::symlink_metadata(&from).map_err(io(&from))?;
-        if is_whiteout(&meta) {
+        if is_whiteout_at(&from, &meta) {
             entry::remove(&to)?;
             continue;
         }

@@ -212,17 +212,26 @@ fn changes_of_every_kind_make_the_overlay_layer() {
             step("rm -rf /a && echo file > /a && rm /file-to-dir && mkdir /file-to-dir"),
             step("touch -d 2020-01-01 /new && mv /old/file /moved && cat /moved"),
             step("cp -a /linked-a /linked-b /old/ && ls -l /linked-b"),
+            step("mkdir /old/new.tmp && echo x > /old/new.tmp/x && mv /old/new.tmp /old/new"),
+            step("true 3<> /cache-dir/image-file"),
             step("true"),
         ],
     );
     // The opaque and whiteout markers are overlay's own, where the writer reads them.
     assert!(is_opaque(&dir.join("snapshot-3/old/sub")));
-    assert!(is_opaque(&dir.join("snapshot-4/file-to-dir")));
+    assert!(
+        !is_opaque(&dir.join("snapshot-4/file-to-dir")),
+        "it hides no directory"
+    );
+    assert!(
+        dir.join("snapshot-8/cache-dir/image-file").is_file(),
+        "a file opened for writing is copied up, as overlay does"
+    );
     assert!(is_whiteout(
         &fs::symlink_metadata(dir.join("snapshot-1/gone")).unwrap()
     ));
     assert!(
-        !dir.join("snapshot-7").exists(),
+        !dir.join("snapshot-9").exists(),
         "a step that changes nothing makes no layer"
     );
 }
