@@ -187,7 +187,7 @@ impl Picture {
             };
             // SAFETY: clock_gettime writes into a stack timespec.
             unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut now) };
-            if passed((now.tv_sec as i64, now.tv_nsec as i64)) {
+            if passed((now.tv_sec, now.tv_nsec)) {
                 return;
             }
             std::thread::sleep(std::time::Duration::from_millis(1));
