@@ -8,6 +8,10 @@
 # STRATA_BIN picks another strata binary; STRATA_BASELINE=/path/to/older/strata adds a column for
 # that binary (its own store) so a change is measured before and after in the same run;
 # BENCH_SCENARIOS=runs measures only the 40-RUN scenarios (no big context).
+# BENCH_CHROOT=1 adds a column for chroot isolation measured where it is meant to run: strata
+# inside an unprivileged container (docker's default capabilities and seccomp profile, an image
+# of the strata binary, its libraries and busybox), its store on a bind mount of the same disk,
+# each build a `docker exec` (its ~0.1 s is in the time; the exec alone is printed too).
 # On ext4 without a journal, creating files next to directories where many files were deleted
 # in the last minutes is slow (the inode allocator skips recently freed inodes), and this script
 # deletes ~200k files when it ends: give each run a fresh TMPDIR (e.g. a new top-level dir) or
@@ -46,6 +50,27 @@ if [ -n "$baseline" ]; then
   STRATA_ROOT="$work/root-baseline" "$baseline" build -q -t bench-base:1 "$work/base" >/dev/null
 fi
 only="${BENCH_SCENARIOS:-all}"
+chroot_box=""
+if [ -n "${BENCH_CHROOT:-}" ]; then
+  rootfs="$work/chroot-image"
+  mkdir -p "$rootfs/bin" "$rootfs/usr/local/bin" "$rootfs/tmp"
+  chmod 1777 "$rootfs/tmp"
+  cp "$strata" "$rootfs/usr/local/bin/strata"
+  cp /bin/busybox "$rootfs/bin/busybox"
+  ln -s busybox "$rootfs/bin/sh"
+  for lib in $(ldd "$strata" | grep -o '/[^ ]*'); do
+    mkdir -p "$rootfs$(dirname "$lib")"
+    cp -L "$lib" "$rootfs$lib"
+  done
+  tar -C "$rootfs" -cf "$work/chroot-image.tar" .
+  $docker import "$work/chroot-image.tar" strata-bench-chroot:1 >/dev/null
+  chroot_box="strata-bench-chroot-$$"
+  mkdir -p "$work/root-chroot"
+  $docker run -d --rm --name "$chroot_box" -v "$work:$work" -e STRATA_ROOT="$work/root-chroot" \
+    strata-bench-chroot:1 sleep 100000 >/dev/null
+  trap '$docker rm -f "$chroot_box" >/dev/null 2>&1; $docker rmi strata-bench-chroot:1 >/dev/null 2>&1; rm -rf "$work"' EXIT
+  $docker exec "$chroot_box" strata build -q -t bench-base:1 "$work/base" >/dev/null 2>&1
+fi
 "$strata" save bench-base:1 -o "$work/base.tar"
 $docker load -q -i "$work/base.tar" >/dev/null
 $have_buildah && buildah pull -q "docker-archive:$work/base.tar" >/dev/null 2>&1 || have_buildah=false
@@ -86,6 +111,7 @@ D
 declare -A T
 run_strata() { local t; t=$(now); "$strata" build -q "$@" >/dev/null; secs "$t"; }
 run_baseline() { local t; t=$(now); STRATA_ROOT="$work/root-baseline" "$baseline" build -q "$@" >/dev/null; secs "$t"; }
+run_chroot() { local t; t=$(now); $docker exec "$chroot_box" strata build -q "$@" >/dev/null 2>&1; secs "$t"; }
 run_docker() { local t; t=$(now); $docker build -q "$@" >/dev/null; secs "$t"; }
 run_buildah() { local t; t=$(now); buildah bud -q --layers "$@" >/dev/null 2>&1; secs "$t"; }
 
@@ -94,11 +120,13 @@ scenario() { # name, context, mode (cold|cached)
   if [ "$mode" = cold ]; then
     T[$name,strata]=$(run_strata --no-cache "$ctx")
     [ -n "$baseline" ] && T[$name,baseline]=$(run_baseline --no-cache "$ctx")
+    [ -n "$chroot_box" ] && T[$name,chroot]=$(run_chroot --no-cache "$ctx")
     T[$name,docker]=$(run_docker --no-cache "$ctx")
     $have_buildah && T[$name,buildah]=$(run_buildah --no-cache "$ctx")
   else
     T[$name,strata]=$(run_strata "$ctx")
     [ -n "$baseline" ] && T[$name,baseline]=$(run_baseline "$ctx")
+    [ -n "$chroot_box" ] && T[$name,chroot]=$(run_chroot "$ctx")
     T[$name,docker]=$(run_docker "$ctx")
     $have_buildah && T[$name,buildah]=$(run_buildah "$ctx")
   fi
@@ -120,6 +148,7 @@ fi
 
 printf '%-16s %9s %9s %9s %8s' scenario strata docker buildah ratio
 [ -n "$baseline" ] && printf ' %9s %8s' baseline b-ratio
+[ -n "$chroot_box" ] && printf ' %9s %8s' chroot c-ratio
 printf '\n'
 for name in "${names[@]}"; do
   s=${T[$name,strata]}; d=${T[$name,docker]}; b=${T[$name,buildah]:-}
@@ -129,8 +158,15 @@ for name in "${names[@]}"; do
     o=${T[$name,baseline]}
     printf ' %9.3f %8.3f' "$o" "$(echo "$o / $d" | bc -l)"
   fi
+  if [ -n "$chroot_box" ]; then
+    c=${T[$name,chroot]}
+    printf ' %9.3f %8.3f' "$c" "$(echo "$c / $d" | bc -l)"
+  fi
   printf '\n'
 done
+if [ -n "$chroot_box" ]; then
+  t=$(now); $docker exec "$chroot_box" true; echo "(one docker exec alone: $(secs "$t") s)"
+fi
 $docker rmi -f bench-base:1 >/dev/null 2>&1 || true
 # buildah's images this run made (its builds leave untagged layer images), and only those.
 if $have_buildah; then

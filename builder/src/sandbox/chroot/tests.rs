@@ -393,3 +393,61 @@ fn a_working_root_is_reused_along_a_stage_and_rebuilt_for_another_base() {
     assert_eq!(other[0].diff_id, None);
     assert_eq!(roots(), 2);
 }
+
+#[test]
+fn the_unprivileged_marker_forms_make_the_same_layer_as_overlays_own() {
+    if !crate::running_as_root() {
+        crate::skip_test("the reference markers (a 0/0 device, a trusted xattr) need root");
+        return;
+    }
+    use crate::layer::xattr;
+    use crate::rootfs::{LayerStack, OPAQUE_XATTR, USER_OPAQUE_XATTR, USER_WHITEOUT_XATTR};
+    let dir = tempfile::tempdir().unwrap();
+    let lower = dir.path().join("lower");
+    fs::create_dir_all(lower.join("d")).unwrap();
+    fs::write(lower.join("a"), "a").unwrap();
+    fs::write(lower.join("d/x"), "x").unwrap();
+    let upper = |name: &str, privileged: bool| {
+        let upper = dir.path().join(name);
+        fs::create_dir_all(upper.join("d")).unwrap();
+        fs::write(upper.join("d/new"), "new").unwrap();
+        if privileged {
+            entry::mknod(&upper.join("a"), libc::S_IFCHR, 0).unwrap();
+            xattr::set(&upper.join("d"), OPAQUE_XATTR, b"y").unwrap();
+        } else {
+            fs::write(upper.join("a"), "").unwrap();
+            xattr::set(&upper.join("a"), USER_WHITEOUT_XATTR, b"y").unwrap();
+            xattr::set(&upper.join("d"), USER_OPAQUE_XATTR, b"y").unwrap();
+        }
+        entry::set_times(&upper.join("a"), (1, 0), (1, 0)).unwrap();
+        entry::set_times(&upper.join("d"), (1, 0), (1, 0)).unwrap();
+        upper
+    };
+    let (overlay, unprivileged) = (upper("overlay", true), upper("unprivileged", false));
+    let layer = |upper: &Path| {
+        let mut bytes = Vec::new();
+        write_layer(upper, &EPOCH, &mut bytes).unwrap();
+        bytes
+    };
+    assert_eq!(layer(&unprivileged), layer(&overlay));
+    let view = LayerStack::new(vec![unprivileged.clone(), lower.clone()]);
+    assert!(
+        view.lookup("/a").unwrap().is_none(),
+        "the whiteout hides /a"
+    );
+    let names: Vec<String> = view
+        .read_dir("/d")
+        .unwrap()
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(names, ["new"], "the opaque directory hides /d/x");
+    // And a working root made from them is the merged view.
+    let root = dir.path().join("root");
+    fs::create_dir(&root).unwrap();
+    root::apply_layer(&lower, &root).unwrap();
+    root::apply_layer(&unprivileged, &root).unwrap();
+    assert!(!root.join("a").exists());
+    assert!(!root.join("d/x").exists());
+    assert!(root.join("d/new").is_file());
+}
