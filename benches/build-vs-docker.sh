@@ -11,6 +11,10 @@
 # STRATA_ROOTLESS_USER=NAME adds a rootless column: the same scenarios built by that user (who
 # needs ranges in /etc/subuid and /etc/subgid, and read access to the strata binary), with its
 # own store, and the ratio rootless / root (goal: ≤ 1.15 on every scenario).
+# BENCH_CHROOT=1 adds a column for chroot isolation measured where it is meant to run: strata
+# inside an unprivileged container (docker's default capabilities and seccomp profile, an image
+# of the strata binary, its libraries and busybox), its store on a bind mount of the same disk,
+# each build a `docker exec`, timed inside the container (so without the exec's ~0.1 s).
 # On ext4 without a journal, creating files next to directories where many files were deleted
 # in the last minutes is slow (the inode allocator skips recently freed inodes), and this script
 # deletes ~200k files when it ends: give each run a fresh TMPDIR (e.g. a new top-level dir) or
@@ -49,6 +53,27 @@ if [ -n "$baseline" ]; then
   STRATA_ROOT="$work/root-baseline" "$baseline" build -q -t bench-base:1 "$work/base" >/dev/null
 fi
 only="${BENCH_SCENARIOS:-all}"
+chroot_box=""
+if [ -n "${BENCH_CHROOT:-}" ]; then
+  rootfs="$work/chroot-image"
+  mkdir -p "$rootfs/bin" "$rootfs/usr/local/bin" "$rootfs/tmp"
+  chmod 1777 "$rootfs/tmp"
+  cp "$strata" "$rootfs/usr/local/bin/strata"
+  cp /bin/busybox "$rootfs/bin/busybox"
+  ln -s busybox "$rootfs/bin/sh"
+  for lib in $(ldd "$strata" | grep -o '/[^ ]*'); do
+    mkdir -p "$rootfs$(dirname "$lib")"
+    cp -L "$lib" "$rootfs$lib"
+  done
+  tar -C "$rootfs" -cf "$work/chroot-image.tar" .
+  $docker import "$work/chroot-image.tar" strata-bench-chroot:1 >/dev/null
+  chroot_box="strata-bench-chroot-$$"
+  mkdir -p "$work/root-chroot"
+  $docker run -d --rm --name "$chroot_box" -v "$work:$work" -e STRATA_ROOT="$work/root-chroot" \
+    strata-bench-chroot:1 /bin/busybox sleep 100000 >/dev/null
+  trap '$docker rm -f "$chroot_box" >/dev/null 2>&1; $docker rmi strata-bench-chroot:1 >/dev/null 2>&1; rm -rf "$work"' EXIT
+  $docker exec "$chroot_box" strata build -q -t bench-base:1 "$work/base" >/dev/null 2>&1
+fi
 "$strata" save bench-base:1 -o "$work/base.tar"
 rootless_user="${STRATA_ROOTLESS_USER:-}"
 if [ -n "$rootless_user" ]; then
@@ -116,6 +141,14 @@ run_rootless() {
     "$STRATA" build -q "$@" >/dev/null 2>"$LOG" || { cat "$LOG" >&2; exit 1; }
     echo "$(date +%s.%N) - $t" | bc' "$@"
 }
+# Timed inside the container from /proc/uptime (10 ms steps), so `docker exec` is not counted.
+run_chroot() {
+  local times
+  times=$($docker exec "$chroot_box" sh -c \
+    'read a _ < /proc/uptime; strata build -q "$@" >/dev/null 2>&1 || exit 1; read b _ < /proc/uptime; echo "$b - $a"' \
+    sh "$@")
+  echo "$times" | bc
+}
 run_docker() { local t; t=$(now); $docker build -q "$@" >/dev/null; secs "$t"; }
 run_buildah() { local t; t=$(now); buildah bud -q --layers "$@" >/dev/null 2>&1; secs "$t"; }
 
@@ -125,12 +158,14 @@ scenario() { # name, context, mode (cold|cached)
     T[$name,strata]=$(run_strata --no-cache "$ctx")
     [ -n "$baseline" ] && T[$name,baseline]=$(run_baseline --no-cache "$ctx")
     [ -n "$rootless_user" ] && T[$name,rootless]=$(run_rootless --no-cache "$ctx")
+    [ -n "$chroot_box" ] && T[$name,chroot]=$(run_chroot --no-cache "$ctx")
     T[$name,docker]=$(run_docker --no-cache "$ctx")
     $have_buildah && T[$name,buildah]=$(run_buildah --no-cache "$ctx")
   else
     T[$name,strata]=$(run_strata "$ctx")
     [ -n "$baseline" ] && T[$name,baseline]=$(run_baseline "$ctx")
     [ -n "$rootless_user" ] && T[$name,rootless]=$(run_rootless "$ctx")
+    [ -n "$chroot_box" ] && T[$name,chroot]=$(run_chroot "$ctx")
     T[$name,docker]=$(run_docker "$ctx")
     $have_buildah && T[$name,buildah]=$(run_buildah "$ctx")
   fi
@@ -153,6 +188,7 @@ fi
 printf '%-16s %9s %9s %9s %8s' scenario strata docker buildah ratio
 [ -n "$baseline" ] && printf ' %9s %8s' baseline b-ratio
 [ -n "$rootless_user" ] && printf ' %9s %8s' rootless rl/root
+[ -n "$chroot_box" ] && printf ' %9s %8s' chroot c-ratio
 printf '\n'
 for name in "${names[@]}"; do
   s=${T[$name,strata]}; d=${T[$name,docker]}; b=${T[$name,buildah]:-}
@@ -166,8 +202,13 @@ for name in "${names[@]}"; do
     r=${T[$name,rootless]}
     printf ' %9.3f %8.3f' "$r" "$(echo "$r / $s" | bc -l)"
   fi
+  if [ -n "$chroot_box" ]; then
+    c=${T[$name,chroot]}
+    printf ' %9.3f %8.3f' "$c" "$(echo "$c / $d" | bc -l)"
+  fi
   printf '\n'
 done
+
 $docker rmi -f bench-base:1 >/dev/null 2>&1 || true
 # buildah's images this run made (its builds leave untagged layer images), and only those.
 if $have_buildah; then

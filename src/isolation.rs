@@ -4,7 +4,9 @@
 
 use std::path::PathBuf;
 
-use strata_builder::sandbox::{self, rootless, Environment, Isolation, NativeSandbox};
+use strata_builder::sandbox::{
+    self, rootless, ChrootExecutor, Environment, Executor, Isolation, NativeSandbox,
+};
 
 use crate::Global;
 
@@ -118,15 +120,30 @@ fn unavailable(
     Err(error.context("choosing how to isolate RUN steps (see `strata info`)"))
 }
 
-/// The sandbox for RUN steps and containers in the settled mode, keeping its per-run files
-/// under `scratch`.
+/// The sandbox for containers (`strata run`) in the settled mode, keeping its per-run files
+/// under `scratch`. Containers need the namespaces sandbox (rootless runs it as root of the
+/// user namespace `settle` entered); chroot isolation runs build steps only.
 pub fn sandbox<'w>(global: &Global, scratch: PathBuf) -> anyhow::Result<NativeSandbox<'w>> {
     match global.isolation_chosen.unwrap_or(Isolation::Namespaces) {
-        // Rootless runs the same sandbox, as root of the user namespace `settle` entered.
         Isolation::Namespaces | Isolation::Rootless => Ok(NativeSandbox::new(scratch)),
         Isolation::Chroot => anyhow::bail!(
-            "isolation `chroot` is not available in this build (see `strata info` for what \
-             this environment allows)"
+            "`strata run` needs the namespaces or rootless sandbox; chroot isolation (chosen \
+             here: see `strata info`) runs build steps only"
         ),
+    }
+}
+
+/// The executor for a build's RUN steps in the settled mode, keeping per-step files under
+/// `scratch` and passing the sandbox's warnings to `warn`.
+pub fn executor<'w>(
+    global: &Global,
+    scratch: PathBuf,
+    warn: impl Fn(&str) + Send + Sync + 'w,
+) -> Box<dyn Executor + 'w> {
+    match global.isolation_chosen.unwrap_or(Isolation::Namespaces) {
+        Isolation::Namespaces | Isolation::Rootless => {
+            Box::new(NativeSandbox::new(scratch).on_warning(warn))
+        }
+        Isolation::Chroot => Box::new(ChrootExecutor::new(scratch).on_warning(warn)),
     }
 }

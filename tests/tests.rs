@@ -3,6 +3,7 @@
 mod add_url;
 mod build;
 mod cache_export;
+mod chroot;
 mod differential;
 mod exchange;
 mod frontend;

@@ -53,9 +53,16 @@ pub use layer::{
     LayerSummary, MAX_DEPTH,
 };
 pub use rootfs::{
-    in_user_namespace, in_user_namespace_now, is_opaque, is_whiteout, resolve_scoped, Found,
-    LayerStack,
+    in_user_namespace, in_user_namespace_now, is_opaque, is_whiteout, is_whiteout_at,
+    make_whiteout, mark_opaque, resolve_scoped, Found, LayerStack, OPAQUE_XATTR,
+    USER_OPAQUE_XATTR, USER_WHITEOUT_XATTR,
 };
+
+/// Extended attributes of a path, never following a final symlink: the sandboxes' differs
+/// and opaque-marker cleanup read and write overlay's markers with them.
+pub mod xattr {
+    pub use crate::layer::xattr::{get, list, set};
+}
 
 #[cfg(test)]
 pub(crate) use strata_testkit::{is_root as running_as_root, skip as skip_test};

@@ -313,8 +313,8 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     }
     // The operator chose the host's network on the command line: the Dockerfile may use it.
     entitlements.network_host |= Network::parse(&args.network) == Some(Network::Host);
-    let sandbox = crate::isolation::sandbox(global, store.tmp_dir())?.on_warning(warn);
-    let builder = Builder::new(&store, &sandbox, progress.as_ref());
+    let sandbox = crate::isolation::executor(global, store.tmp_dir(), warn);
+    let builder = Builder::new(&store, sandbox.as_ref(), progress.as_ref());
     let request = BuildRequest {
         graph: &graph,
         dockerfile: Dockerfile { path: &name, text },

@@ -267,7 +267,9 @@ pub fn setup(plan: &Plan, status_fd: RawFd) -> io::Result<()> {
         if !plan.insecure {
             step(status_fd, Step::Capabilities, || drop_capabilities())?;
         }
-        step(status_fd, Step::User, || switch_user(plan))?;
+        step(status_fd, Step::User, || {
+            switch_user(&plan.identity, plan.insecure, plan.setgroups)
+        })?;
         step(status_fd, Step::CloseFds, || close_inherited_fds())?;
         if let Some(profile) = plan.seccomp {
             step(status_fd, Step::Seccomp, || install_seccomp(profile))?;
@@ -300,6 +302,15 @@ unsafe fn middle_process(pid: libc::pid_t, forward: bool) -> ! {
                 libc::_exit(126);
             }
         }
+        end_as(status)
+    }
+}
+
+/// Ends this process the way a child with wait status `status` ended: its exit code, or the
+/// same signal re-raised (core dumps off; 128+N as the fallback).
+pub(super) unsafe fn end_as(status: libc::c_int) -> ! {
+    // SAFETY: raw syscalls on stack values; never returns.
+    unsafe {
         if libc::WIFEXITED(status) {
             libc::_exit(libc::WEXITSTATUS(status));
         }

@@ -5,7 +5,8 @@
 use std::io;
 
 use super::child::{check, check_long};
-use super::prepare::{Plan, KEPT_CAPS};
+use super::prepare::KEPT_CAPS;
+use crate::users::Identity;
 
 /// Marks every descriptor above stderr close-on-exec, so the command starts with stdio only:
 /// a descriptor strata inherited (a CI wrapper's, a make jobserver's, a leaked directory) would
@@ -107,18 +108,21 @@ pub(super) unsafe fn drop_capabilities() -> io::Result<()> {
 
 /// Sets groups, gid and uid; root keeps exactly the kept set as effective and permitted
 /// (a non-root uid loses them all on `setuid`, as in docker).
-pub(super) unsafe fn switch_user(plan: &Plan) -> io::Result<()> {
+pub(super) unsafe fn switch_user(
+    identity: &Identity,
+    insecure: bool,
+    setgroups: bool,
+) -> io::Result<()> {
     let keep = kept_words();
     // SAFETY: set*id and capset syscalls on stack data and plan-owned slices.
     unsafe {
-        let identity = &plan.identity;
         let groups: &[u32] = &identity.additional_gids;
-        if plan.setgroups {
+        if setgroups {
             check(libc::setgroups(groups.len(), groups.as_ptr()))?;
         }
         check(libc::setgid(identity.gid))?;
         check(libc::setuid(identity.uid))?;
-        if identity.uid == 0 && !plan.insecure {
+        if identity.uid == 0 && !insecure {
             let header = CapHeader {
                 version: 0x2008_0522, // _LINUX_CAPABILITY_VERSION_3
                 pid: 0,

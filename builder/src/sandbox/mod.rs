@@ -6,11 +6,13 @@
 //! it changed: the layer. See `native.rs` for how the sandbox is built.
 
 mod child;
+pub mod chroot;
 mod confine;
 mod fake;
 pub mod isolation;
 mod native;
 mod network;
+mod opaque;
 mod prepare;
 mod probe;
 pub mod rootless;
@@ -22,6 +24,7 @@ mod tests;
 
 use std::path::{Path, PathBuf};
 
+pub use chroot::ChrootExecutor;
 pub use fake::{RecordedRun, RecordingExecutor};
 pub use isolation::{choose, Chosen, Environment, Isolation, Problem};
 pub use native::{

@@ -157,7 +157,8 @@ impl Executor for NativeSandbox<'_> {
             source,
         })?;
         if status.success() {
-            return Ok(());
+            let lowers = LayerStack::new(request.lowers.to_vec());
+            return super::opaque::drop_redundant_opaque(request.upper, &lowers);
         }
         Err(Error::CommandFailed {
             argv: plan.argv.clone(),
@@ -349,7 +350,7 @@ impl Started {
     }
 }
 
-fn exit_code(status: std::process::ExitStatus) -> i32 {
+pub(super) fn exit_code(status: std::process::ExitStatus) -> i32 {
     match (status.code(), status.signal()) {
         (Some(code), _) => code,
         (None, Some(signal)) => 128 + signal,
@@ -416,7 +417,7 @@ fn failed_step(reader: &io::PipeReader) -> Option<Step> {
     (n == 1).then(|| Step::from_byte(byte[0])).flatten()
 }
 
-fn pump(mut pipe: impl Read, stream: Stream, output: OutputSink<'_>) {
+pub(super) fn pump(mut pipe: impl Read, stream: Stream, output: OutputSink<'_>) {
     let mut buf = [0u8; 8192];
     loop {
         match pipe.read(&mut buf) {

@@ -2,7 +2,8 @@
 //!
 //! OCI whiteouts become overlay whiteouts (`.wh.x` → a 0/0 character device `x`,
 //! `.wh..wh..opq` → `trusted.overlay.opaque=y` on the directory, `user.overlay.opaque` in a
-//! user namespace) because snapshots are used as overlay lower dirs. Hostile input is refused: absolute paths, `..`, entries placed under a
+//! user namespace or where `trusted.*` is refused) because snapshots are used as overlay
+//! lower dirs. Hostile input is refused: absolute paths, `..`, entries placed under a
 //! symlink, hard links to anything outside what was already extracted, whiteouts of `.` or
 //! `..`; overlay's own xattrs in the tar are dropped. Symlinks themselves may point anywhere
 //! (`/etc/localtime -> /usr/share/zoneinfo/UTC` is normal): they are resolved inside the
@@ -20,7 +21,7 @@ use strata_cache::{Digest, Hasher};
 
 use super::{placeholder, xattr, MAX_DEPTH, OPAQUE_MARKER, WHITEOUT_PREFIX};
 use crate::error::{Error, Result};
-use crate::rootfs::{is_overlay_xattr, opaque_xattr};
+use crate::rootfs::{is_overlay_xattr, make_whiteout, mark_opaque};
 
 /// What an extraction found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,7 +96,7 @@ pub fn extract_layer(input: impl Read, dest: &Path) -> Result<ExtractReport> {
             // Parents the tar does not list are implied (as containerd and docker do).
             fs::create_dir_all(&parent).map_err(|e| io(&parent, e))?;
             if name == OPAQUE_MARKER.as_bytes() {
-                xattr::set(&parent, opaque_xattr(), b"y").map_err(|e| io(&parent, e))?;
+                mark_opaque(&parent).map_err(|e| io(&parent, e))?;
                 continue;
             }
             if let Some(hidden) = name.strip_prefix(WHITEOUT_PREFIX.as_bytes()) {
@@ -106,7 +107,7 @@ pub fn extract_layer(input: impl Read, dest: &Path) -> Result<ExtractReport> {
                 }
                 let victim = parent.join(std::ffi::OsStr::from_bytes(hidden));
                 remove_existing(&victim)?;
-                mknod(&victim, FileType::CharacterDevice, 0)?;
+                make_whiteout(&victim).map_err(|e| io(&victim, e))?;
                 // The marker keeps its mtime, so the layer regenerated from the snapshot is
                 // the tar that was read (a loaded layer then needs no stored copy).
                 let mtime = entry.header().mtime().unwrap_or(0) as i64;

@@ -13,7 +13,7 @@ mod extract;
 pub(crate) mod placeholder;
 pub(crate) mod tar_format;
 mod write;
-mod xattr;
+pub(crate) mod xattr;
 
 pub(crate) use compress::compress;
 pub use compress::Compression;

@@ -13,7 +13,7 @@ use strata_cache::{Digest, Hasher};
 use super::tar_format::{finish, pad, write_header_bytes, Entry, EntryType};
 use super::{placeholder, xattr, MAX_DEPTH, OPAQUE_MARKER, WHITEOUT_PREFIX};
 use crate::error::{Error, Result};
-use crate::rootfs::{is_opaque, is_overlay_xattr, is_whiteout};
+use crate::rootfs::{is_opaque, is_overlay_xattr, is_whiteout_at};
 
 /// How to write a layer.
 #[derive(Debug, Clone, Copy, Default)]
@@ -176,7 +176,7 @@ impl Walk {
                 path: format!("/{}", String::from_utf8_lossy(rel)),
             });
         }
-        if is_whiteout(&meta) {
+        if is_whiteout_at(path, &meta) {
             // Overlay's deletion marker becomes OCI's `.wh.NAME`.
             let wh = join(parent, &join(WHITEOUT_PREFIX.as_bytes(), name));
             write_header_bytes(out, &marker(self.mtime(&meta)), &wh, b"").map_err(io_err(path))?;

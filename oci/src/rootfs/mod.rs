@@ -22,10 +22,10 @@ use crate::error::{Error, Result};
 
 /// The xattr overlayfs sets on a directory that hides the lower layers' contents, as
 /// mounted by the host's root.
-pub(crate) const OPAQUE_XATTR: &str = "trusted.overlay.opaque";
+pub const OPAQUE_XATTR: &str = "trusted.overlay.opaque";
 
 /// The same marker as overlayfs mounted inside a user namespace (`userxattr`) keeps it.
-pub(crate) const USER_OPAQUE_XATTR: &str = "user.overlay.opaque";
+pub const USER_OPAQUE_XATTR: &str = "user.overlay.opaque";
 
 /// The opaque marker this process's overlays use: [`USER_OPAQUE_XATTR`] inside a user
 /// namespace, else [`OPAQUE_XATTR`].
@@ -218,7 +218,7 @@ fn probe(layer: &Path, parts: &[&str]) -> Result<Probe> {
                 })
             }
         };
-        if is_whiteout(&meta) {
+        if is_whiteout_at(&current, &meta) {
             return Ok(Probe::Hidden);
         }
         let last = index + 1 == parts.len();
@@ -241,10 +241,62 @@ pub fn is_whiteout(meta: &fs::Metadata) -> bool {
     meta.file_type().is_char_device() && meta.rdev() == 0
 }
 
-/// Whether a directory carries overlay's opaque marker.
+/// The xattr of overlay's other whiteout form (an empty regular file carrying it, as overlay
+/// reads in a user namespace), which strata writes where a 0/0 device cannot be made: an
+/// unprivileged container's device rules refuse that mknod.
+pub const USER_WHITEOUT_XATTR: &str = "user.overlay.whiteout";
+
+/// Whether the entry at `path` (lstat'ed as `meta`) is a whiteout, in either form.
+pub fn is_whiteout_at(path: &Path, meta: &fs::Metadata) -> bool {
+    is_whiteout(meta)
+        || (meta.is_file()
+            && meta.len() == 0
+            && crate::layer::xattr::get(path, USER_WHITEOUT_XATTR).is_ok_and(|v| v.is_some()))
+}
+
+/// Makes a whiteout at `path`: a 0/0 character device, or where that mknod is refused (an
+/// unprivileged container) an empty file marked with [`USER_WHITEOUT_XATTR`].
+pub fn make_whiteout(path: &Path) -> std::io::Result<()> {
+    let (kind, mode) = (rustix::fs::FileType::CharacterDevice, rustix::fs::Mode::RUSR);
+    match rustix::fs::mknodat(rustix::fs::CWD, path, kind, mode | rustix::fs::Mode::WUSR, 0) {
+        Ok(()) => return Ok(()),
+        Err(rustix::io::Errno::PERM) => {}
+        Err(e) => return Err(e.into()),
+    }
+    fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)?;
+    crate::layer::xattr::set(path, USER_WHITEOUT_XATTR, b"y")
+}
+
+/// Whether a directory carries overlay's opaque marker, under either prefix.
 pub fn is_opaque(dir: &Path) -> bool {
+    has_opaque_xattr(dir, OPAQUE_XATTR) || has_opaque_xattr(dir, USER_OPAQUE_XATTR)
+}
+
+/// Marks `dir` opaque with the marker this process's overlays read ([`opaque_xattr`]); where
+/// `trusted.*` needs a capability this process lacks (chroot isolation in a pod), with
+/// `user.overlay.opaque`, which the layer writer reads too.
+pub fn mark_opaque(dir: &Path) -> std::io::Result<()> {
+    match crate::layer::xattr::set(dir, opaque_xattr(), b"y") {
+        Err(e)
+            if opaque_xattr() == OPAQUE_XATTR
+                && matches!(
+                    e.raw_os_error(),
+                    Some(code) if code == rustix::io::Errno::PERM.raw_os_error()
+                        || code == rustix::io::Errno::NOTSUP.raw_os_error()
+                ) =>
+        {
+            crate::layer::xattr::set(dir, USER_OPAQUE_XATTR, b"y")
+        }
+        other => other,
+    }
+}
+
+fn has_opaque_xattr(dir: &Path, key: &str) -> bool {
     let mut value = [0u8; 4];
-    let len = rustix::fs::lgetxattr(dir, opaque_xattr(), &mut value[..]);
+    let len = rustix::fs::lgetxattr(dir, key, &mut value[..]);
     matches!(len, Ok(1)) && value[0] == b'y'
 }
 
