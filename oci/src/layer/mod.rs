@@ -12,7 +12,7 @@ mod compress;
 mod extract;
 pub(crate) mod tar_format;
 mod write;
-mod xattr;
+pub(crate) mod xattr;
 
 pub(crate) use compress::compress;
 pub use compress::Compression;

@@ -6,7 +6,7 @@ use rustix::fs::XattrFlags;
 use rustix::io::Errno;
 
 /// All xattrs of `path` (name, value), sorted by name. A filesystem without xattrs has none.
-pub(super) fn list(path: &Path) -> std::io::Result<Vec<(String, Vec<u8>)>> {
+pub(crate) fn list(path: &Path) -> std::io::Result<Vec<(String, Vec<u8>)>> {
     let size = match rustix::fs::llistxattr_query(path) {
         Ok(size) => size,
         Err(Errno::NOTSUP) => return Ok(Vec::new()),
@@ -46,7 +46,7 @@ pub(super) fn get(path: &Path, name: &str) -> std::io::Result<Option<Vec<u8>>> {
 }
 
 /// Sets an xattr on `path` (not following a final symlink).
-pub(super) fn set(path: &Path, name: &str, value: &[u8]) -> std::io::Result<()> {
+pub(crate) fn set(path: &Path, name: &str, value: &[u8]) -> std::io::Result<()> {
     Ok(rustix::fs::lsetxattr(
         path,
         name,

@@ -2,6 +2,7 @@
 //! (docker's legacy layout, nested OCI indexes, hostile entries).
 
 mod formats;
+mod layout;
 mod hostile;
 mod repeat;
 mod roundtrip;
