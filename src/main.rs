@@ -4,6 +4,7 @@
 mod cache;
 mod commands;
 mod exit;
+mod output;
 mod progress;
 mod registry;
 mod render;

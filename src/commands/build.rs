@@ -15,12 +15,10 @@ use strata_builder::solve::{
 };
 use strata_frontend::{compile, parser, BuildOptions};
 use strata_oci::cache_exchange::{export, parse_cache_from, parse_cache_to, ImportedCache};
-use strata_oci::image::{
-    self,
-    reference::{normalize, validate_tag},
-};
+use strata_oci::image::reference::validate_tag;
 
 use crate::cache;
+use crate::output::{self, Output};
 use crate::progress;
 use crate::Global;
 
@@ -79,6 +77,23 @@ pub struct Args {
     /// How to show progress.
     #[arg(long, value_enum, default_value = "auto")]
     pub progress: progress::Mode,
+    // -- outputs (src/output/): where the result goes, as buildx's flags --
+    /// Where the result goes, as buildx's `-o`: `type=local,dest=DIR` (the files), `type=tar,
+    /// dest=FILE|-`, `type=oci|docker,dest=FILE|-` (image tarballs), `type=image[,name=REF]
+    /// [,push=true]`, `type=registry,name=REF`; `DIR` alone is `type=local`, `-` a tar on
+    /// stdout. Default: the image, named by the tags, in the store. May be repeated.
+    #[arg(short = 'o', long = "output", value_name = "SPEC")]
+    pub outputs: Vec<String>,
+    /// Push the image to the registry of each tag (shorthand for `--output type=registry`).
+    #[arg(long)]
+    pub push: bool,
+    /// Keep the image in the store even with other outputs (shorthand for `--output
+    /// type=docker`).
+    #[arg(long)]
+    pub load: bool,
+    /// Write the result's digests as JSON (buildx's keys: `containerimage.digest`, …).
+    #[arg(long, value_name = "FILE")]
+    pub metadata_file: Option<PathBuf>,
     /// The build context directory, or `-` for a Dockerfile on stdin and no context.
     pub context: PathBuf,
 }
@@ -255,6 +270,10 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|spec| parse_cache_from(spec))
         .collect::<Result<Vec<_>, _>>()?;
+    let outputs = output::resolve(&args.outputs, &args.tags, args.push, args.load)?;
+    if args.quiet && outputs.iter().any(Output::writes_stdout) {
+        bail!("-q prints the image ID on stdout, where an output goes too: drop one of them");
+    }
     let inputs = args.inputs()?;
     let name = inputs
         .dockerfile_path
@@ -330,17 +349,13 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     // and shows it with carets under it, as Dockerfile errors are shown.
     let output = builder.build(&request)?;
     let id = output.image.id.to_string();
-    for tag in &args.tags {
-        let normalized = normalize(tag);
-        image::name(&store, &normalized, &output.image.manifest)?;
-        progress.event(Event::Note {
-            message: &format!("naming to {normalized}"),
-        });
-    }
-    if args.tags.is_empty() {
-        // As docker's dangling image: listed as `<none>`, usable by ID, gone at prune.
-        image::keep_untagged(&store, &output.image.manifest)?;
-    }
+    let note = |message: &str| progress.event(Event::Note { message });
+    let exporters = output::Exporters {
+        store: &store,
+        registry: &registry,
+        note: &note,
+    };
+    let metadata = output::export(&exporters, &outputs, &output.image)?;
     store.index().flush()?;
     // What BuildKit's checks would say, at the end of the build as BuildKit prints them.
     for (line, warning) in &ast.warnings {
@@ -378,6 +393,9 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             output.cached, output.ran
         ),
     });
+    if let Some(path) = &args.metadata_file {
+        output::write_metadata(path, metadata.as_ref())?;
+    }
     if let Some(path) = &args.iidfile {
         std::fs::write(path, &id).with_context(|| format!("writing `{}`", path.display()))?;
     }

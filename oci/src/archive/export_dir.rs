@@ -87,7 +87,8 @@ impl DirWriter {
         }
         remove_existing(target)?;
         if file_type.is_symlink() {
-            let link = fs::read_link(&found.host_path).map_err(|e| io_error(&found.host_path, e))?;
+            let link =
+                fs::read_link(&found.host_path).map_err(|e| io_error(&found.host_path, e))?;
             std::os::unix::fs::symlink(&link, target).map_err(|e| io_error(target, e))?;
             return apply_meta(target, &meta, true);
         }
@@ -213,7 +214,9 @@ mod tests {
         assert_eq!(read("etc/motd"), "upper");
         assert_eq!(read("etc/keep"), "kept");
         assert_eq!(read("stray"), "mine");
-        assert!(fs::symlink_metadata(out.path().join("etc")).unwrap().is_dir());
+        assert!(fs::symlink_metadata(out.path().join("etc"))
+            .unwrap()
+            .is_dir());
         assert_eq!(fs::read_dir(elsewhere.path()).unwrap().count(), 0);
         let mode = fs::metadata(out.path().join("etc/motd")).unwrap().mode();
         assert_eq!(mode & 0o7777, 0o640);

@@ -43,7 +43,9 @@ impl LayoutRef {
         let (rest, digest) = match text.split_once('@') {
             Some((rest, digest)) => {
                 let parsed = digest.parse::<Digest>().map_err(|e| {
-                    bad(format!("oci-layout `{text}`: invalid digest `{digest}`: {e}"))
+                    bad(format!(
+                        "oci-layout `{text}`: invalid digest `{digest}`: {e}"
+                    ))
                 })?;
                 (rest, Some(parsed))
             }
@@ -95,8 +97,8 @@ fn load_inner(
     let mut selected = select(&entries, layout)?;
     let wanted = platform.map_or_else(host_platform, str::to_string);
     let mut bytes = blobs.read(&selected)?;
-    let mut media_type = manifest::media_type_of(&bytes)
-        .map_err(|e| bad(format!("manifest {selected}: {e}")))?;
+    let mut media_type =
+        manifest::media_type_of(&bytes).map_err(|e| bad(format!("manifest {selected}: {e}")))?;
     for _ in 0..3 {
         if !manifest::is_index(&media_type) {
             break;
@@ -230,12 +232,9 @@ impl LayoutBlobs<'_> {
         })?;
         let mut writer = self.store.blobs().writer()?;
         std::io::copy(&mut file, &mut writer).map_err(|source| Error::Io { path, source })?;
-        writer.commit(Some(*digest)).map_err(|e| {
-            bad(format!(
-                "blob {digest} in `{}`: {e}",
-                self.dir.display()
-            ))
-        })?;
+        writer
+            .commit(Some(*digest))
+            .map_err(|e| bad(format!("blob {digest} in `{}`: {e}", self.dir.display())))?;
         written.blobs.insert(*digest);
         Ok(())
     }
@@ -279,7 +278,10 @@ mod tests {
         );
         assert_eq!(LayoutRef::parse("out:v1").unwrap().tag, "v1");
         let both = LayoutRef::parse(&format!("out:v1@{digest}")).unwrap();
-        assert_eq!((both.tag.as_str(), both.digest), ("v1", digest.parse().ok()));
+        assert_eq!(
+            (both.tag.as_str(), both.digest),
+            ("v1", digest.parse().ok())
+        );
         assert!(LayoutRef::parse("out@sha256:zz")
             .unwrap_err()
             .to_string()

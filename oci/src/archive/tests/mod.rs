@@ -2,8 +2,8 @@
 //! (docker's legacy layout, nested OCI indexes, hostile entries).
 
 mod formats;
-mod layout;
 mod hostile;
+mod layout;
 mod repeat;
 mod roundtrip;
 
