@@ -4,6 +4,7 @@
 mod cache;
 mod commands;
 mod exit;
+mod named_contexts;
 mod output;
 mod progress;
 mod registry;

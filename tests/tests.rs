@@ -9,6 +9,7 @@ mod frontend;
 mod frontend_graph;
 mod frontend_parser;
 mod hostile;
+mod named_contexts;
 mod outputs;
 mod rawjson;
 mod registry;

@@ -18,6 +18,7 @@ use strata_oci::cache_exchange::{export, parse_cache_from, parse_cache_to, Impor
 use strata_oci::image::reference::validate_tag;
 
 use crate::cache;
+use crate::named_contexts;
 use crate::output::{self, Output};
 use crate::progress;
 use crate::Global;
@@ -94,6 +95,11 @@ pub struct Args {
     /// Write the result's digests as JSON (buildx's keys: `containerimage.digest`, …).
     #[arg(long, value_name = "FILE")]
     pub metadata_file: Option<PathBuf>,
+    /// A named context, as buildx's: `NAME=DIR`, `NAME=docker-image://REF` or
+    /// `NAME=oci-layout://DIR[:TAG]`, used by `FROM NAME`, `COPY --from=NAME` and
+    /// `RUN --mount=from=NAME` (it replaces a stage or image of that name). May be repeated.
+    #[arg(long = "build-context", value_name = "NAME=VALUE")]
+    pub build_contexts: Vec<String>,
     /// The build context directory, or `-` for a Dockerfile on stdin and no context.
     pub context: PathBuf,
 }
@@ -281,18 +287,26 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         .map_or_else(|| "Dockerfile".to_string(), |p| p.display().to_string());
     let text = &inputs.dockerfile_text;
     let ast = parser::parse(text).map_err(|e| e.in_file(&name, text))?;
-    let options = BuildOptions {
-        build_args: resolve_build_args(&args.build_args)?,
-        target: args.target.clone(),
-        network: args.network.clone(),
-        ..BuildOptions::default()
-    };
     let store = crate::store::open(global)?;
     let progress = progress::renderer(if args.quiet {
         progress::Mode::Quiet
     } else {
         args.progress
     });
+    let defaults = BuildOptions::default();
+    let contexts = named_contexts::resolve(
+        &args.build_contexts,
+        &store,
+        &defaults.platform,
+        &|message: &str| progress.event(Event::Note { message }),
+    )?;
+    let options = BuildOptions {
+        build_args: resolve_build_args(&args.build_args)?,
+        target: args.target.clone(),
+        network: args.network.clone(),
+        named_contexts: contexts.frontend,
+        ..defaults
+    };
     let registry = std::sync::Arc::new(crate::registry::client(global)?);
     let pull_progress = |line: &str| progress.event(Event::Note { message: line });
     let images = PullingImages::new(&store, &registry, args.pull, &pull_progress);
@@ -344,6 +358,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         cache_from: imported.as_ref(),
         secrets: read_secrets(&args.secrets)?,
         entitlements,
+        named_contexts: contexts.dirs,
     };
     // A failed step's error names the file as given (`-f build/Dockerfile.ci`), the line,
     // and shows it with carets under it, as Dockerfile errors are shown.
