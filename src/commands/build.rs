@@ -402,9 +402,14 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             Err(e) => warn(&format!("exporting cache failed: {e}")),
         }
     }
+    // Without an image output (`-o type=local`) there is no image to speak of.
+    let done = match &metadata {
+        Some(_) => format!("writing image {id}"),
+        None => "done".to_string(),
+    };
     progress.event(Event::Note {
         message: &format!(
-            "writing image {id} ({} steps cached, {} run)",
+            "{done} ({} steps cached, {} run)",
             output.cached, output.ran
         ),
     });
