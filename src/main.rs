@@ -5,6 +5,8 @@ mod cache;
 mod commands;
 mod exit;
 mod isolation;
+mod named_contexts;
+mod output;
 mod progress;
 mod registry;
 mod render;

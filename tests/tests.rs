@@ -10,6 +10,8 @@ mod frontend;
 mod frontend_graph;
 mod frontend_parser;
 mod hostile;
+mod named_contexts;
+mod outputs;
 mod rawjson;
 mod registry;
 mod rootless;

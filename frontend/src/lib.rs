@@ -26,4 +26,6 @@ pub mod units;
 
 pub use error::{Error, ErrorKind, Result};
 pub use graph::Graph;
-pub use stages::{compile, compile_text, BaseImages, BuildOptions, UnknownBaseImages};
+pub use stages::{
+    compile, compile_text, context_key, BaseImages, BuildOptions, NamedContext, UnknownBaseImages,
+};

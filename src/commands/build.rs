@@ -15,12 +15,11 @@ use strata_builder::solve::{
 };
 use strata_frontend::{compile, parser, BuildOptions};
 use strata_oci::cache_exchange::{export, parse_cache_from, parse_cache_to, ImportedCache};
-use strata_oci::image::{
-    self,
-    reference::{normalize, validate_tag},
-};
+use strata_oci::image::reference::validate_tag;
 
 use crate::cache;
+use crate::named_contexts;
+use crate::output::{self, Output};
 use crate::progress;
 use crate::Global;
 
@@ -79,6 +78,28 @@ pub struct Args {
     /// How to show progress.
     #[arg(long, value_enum, default_value = "auto")]
     pub progress: progress::Mode,
+    // -- outputs (src/output/): where the result goes, as buildx's flags --
+    /// Where the result goes, as buildx's `-o`: `type=local,dest=DIR` (the files), `type=tar,
+    /// dest=FILE|-`, `type=oci|docker,dest=FILE|-` (image tarballs), `type=image[,name=REF]
+    /// [,push=true]`, `type=registry,name=REF`; `DIR` alone is `type=local`, `-` a tar on
+    /// stdout. Default: the image, named by the tags, in the store. May be repeated.
+    #[arg(short = 'o', long = "output", value_name = "SPEC")]
+    pub outputs: Vec<String>,
+    /// Push the image to the registry of each tag (shorthand for `--output type=registry`).
+    #[arg(long)]
+    pub push: bool,
+    /// Keep the image in the store even with other outputs (shorthand for `--output
+    /// type=docker`).
+    #[arg(long)]
+    pub load: bool,
+    /// Write the result's digests as JSON (buildx's keys: `containerimage.digest`, …).
+    #[arg(long, value_name = "FILE")]
+    pub metadata_file: Option<PathBuf>,
+    /// A named context, as buildx's: `NAME=DIR`, `NAME=docker-image://REF` or
+    /// `NAME=oci-layout://DIR[:TAG]`, used by `FROM NAME`, `COPY --from=NAME` and
+    /// `RUN --mount=from=NAME` (it replaces a stage or image of that name). May be repeated.
+    #[arg(long = "build-context", value_name = "NAME=VALUE")]
+    pub build_contexts: Vec<String>,
     /// The build context directory, or `-` for a Dockerfile on stdin and no context.
     pub context: PathBuf,
 }
@@ -255,6 +276,10 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|spec| parse_cache_from(spec))
         .collect::<Result<Vec<_>, _>>()?;
+    let outputs = output::resolve(&args.outputs, &args.tags, args.push, args.load)?;
+    if args.quiet && outputs.iter().any(Output::writes_stdout) {
+        bail!("-q prints the image ID on stdout, where an output goes too: drop one of them");
+    }
     let inputs = args.inputs()?;
     let name = inputs
         .dockerfile_path
@@ -262,18 +287,26 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         .map_or_else(|| "Dockerfile".to_string(), |p| p.display().to_string());
     let text = &inputs.dockerfile_text;
     let ast = parser::parse(text).map_err(|e| e.in_file(&name, text))?;
-    let options = BuildOptions {
-        build_args: resolve_build_args(&args.build_args)?,
-        target: args.target.clone(),
-        network: args.network.clone(),
-        ..BuildOptions::default()
-    };
     let store = crate::store::open(global)?;
     let progress = progress::renderer(if args.quiet {
         progress::Mode::Quiet
     } else {
         args.progress
     });
+    let defaults = BuildOptions::default();
+    let contexts = named_contexts::resolve(
+        &args.build_contexts,
+        &store,
+        &defaults.platform,
+        &|message: &str| progress.event(Event::Note { message }),
+    )?;
+    let options = BuildOptions {
+        build_args: resolve_build_args(&args.build_args)?,
+        target: args.target.clone(),
+        network: args.network.clone(),
+        named_contexts: contexts.frontend,
+        ..defaults
+    };
     let registry = std::sync::Arc::new(crate::registry::client(global)?);
     let pull_progress = |line: &str| progress.event(Event::Note { message: line });
     let images = PullingImages::new(&store, &registry, args.pull, &pull_progress);
@@ -325,22 +358,19 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         cache_from: imported.as_ref(),
         secrets: read_secrets(&args.secrets)?,
         entitlements,
+        named_contexts: contexts.dirs,
     };
     // A failed step's error names the file as given (`-f build/Dockerfile.ci`), the line,
     // and shows it with carets under it, as Dockerfile errors are shown.
     let output = builder.build(&request)?;
     let id = output.image.id.to_string();
-    for tag in &args.tags {
-        let normalized = normalize(tag);
-        image::name(&store, &normalized, &output.image.manifest)?;
-        progress.event(Event::Note {
-            message: &format!("naming to {normalized}"),
-        });
-    }
-    if args.tags.is_empty() {
-        // As docker's dangling image: listed as `<none>`, usable by ID, gone at prune.
-        image::keep_untagged(&store, &output.image.manifest)?;
-    }
+    let note = |message: &str| progress.event(Event::Note { message });
+    let exporters = output::Exporters {
+        store: &store,
+        registry: &registry,
+        note: &note,
+    };
+    let metadata = output::export(&exporters, &outputs, &output.image)?;
     store.index().flush()?;
     // What BuildKit's checks would say, at the end of the build as BuildKit prints them.
     for (line, warning) in &ast.warnings {
@@ -372,12 +402,20 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             Err(e) => warn(&format!("exporting cache failed: {e}")),
         }
     }
+    // Without an image output (`-o type=local`) there is no image to speak of.
+    let done = match &metadata {
+        Some(_) => format!("writing image {id}"),
+        None => "done".to_string(),
+    };
     progress.event(Event::Note {
         message: &format!(
-            "writing image {id} ({} steps cached, {} run)",
+            "{done} ({} steps cached, {} run)",
             output.cached, output.ran
         ),
     });
+    if let Some(path) = &args.metadata_file {
+        output::write_metadata(path, metadata.as_ref())?;
+    }
     if let Some(path) = &args.iidfile {
         std::fs::write(path, &id).with_context(|| format!("writing `{}`", path.display()))?;
     }

@@ -33,6 +33,8 @@ mod state;
 #[cfg(test)]
 mod tests;
 
+use std::collections::BTreeMap;
+
 use strata_cache::Store;
 use strata_frontend::graph::Graph;
 
@@ -71,7 +73,13 @@ pub struct BuildRequest<'a> {
     pub secrets: Secrets,
     /// What RUN steps may ask for beyond the sandbox (`--allow`).
     pub entitlements: Entitlements,
+    /// Directories given as named contexts (`--build-context NAME=DIR`), by the key the
+    /// frontend's `NamedContext` vertices name.
+    pub named_contexts: NamedContexts,
 }
+
+/// Named directory contexts, by key.
+pub type NamedContexts = BTreeMap<String, BuildContext>;
 
 /// The Dockerfile a graph was compiled from, as the user named it: a failed step's error
 /// says `build/Dockerfile.ci:7` and shows that line, as the frontend's errors do.

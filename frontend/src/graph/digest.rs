@@ -51,6 +51,7 @@ fn mount_json(run: &RunMount) -> serde_json::Value {
         // Which stage is covered by the input's digest; the slot number is not stable.
         MountSource::Stage(_) => json!("stage"),
         MountSource::Image(reference) => json!({ "image": reference }),
+        MountSource::NamedContext(name) => json!({ "context": name }),
     };
     json!({
         "type": kind_name(m.kind),

@@ -50,6 +50,7 @@ fn headline(op: &Op) -> String {
         } => format!("image {reference} ({platform})"),
         Op::Scratch => "scratch".into(),
         Op::Context => "context".into(),
+        Op::NamedContext { name } => format!("context {name}"),
         Op::Exec(exec) => format!("exec {}", quoted_list(&exec.argv)),
         Op::Copy(copy) => {
             let sources: Vec<String> = copy
@@ -64,6 +65,7 @@ fn headline(op: &Op) -> String {
                 CopyFrom::Context => "context".to_string(),
                 CopyFrom::Stage(i) => format!("stage {i}"),
                 CopyFrom::Image(r) => format!("image {r}"),
+                CopyFrom::NamedContext(name) => format!("context {name}"),
             };
             format!(
                 "{} {} -> {} from {from}",
@@ -123,6 +125,9 @@ fn write_exec(f: &mut fmt::Formatter<'_>, exec: &ExecOp) -> fmt::Result {
             }
             MountSource::Image(reference) => {
                 let _ = write!(line, " from image {reference}");
+            }
+            MountSource::NamedContext(name) => {
+                let _ = write!(line, " from context {name}");
             }
         }
         writeln!(f, "    {line}")?;

@@ -116,6 +116,12 @@ pub enum Op {
     /// The build context directory. One vertex for the whole build: what each copy reads is in
     /// its sources, and everything read is in [`Graph::context_paths`].
     Context,
+    /// A directory given as a named context (`--build-context NAME=DIR`), read as the build
+    /// context is; the builder is handed the directory under this name.
+    NamedContext {
+        /// The context's key (see `stages::context_key`).
+        name: String,
+    },
     /// RUN.
     Exec(ExecOp),
     /// COPY or ADD.
@@ -189,6 +195,8 @@ pub enum MountSource {
     Stage(usize),
     /// An image.
     Image(String),
+    /// A directory context, by key (read as [`MountSource::Context`] is).
+    NamedContext(String),
 }
 
 /// A file the frontend writes itself (heredocs).
@@ -212,6 +220,8 @@ pub enum CopyFrom {
     Stage(usize),
     /// An image.
     Image(String),
+    /// A directory context, by key (read as [`CopyFrom::Context`] is).
+    NamedContext(String),
 }
 
 /// One source of a copy.

@@ -7,7 +7,7 @@ use super::history::uppercase_keyword;
 use super::plan::Source;
 use super::run::stage_label;
 use super::state::StageState;
-use super::{error_at, Compiler};
+use super::{error_at, named, Compiler};
 use crate::error::Result;
 use crate::graph::{CopyFrom, CopyOp, CopySource, Op};
 use crate::instructions::{CopyArgs, Instruction};
@@ -26,7 +26,11 @@ pub(super) fn dispatch_copy(
         None => (CopyFrom::Context, c.context_vertex()),
         Some(reference) => {
             let plans = c.plan;
-            match plans.copy_source(reference, &c.lexer, instruction)? {
+            let source = match plans.copy_source(reference, &c.lexer, instruction)? {
+                Source::Image(name) => named::source(c.options, name),
+                other => other,
+            };
+            match source {
                 Source::Stage(dep) if dep >= stage => {
                     return Err(error_at(
                         format!(
@@ -43,8 +47,12 @@ pub(super) fn dispatch_copy(
                 Source::Image(image) => {
                     let name = format!("FROM {}", normalize_reference(&image));
                     let platform = plans.stages[stage].platform.clone();
-                    let vertex = c.image_vertex(&image, &platform, name, lines);
+                    let vertex = c.source_image_vertex(&image, &platform, name, instruction)?;
                     (CopyFrom::Image(image), vertex)
+                }
+                Source::Local(key) => {
+                    let vertex = named::context_vertex(c, &key);
+                    (CopyFrom::NamedContext(key), vertex)
                 }
                 Source::Context | Source::Scratch | Source::Nothing => {
                     unreachable!("--from names a stage or an image")

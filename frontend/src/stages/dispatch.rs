@@ -13,7 +13,7 @@ use super::history::{healthcheck, plain, quoted, uppercase_keyword};
 use super::plan::Base;
 use super::ports::expose_ports;
 use super::state::{Inherited, StageState};
-use super::{copy, error_at, run, suggest, Compiler};
+use super::{copy, error_at, named, run, suggest, Compiler};
 use crate::config::{HealthConfig, ImageConfig};
 use crate::error::Result;
 use crate::graph::{Op, Stage};
@@ -56,6 +56,10 @@ pub(super) fn compile_stage(c: &mut Compiler<'_>, index: usize) -> Result<usize>
             state.last = c.add_vertex(Op::Scratch, Vec::new(), String::new(), lines);
             // BuildKit's empty image has WorkingDir "/" (docker shows it in the config).
             state.config.workdir = "/".into();
+        }
+        Base::Local(key) => {
+            state.config.workdir = "/".into();
+            state.last = named::local_base(c, &mut state, key, lines);
         }
         Base::Image(reference) => {
             state.config = plan.base_config.clone();
@@ -406,8 +410,12 @@ pub fn clean_path(path: &str) -> String {
 }
 
 /// What BuildKit shows for `FROM x`: the fully qualified name, `:latest` when untagged
-/// (`busybox` → `docker.io/library/busybox:latest`).
+/// (`busybox` → `docker.io/library/busybox:latest`). An image ID (`sha256:…`, what a named
+/// context loaded from an OCI layout is) is shown as it is.
 pub fn normalize_reference(reference: &str) -> String {
+    if is_image_id(reference) {
+        return reference.to_string();
+    }
     let (name, digest) = match reference.split_once('@') {
         Some((name, digest)) => (name, Some(digest)),
         None => (reference, None),
@@ -429,6 +437,13 @@ pub fn normalize_reference(reference: &str) -> String {
         full.push_str(digest);
     }
     full
+}
+
+/// `sha256:` and 64 hex digits.
+fn is_image_id(reference: &str) -> bool {
+    reference
+        .strip_prefix("sha256:")
+        .is_some_and(|hex| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// moby's `signal.ParseSignal`: a non-zero number, or a Linux signal name with or without

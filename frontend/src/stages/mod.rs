@@ -27,6 +27,7 @@ mod copy;
 mod dispatch;
 mod globals;
 mod history;
+mod named;
 mod plan;
 mod ports;
 mod run;
@@ -44,6 +45,7 @@ use crate::shell::Lexer;
 pub use args::{is_platform_arg, is_proxy_arg, normalize_platform, platform_args, PROXY_ARGS};
 pub use copy::{is_git, is_remote};
 pub use dispatch::clean_path;
+pub use named::{context_key, NamedContext};
 pub use ports::expose_ports;
 
 /// What the user asked for besides the Dockerfile.
@@ -58,6 +60,8 @@ pub struct BuildOptions {
     /// The build's network for RUN (`default`: the sandbox's own, `host` or `none`);
     /// `RUN --network=default` means this.
     pub network: String,
+    /// Named contexts (`--build-context`), by [`context_key`].
+    pub named_contexts: BTreeMap<String, NamedContext>,
 }
 
 impl Default for BuildOptions {
@@ -67,6 +71,7 @@ impl Default for BuildOptions {
             target: None,
             platform: "linux/amd64".into(),
             network: "default".into(),
+            named_contexts: BTreeMap::new(),
         }
     }
 }
@@ -116,6 +121,7 @@ pub fn compile(ast: &Ast, options: &BuildOptions, images: &dyn BaseImages) -> Re
     let mut compiler = Compiler {
         lexer,
         options,
+        images,
         globals: &globals,
         plan: &plan,
         graph: Graph {
@@ -172,6 +178,9 @@ pub fn compile_text(text: &str, options: &BuildOptions) -> Result<Graph> {
 struct Compiler<'a> {
     lexer: Lexer,
     options: &'a BuildOptions,
+    /// Base images, asked about the images `--from` and `from=` read too, so that a missing
+    /// one is pulled before the build (or named at its line).
+    images: &'a dyn BaseImages,
     globals: &'a globals::Globals,
     plan: &'a plan::Plan<'a>,
     graph: Graph,
@@ -233,6 +242,21 @@ impl Compiler<'_> {
             self.graph.vertices[id].name = name;
         }
         id
+    }
+
+    /// The vertex of an image a `--from` or `from=` reads, asked about first as base images
+    /// are, so that a missing one is pulled before the build or named at this line.
+    fn source_image_vertex(
+        &mut self,
+        reference: &str,
+        platform: &str,
+        name: String,
+        at: &Instruction,
+    ) -> Result<VertexId> {
+        self.images
+            .config(reference, platform)
+            .map_err(|cause| error_at(cause.to_string(), at).with_cause(cause))?;
+        Ok(self.image_vertex(reference, platform, name, (at.start_line, at.end_line)))
     }
 
     /// The build context's vertex.

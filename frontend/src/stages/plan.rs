@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use super::args::normalize_platform;
 use super::globals::Globals;
-use super::{error_at, suggest, BaseImages, BuildOptions};
+use super::{error_at, named, suggest, BaseImages, BuildOptions};
 use crate::config::ImageConfig;
 use crate::error::{Error, Result};
 use crate::graph::Warning;
@@ -22,6 +22,8 @@ pub(super) enum Base {
     Image(String),
     /// An earlier stage (Dockerfile index).
     Stage(usize),
+    /// A directory context (`--build-context NAME=DIR`), by key.
+    Local(String),
 }
 
 /// Where a `COPY --from` or a mount reads.
@@ -35,6 +37,8 @@ pub(super) enum Source {
     Stage(usize),
     /// An image.
     Image(String),
+    /// A directory context, by key.
+    Local(String),
     /// Nothing (tmpfs, secret, ssh mounts).
     Nothing,
 }
@@ -64,7 +68,7 @@ impl StagePlan<'_> {
     /// BuildKit's step count: the FROM of an image, every RUN, COPY, ADD and WORKDIR, and every
     /// trigger.
     pub fn total_steps(&self) -> usize {
-        let from = usize::from(matches!(self.base, Base::Image(_)));
+        let from = usize::from(matches!(self.base, Base::Image(_) | Base::Local(_)));
         let counted = self
             .body
             .iter()
@@ -212,12 +216,19 @@ fn split<'a>(
                 });
             }
         }
-        // A FROM can only build on a stage defined before it; otherwise the name is an image
-        // (so `FROM alpine AS alpine` is the image, as in BuildKit).
-        let base = match find_name(&stages, &base_text) {
-            Some(earlier) => Base::Stage(earlier),
-            None if base_text.eq_ignore_ascii_case("scratch") => Base::Scratch,
-            None => Base::Image(base_text),
+        // A FROM can only build on a stage defined before it; otherwise the name is a named
+        // context or an image (so `FROM alpine AS alpine` is the image, as in BuildKit). A
+        // stage whose name has a context is that context, its instructions unused.
+        let replaced = name.as_deref().and_then(|n| named::base(options, n));
+        let base = match (replaced.clone(), find_name(&stages, &base_text)) {
+            (Some(context), _) => context,
+            (None, Some(earlier)) => Base::Stage(earlier),
+            (None, None) if base_text.eq_ignore_ascii_case("scratch") => Base::Scratch,
+            (None, None) => named::base(options, &base_text).unwrap_or(Base::Image(base_text)),
+        };
+        let body = match replaced {
+            Some(_) => &instructions[end..end],
+            None => &instructions[start + 1..end],
         };
         stages.push(StagePlan {
             name: name.clone(),
@@ -225,7 +236,7 @@ fn split<'a>(
             base,
             platform,
             from,
-            body: &instructions[start + 1..end],
+            body,
             base_config: ImageConfig::default(),
             triggers: Vec::new(),
             deps: Vec::new(),
@@ -443,7 +454,7 @@ fn load_triggers(
 ) -> Result<()> {
     let from = stages[index].from;
     let texts: Vec<String> = match stages[index].base.clone() {
-        Base::Scratch => Vec::new(),
+        Base::Scratch | Base::Local(_) => Vec::new(),
         Base::Image(reference) => {
             let config = images
                 .config(&reference, &stages[index].platform)

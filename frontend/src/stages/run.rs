@@ -9,7 +9,7 @@ use super::dispatch::{clean_path, normalize_reference, word};
 use super::history::{run_command, summarize_heredoc, uppercase_keyword};
 use super::plan::{mount_source, Source};
 use super::state::StageState;
-use super::{error_at, is_proxy_arg, Compiler, PROXY_ARGS};
+use super::{error_at, is_proxy_arg, named, Compiler, PROXY_ARGS};
 use crate::ast::Heredoc;
 use crate::error::Result;
 use crate::graph::{ExecOp, InlineFile, MountSource, Op, RunMount};
@@ -181,7 +181,11 @@ fn resolve_mount(
     }
     let lines = (instruction.start_line, instruction.end_line);
     let plans = c.plan;
-    let (source, vertex) = match mount_source(&plans.stages, mount.kind, mount.from.as_deref()) {
+    let source = match mount_source(&plans.stages, mount.kind, mount.from.as_deref()) {
+        Source::Image(name) => named::source(c.options, name),
+        other => other,
+    };
+    let (source, vertex) = match source {
         Source::Nothing => (MountSource::None, None),
         Source::Context => {
             let path = clean_path(&format!("/{}", mount.source.as_deref().unwrap_or("")));
@@ -209,9 +213,13 @@ fn resolve_mount(
         Source::Image(reference) => {
             let name = format!("FROM {}", normalize_reference(&reference));
             let platform = plans.stages[stage].platform.clone();
-            let vertex = c.image_vertex(&reference, &platform, name, lines);
+            let vertex = c.source_image_vertex(&reference, &platform, name, instruction)?;
             (MountSource::Image(reference), Some(vertex))
         }
+        Source::Local(key) => (
+            MountSource::NamedContext(key.clone()),
+            Some(named::context_vertex(c, &key)),
+        ),
     };
     let input = vertex.map(|v| {
         inputs.push(v);

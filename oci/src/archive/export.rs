@@ -16,17 +16,22 @@ use crate::rootfs::{Found, LayerStack};
 
 /// Writes the flattened filesystem of `image` into `out`.
 pub fn export(store: &Store, image: &StoredImage, out: &mut dyn Write) -> Result<()> {
-    let view = LayerStack::new(
+    let view = view_of(store, image);
+    let mut links = HashMap::new();
+    walk(&view, "/", "", &mut links, out)?;
+    finish(out).map_err(io_err)
+}
+
+/// The image's filesystem as one view over its snapshots.
+pub(super) fn view_of(store: &Store, image: &StoredImage) -> LayerStack {
+    LayerStack::new(
         image
             .diff_ids
             .iter()
             .rev()
             .map(|d| store.snapshots().path(d))
             .collect(),
-    );
-    let mut links = HashMap::new();
-    walk(&view, "/", "", &mut links, out)?;
-    finish(out).map_err(io_err)
+    )
 }
 
 fn io_err(source: io::Error) -> Error {

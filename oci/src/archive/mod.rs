@@ -17,9 +17,12 @@
 //! ```
 
 mod checks;
+mod descriptor;
 mod export;
+mod export_dir;
 mod import;
 mod layers;
+mod layout;
 pub(crate) mod load;
 pub(crate) mod plan;
 pub(crate) mod save;
@@ -28,8 +31,11 @@ pub(crate) mod spool;
 #[cfg(test)]
 mod tests;
 
+pub use descriptor::{exported_manifest, ManifestDescriptor};
 pub use export::export;
+pub use export_dir::export_dir;
 pub use import::{import, ImportOptions};
 pub(crate) use layers::compressed_blob;
+pub use layout::{load_layout, LayoutRef};
 pub use load::{load, load_file, Loaded};
 pub use save::{save, SaveOptions};

@@ -60,6 +60,7 @@ mod upload;
 pub use auth::{AuthSource, Credentials};
 pub use client::{BlobSource, FetchedManifest, Notify, Registry, RegistryOptions, UPLOAD_RATE};
 pub use download::MAX_MANIFEST_SIZE;
+pub(crate) use pull::pick_platform;
 pub use pull::{pull, PullOptions, Pulled};
 pub use push::{push, PushOptions, Pushed};
 pub use remote::{Remote, DOCKER_HUB};

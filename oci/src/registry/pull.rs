@@ -70,7 +70,7 @@ pub(super) fn platform_matches(entry: &str, wanted: &str) -> bool {
 
 /// The entry of an index for a platform: an exact variant match first, else the first entry
 /// of that os/arch. Attestations (`unknown/unknown`) never match.
-pub(super) fn pick_platform<'a>(entries: &'a [IndexEntry], wanted: &str) -> Option<&'a IndexEntry> {
+pub(crate) fn pick_platform<'a>(entries: &'a [IndexEntry], wanted: &str) -> Option<&'a IndexEntry> {
     let candidates: Vec<&IndexEntry> = entries
         .iter()
         .filter(|e| {

@@ -11,6 +11,7 @@
 use strata_frontend::graph::{CopyFrom, CopyOp as CopySpec, Graph};
 
 use super::copy_sources::{self, Origin};
+use super::mounts;
 use super::{ExecContext, Op, OpContext};
 use crate::context::EntryKind;
 use crate::copy::archive::{self, Compression};
@@ -36,7 +37,7 @@ pub(super) struct CopyOp<'g> {
 impl<'g> CopyOp<'g> {
     pub(super) fn new(spec: &'g CopySpec, graph: &Graph) -> Self {
         let place = match &spec.from {
-            CopyFrom::Context => None,
+            CopyFrom::Context | CopyFrom::NamedContext(_) => None,
             CopyFrom::Stage(slot) => Some(match &graph.stages[*slot].name {
                 Some(name) => format!("stage `{name}`"),
                 None => format!("stage {}", graph.stages[*slot].index),
@@ -61,9 +62,12 @@ impl<'g> CopyOp<'g> {
 impl Op for CopyOp<'_> {
     fn cache_map(&mut self, cx: &OpContext<'_>) -> Result<Vec<Vec<u8>>> {
         let origin = match (&self.place, cx.inputs.first()) {
-            (None, _) => match cx.request.context {
-                Some(context) => Origin::Context(context),
-                None => Origin::NoContext,
+            (None, _) => match (&self.spec.from, cx.request.context) {
+                (CopyFrom::NamedContext(name), _) => {
+                    Origin::Context(mounts::named_context(&cx.request.named_contexts, name)?)
+                }
+                (_, Some(context)) => Origin::Context(context),
+                (_, None) => Origin::NoContext,
             },
             (Some(place), Some(source)) => {
                 cx.snapshots.ensure(&source.layers)?;

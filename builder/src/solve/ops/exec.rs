@@ -57,7 +57,14 @@ impl Op for RunOp<'_> {
             let state = cx.inputs.get(k.checked_sub(1)?)?;
             Some((state.key.bytes().to_vec(), cx.snapshots.view(&state.layers)))
         };
-        let (prepared, parts) = mounts::prepare(self.exec, cx.request.context, &input, cx.store)?;
+        let request = cx.request;
+        let (prepared, parts) = mounts::prepare(
+            self.exec,
+            request.context,
+            &request.named_contexts,
+            &input,
+            cx.store,
+        )?;
         self.mounts = prepared;
         Ok(parts)
     }

@@ -106,6 +106,7 @@ pub(crate) fn node<'g>(graph: &'g Graph, id: VertexId, store: &Store) -> Result<
     Ok(match &vertex.op {
         GraphOp::Scratch => Node::Root(source::scratch()),
         GraphOp::Context => Node::Root(source::context()),
+        GraphOp::NamedContext { name } => Node::Root(source::named_context(name)),
         GraphOp::Image { reference, .. } => Node::Root(source::image(store, reference)?),
         GraphOp::Config { .. } => Node::Metadata,
         GraphOp::Exec(exec) => Node::Step(Box::new(exec::RunOp::new(exec)?)),

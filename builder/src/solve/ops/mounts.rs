@@ -29,6 +29,7 @@ use crate::context::{BuildContext, ContentDigester, EntryKind, PatternSet};
 use crate::error::{Error, Result};
 use crate::sandbox::{ExtraMount, MountFrom};
 use crate::solve::hash_cache::ContextHashCache;
+use crate::solve::NamedContexts;
 use strata_oci::LayerStack;
 
 /// Secrets passed with `--secret`: id → content.
@@ -57,24 +58,39 @@ pub enum Prepared<'m> {
 pub fn prepare<'m>(
     exec: &'m ExecOp,
     context: Option<&BuildContext>,
+    named: &NamedContexts,
     input: &dyn Fn(usize) -> Option<(Vec<u8>, LayerStack)>,
     store: &Store,
 ) -> Result<(Vec<Prepared<'m>>, Vec<Vec<u8>>)> {
     let hashes = context
         .filter(|_| exec.mounts.iter().any(|m| m.source == MountSource::Context))
         .map(|context| ContextHashCache::new(store, context.root()));
-    let result = prepare_with(exec, context, input, hashes.as_ref());
+    let contexts = Contexts {
+        main: context,
+        hashes: hashes.as_ref(),
+        named,
+        store,
+    };
+    let result = prepare_with(exec, &contexts, input);
     if let Some(hashes) = &hashes {
         hashes.save();
     }
     result
 }
 
+/// The directories bind mounts may show: the build context (with its file-hash table, read
+/// when a mount shows it) and the named directory contexts.
+struct Contexts<'a> {
+    main: Option<&'a BuildContext>,
+    hashes: Option<&'a ContextHashCache<'a>>,
+    named: &'a NamedContexts,
+    store: &'a Store,
+}
+
 fn prepare_with<'m>(
     exec: &'m ExecOp,
-    context: Option<&BuildContext>,
+    contexts: &Contexts<'_>,
     input: &dyn Fn(usize) -> Option<(Vec<u8>, LayerStack)>,
-    hashes: Option<&ContextHashCache<'_>>,
 ) -> Result<(Vec<Prepared<'m>>, Vec<Vec<u8>>)> {
     let mut prepared = Vec::new();
     let mut key_parts = Vec::new();
@@ -100,21 +116,24 @@ fn prepare_with<'m>(
         let source = spec.source.as_deref().unwrap_or("/");
         match &mount.source {
             MountSource::Context => {
-                let context = context.ok_or_else(|| Error::BadSource {
+                let context = contexts.main.ok_or_else(|| Error::BadSource {
                     source_path: source.to_string(),
                     reason: "there is no build context to mount (the Dockerfile came from stdin with `-`)".into(),
                 })?;
-                let found = context.resolve_source(source)?;
-                let [found] = found.as_slice() else {
-                    return Err(Error::BadSource {
-                        source_path: source.to_string(),
-                        reason: "a bind mount's source must name one path".into(),
-                    });
-                };
-                let entries = context.walk_source(found, &PatternSet::default())?;
-                let hashes = hashes.expect("read when a mount shows context files");
-                let digest = ContentDigester::new(hashes).digest_entries(&entries)?;
-                key_parts.push(digest.to_vec());
+                let hashes = contexts
+                    .hashes
+                    .expect("read when a mount shows context files");
+                let (entries, digest) = context_files(context, source, hashes)?;
+                key_parts.push(digest);
+                prepared.push(Prepared::Context { mount, entries });
+            }
+            MountSource::NamedContext(name) => {
+                let context = named_context(contexts.named, name)?;
+                let hashes = ContextHashCache::new(contexts.store, context.root());
+                let found = context_files(context, source, &hashes);
+                hashes.save();
+                let (entries, digest) = found?;
+                key_parts.push(digest);
                 prepared.push(Prepared::Context { mount, entries });
             }
             MountSource::Stage(_) | MountSource::Image(_) | MountSource::Scratch => {
@@ -132,6 +151,33 @@ fn prepare_with<'m>(
         }
     }
     Ok((prepared, key_parts))
+}
+
+/// The files of a context a bind mount shows (`source` names one path), and their content
+/// digest for the step's key.
+fn context_files(
+    context: &BuildContext,
+    source: &str,
+    hashes: &ContextHashCache<'_>,
+) -> Result<(Vec<SourceEntry>, Vec<u8>)> {
+    let found = context.resolve_source(source)?;
+    let [found] = found.as_slice() else {
+        return Err(Error::BadSource {
+            source_path: source.to_string(),
+            reason: "a bind mount's source must name one path".into(),
+        });
+    };
+    let entries = context.walk_source(found, &PatternSet::default())?;
+    let digest = ContentDigester::new(hashes).digest_entries(&entries)?;
+    Ok((entries, digest.to_vec()))
+}
+
+/// The directory of a named context the graph reads.
+pub(super) fn named_context<'c>(named: &'c NamedContexts, name: &str) -> Result<&'c BuildContext> {
+    named.get(name).ok_or_else(|| Error::BadSource {
+        source_path: format!("context `{name}`"),
+        reason: "no directory was given for this named context (`--build-context NAME=DIR`)".into(),
+    })
 }
 
 /// What a RUN gets from its mounts.

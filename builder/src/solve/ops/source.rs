@@ -28,6 +28,11 @@ pub(super) fn context() -> State {
     State::root(cache_key(&[b"context"]), Vec::new())
 }
 
+/// A directory given as a named context: as the build context, no layers of its own.
+pub(super) fn named_context(name: &str) -> State {
+    State::root(cache_key(&[b"named-context", name.as_bytes()]), Vec::new())
+}
+
 /// An image from the store, every layer's snapshot present.
 pub(super) fn image(store: &Store, reference: &str) -> Result<State> {
     let image = image::find(store, reference)?.ok_or_else(|| Error::ImageNotFound {
@@ -98,7 +103,9 @@ impl<'a> PullingImages<'a> {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(reference.to_string());
-        let remote = Remote::parse(reference).ok();
+        // An image ID (a named context loaded from an OCI layout) is only ever local.
+        let is_id = reference.parse::<strata_cache::Digest>().is_ok();
+        let remote = Remote::parse(reference).ok().filter(|_| !is_id);
         let (true, Some(remote)) = (first_time && (local.is_none() || self.always), remote) else {
             return Ok(());
         };

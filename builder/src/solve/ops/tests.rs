@@ -49,6 +49,7 @@ fn request(graph: &Graph) -> BuildRequest<'_> {
         cache_from: None,
         secrets: Default::default(),
         entitlements: Entitlements::default(),
+        named_contexts: Default::default(),
     }
 }
 

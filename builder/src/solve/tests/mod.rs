@@ -62,6 +62,7 @@ fn request(graph: &Graph) -> BuildRequest<'_> {
         cache_from: None,
         secrets: Default::default(),
         entitlements: Entitlements::default(),
+        named_contexts: Default::default(),
     }
 }
 

@@ -2,6 +2,7 @@
 
 mod graph;
 mod instructions;
+mod named;
 mod scoping;
 mod stages;
 

@@ -3,6 +3,7 @@
 
 mod formats;
 mod hostile;
+mod layout;
 mod repeat;
 mod roundtrip;
 
