@@ -54,8 +54,8 @@ pub use layer::{
 };
 pub use rootfs::{
     in_user_namespace, in_user_namespace_now, is_opaque, is_whiteout, is_whiteout_at,
-    make_whiteout, mark_opaque, resolve_scoped, Found, LayerStack, OPAQUE_XATTR,
-    USER_OPAQUE_XATTR, USER_WHITEOUT_XATTR,
+    make_whiteout, mark_opaque, resolve_scoped, Found, LayerStack, OPAQUE_XATTR, USER_OPAQUE_XATTR,
+    USER_WHITEOUT_XATTR,
 };
 
 /// Extended attributes of a path, never following a final symlink: the sandboxes' differs

@@ -257,8 +257,17 @@ pub fn is_whiteout_at(path: &Path, meta: &fs::Metadata) -> bool {
 /// Makes a whiteout at `path`: a 0/0 character device, or where that mknod is refused (an
 /// unprivileged container) an empty file marked with [`USER_WHITEOUT_XATTR`].
 pub fn make_whiteout(path: &Path) -> std::io::Result<()> {
-    let (kind, mode) = (rustix::fs::FileType::CharacterDevice, rustix::fs::Mode::RUSR);
-    match rustix::fs::mknodat(rustix::fs::CWD, path, kind, mode | rustix::fs::Mode::WUSR, 0) {
+    let (kind, mode) = (
+        rustix::fs::FileType::CharacterDevice,
+        rustix::fs::Mode::RUSR,
+    );
+    match rustix::fs::mknodat(
+        rustix::fs::CWD,
+        path,
+        kind,
+        mode | rustix::fs::Mode::WUSR,
+        0,
+    ) {
         Ok(()) => return Ok(()),
         Err(rustix::io::Errno::PERM) => {}
         Err(e) => return Err(e.into()),

@@ -47,9 +47,9 @@ use super::native::{exit_code, pump};
 use super::{Executor, Network, OutputSink, RunRequest};
 use crate::error::{Error, Result};
 use crate::progress::Stream;
-use strata_oci::LayerStack;
 use crate::users::{Identity, UserDb};
 use root::WorkingRoot;
+use strata_oci::LayerStack;
 
 /// Working roots kept between steps: one per stage being built at once is what reuse needs.
 const POOL_SIZE: usize = 4;

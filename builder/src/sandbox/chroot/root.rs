@@ -19,8 +19,8 @@ use strata_cache::{Digest, Hasher};
 
 use super::entry::{self, content_xattrs, copy_leaf, io, Links};
 use crate::error::Result;
-use strata_oci::{xattr, MAX_DEPTH};
 use strata_oci::{is_opaque, is_whiteout_at};
+use strata_oci::{xattr, MAX_DEPTH};
 
 /// A working root on disk (removed when dropped).
 #[derive(Debug)]

@@ -13,8 +13,8 @@ use super::super::{
     sandbox_available, ExtraMount, MountFrom, NativeSandbox, Network, RunRequest, Security,
 };
 use super::*;
-use strata_oci::{write_layer, LayerOptions};
 use strata_oci::{is_opaque, is_whiteout};
+use strata_oci::{write_layer, LayerOptions};
 
 const EPOCH: LayerOptions = LayerOptions {
     source_date_epoch: Some(1_700_000_000),
