@@ -21,7 +21,7 @@ pub fn drop_redundant_opaque(upper: &Path, lowers: &LayerStack) -> Result<()> {
 fn walk(dir: &Path, rel: &str, lowers: &LayerStack, depth: usize) -> Result<()> {
     if depth >= MAX_DEPTH {
         return Err(strata_oci::Error::TooDeep {
-            path: format!("/{rel}"),
+            path: if rel.is_empty() { "/" } else { rel }.to_string(),
             max: MAX_DEPTH,
         }
         .into());
@@ -80,24 +80,16 @@ fn clear_below(dir: &Path, depth: usize) -> Result<()> {
     Ok(())
 }
 
+/// Removes `key` from `path` when it is there. Absent is fine, and so is a `trusted.*` key
+/// this process may not touch (inside a user namespace only `user.overlay.*` markers exist).
 fn remove_xattr(path: &Path, key: &str) -> Result<()> {
-    use std::os::unix::ffi::OsStrExt;
-    let err = |source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let c = std::ffi::CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| err(std::io::Error::other("NUL in path")))?;
-    let name = std::ffi::CString::new(key).expect("constant has no NUL");
-    // SAFETY: NUL-terminated strings.
-    if unsafe { libc::lremovexattr(c.as_ptr(), name.as_ptr()) } != 0 {
-        let error = std::io::Error::last_os_error();
-        if !matches!(
-            error.raw_os_error(),
-            Some(libc::ENODATA) | Some(libc::ENOTSUP)
-        ) {
-            return Err(err(error));
-        }
+    use rustix::io::Errno;
+    match rustix::fs::lremovexattr(path, key) {
+        Ok(()) | Err(Errno::NODATA) | Err(Errno::NOTSUP) => Ok(()),
+        Err(Errno::PERM) if key.starts_with("trusted.") => Ok(()),
+        Err(e) => Err(Error::Io {
+            path: path.to_path_buf(),
+            source: e.into(),
+        }),
     }
-    Ok(())
 }
