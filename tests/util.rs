@@ -211,15 +211,33 @@ pub fn debian_rootfs_tar() -> Option<PathBuf> {
     ) {
         return None;
     }
-    // Parallel tests may race to make it: each writes its own file and renames it into place.
-    let partial = tar.with_extension(format!("tar.{}.partial", std::process::id()));
+    // Parallel tests may race to make it: the first takes a lock and makes it, the others wait
+    // on the lock and then find it. The partial file keeps the `.tar` ending, from which
+    // mmdebstrap chooses its output format (anything else makes it write a directory).
+    let lock = fs::File::create(tar.with_extension("lock")).expect("creating the debian lock");
+    rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive).expect("locking");
+    if tar.is_file() {
+        return Some(tar);
+    }
+    let partial = tar.with_extension(format!("{}.partial.tar", std::process::id()));
     let status = Command::new("mmdebstrap")
-        .args(["--variant=minbase", "--mode=root", "--quiet", "bookworm"])
+        .args([
+            "--variant=minbase",
+            "--mode=root",
+            "--format=tar",
+            "--quiet",
+            "bookworm",
+        ])
         .arg(&partial)
         .arg("http://deb.debian.org/debian")
         .status()
         .expect("running mmdebstrap");
     assert!(status.success(), "mmdebstrap failed");
+    assert!(
+        partial.is_file(),
+        "mmdebstrap wrote no tarball at {}",
+        partial.display()
+    );
     fs::rename(&partial, &tar).unwrap();
     Some(tar)
 }
